@@ -1,0 +1,14 @@
+//! Pure domain types shared by every layer: no framework, no I/O.
+//! Each type validates once on construction and renders one way.
+
+mod event_type;
+mod identifier;
+mod notification_id;
+mod sequence;
+mod stream_key;
+
+pub use event_type::EventType;
+pub use identifier::{CanonicalIdentifier, Polygon};
+pub use notification_id::{IdError, NotificationId, NotificationRef};
+pub use sequence::Sequence;
+pub use stream_key::StreamKey;

@@ -1,0 +1,17 @@
+//! Tidings: a schema-checked HTTP and Server-Sent-Events gateway for notifications stored
+//! in NATS JetStream, wire-compatible with aviso-server v1.
+//!
+//! How a request travels:
+//! ```text
+//! HTTP ─▶ api (router, request id, errors)
+//!       ─▶ schema::Catalog   event type ⇄ stream, identifier validation
+//!       ─▶ subject           canonical identifier ⇄ NATS subject / filter
+//!       ─▶ store             memory | jetstream: publish, read, delete, purge, subscribe
+//!       ─▶ sse               CloudEvents, frames, history boundary
+//! ```
+//! `domain` holds the plain types every layer shares; `settings` the typed configuration.
+
+pub mod domain;
+pub mod schema;
+pub mod settings;
+pub mod subject;

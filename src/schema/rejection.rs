@@ -1,0 +1,62 @@
+//! Why an identifier or request was refused by the schema. Messages are aviso's, since
+//! clients and scripts key on them; every variant is a client error (HTTP 400).
+
+use std::fmt;
+
+use super::handler::ValueError;
+
+/// Which endpoint is validating: messages name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Notify,
+    Watch,
+    Replay,
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Operation::Notify => "notify",
+            Operation::Watch => "watch",
+            Operation::Replay => "replay",
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Rejection {
+    #[error("Required field '{key}' missing for {operation} operation")]
+    MissingKey { key: String, operation: Operation },
+    #[error("Unknown field '{key}' provided for {operation} operation")]
+    UnknownKey { key: String, operation: Operation },
+    #[error("Field '{key}' constraint object is not supported for notify operation")]
+    ConstraintOnNotify { key: String },
+    #[error("identifier.point is only supported for watch/replay endpoints, not /notification")]
+    PointOnNotify,
+    #[error(
+        "Cannot specify both identifier.polygon and identifier.point. Provide only one spatial filter."
+    )]
+    PolygonAndPoint,
+    #[error("Field '{key}' cannot be null")]
+    Null { key: String },
+    #[error("Field '{key}' must be a scalar value or constraint object, got array")]
+    Array { key: String },
+    #[error("Payload is required for notify operation based on schema configuration")]
+    PayloadRequired,
+    /// A handler message, already phrased in aviso's words.
+    #[error("{0}")]
+    Value(ValueError),
+    /// A constraint or spatial filter message, already phrased in aviso's words.
+    #[error("{0}")]
+    Filter(String),
+}
+
+impl Rejection {
+    /// The root cause aviso reports as `details` (the message itself when there is none).
+    pub fn details(&self) -> String {
+        match self {
+            Rejection::Value(ValueError { details: Some(details), .. }) => details.clone(),
+            other => other.to_string(),
+        }
+    }
+}

@@ -1,0 +1,381 @@
+//! The one typed settings tree. Layers, later wins: built-in defaults, a YAML file
+//! (`--config PATH` or `TIDINGS_CONFIG`), then `TIDINGS__SECTION__KEY` environment variables.
+//! Unknown keys anywhere are errors; secrets are `SecretString` and never printed.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// Why settings could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("cannot read settings: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("config file {0} does not exist")]
+    MissingFile(PathBuf),
+    #[error("invalid settings: {0}")]
+    Invalid(String),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// `host:port` of the HTTP listener.
+    pub listen: String,
+    /// Public URL of this gateway: CloudEvent `source` and the root of `dataschema`.
+    pub base_url: String,
+    pub schema: SchemaSettings,
+    pub store: StoreSettings,
+    pub sse: SseSettings,
+    pub replay: ReplaySettings,
+    pub cloudevents: CloudEventSettings,
+    pub http: HttpSettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8000".to_owned(),
+            base_url: "http://localhost:8000".to_owned(),
+            schema: SchemaSettings::default(),
+            store: StoreSettings::default(),
+            sse: SseSettings::default(),
+            replay: ReplaySettings::default(),
+            cloudevents: CloudEventSettings::default(),
+            http: HttpSettings::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SchemaSettings {
+    /// Schema files or directories of them; empty means the schema bundled in the binary.
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StoreKind {
+    #[default]
+    Memory,
+    Jetstream,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreSettings {
+    pub kind: StoreKind,
+    pub memory: MemorySettings,
+    pub jetstream: JetstreamSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MemorySettings {
+    /// Oldest messages of a stream are discarded beyond this many.
+    pub max_messages_per_stream: usize,
+}
+
+impl Default for MemorySettings {
+    fn default() -> Self {
+        Self {
+            max_messages_per_stream: 100_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JetstreamSettings {
+    /// One NATS URL, or several separated by commas.
+    pub url: String,
+    /// Token authentication to NATS.
+    pub token: Option<SecretString>,
+    /// Stream replicas (3 in a production cluster).
+    pub replicas: usize,
+    /// Defaults for every stream; a schema's `storage_policy` overrides them.
+    #[serde(with = "humantime_serde")]
+    pub max_age: Option<Duration>,
+    pub max_messages: Option<i64>,
+    pub max_bytes: Option<i64>,
+    /// JetStream duplicate window for `Idempotency-Key`.
+    #[serde(with = "humantime_serde")]
+    pub duplicate_window: Duration,
+    /// How long one request to NATS may take before it fails as unavailable.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+}
+
+impl Default for JetstreamSettings {
+    fn default() -> Self {
+        Self {
+            url: "nats://127.0.0.1:4222".to_owned(),
+            token: None,
+            replicas: 1,
+            max_age: None,
+            max_messages: None,
+            max_bytes: None,
+            duplicate_window: Duration::from_secs(120),
+            request_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl JetstreamSettings {
+    /// The configured URLs, trimmed, empty entries dropped.
+    pub fn urls(&self) -> Vec<String> {
+        self.url
+            .split(',')
+            .map(str::trim)
+            .filter(|url| !url.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SseSettings {
+    /// Interval of `heartbeat` frames on watch streams.
+    #[serde(with = "humantime_serde")]
+    pub heartbeat: Duration,
+    /// A watch is closed with `max_duration_reached` after this long.
+    #[serde(with = "humantime_serde")]
+    pub max_duration: Duration,
+    /// A replay that has sent nothing for this long gets a `: keep-alive` comment.
+    #[serde(with = "humantime_serde")]
+    pub keep_alive: Duration,
+}
+
+impl Default for SseSettings {
+    fn default() -> Self {
+        Self {
+            heartbeat: Duration::from_secs(30),
+            max_duration: Duration::from_secs(3600),
+            keep_alive: Duration::from_secs(15),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReplaySettings {
+    /// Most notifications one replay request delivers (a schema entry may override it).
+    pub max_historical_notifications: usize,
+}
+
+impl Default for ReplaySettings {
+    fn default() -> Self {
+        Self {
+            max_historical_notifications: 10_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CloudEventSettings {
+    /// Prepended to the event type in the CloudEvent `type`; aviso clients expect the default.
+    pub type_prefix: String,
+}
+
+impl Default for CloudEventSettings {
+    fn default() -> Self {
+        Self {
+            type_prefix: "int.ecmwf.aviso.".to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpSettings {
+    /// Largest accepted request body in bytes (aviso: 256 KiB).
+    pub body_limit: usize,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            body_limit: 256 * 1024,
+        }
+    }
+}
+
+impl Settings {
+    /// Loads defaults, then `file` (or `TIDINGS_CONFIG`), then `TIDINGS__*` variables.
+    pub fn load(file: Option<&Path>) -> Result<Self, SettingsError> {
+        let from_env = std::env::var_os("TIDINGS_CONFIG").map(PathBuf::from);
+        let file = file.map(Path::to_path_buf).or(from_env);
+        let environment = std::env::vars().collect();
+        Self::load_from(file.as_deref(), environment)
+    }
+
+    /// [`Settings::load`] with the environment passed in, so tests need not mutate it.
+    pub fn load_from(
+        file: Option<&Path>,
+        environment: config::Map<String, String>,
+    ) -> Result<Self, SettingsError> {
+        let mut builder = config::Config::builder();
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(SettingsError::MissingFile(path.to_path_buf()));
+            }
+            builder = builder.add_source(
+                config::File::from(path).format(config::FileFormat::Yaml),
+            );
+        }
+        let settings: Settings = builder
+            .add_source(
+                config::Environment::with_prefix("TIDINGS")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .list_separator(",")
+                    .with_list_parse_key("schema.paths")
+                    .try_parsing(true)
+                    .source(Some(environment)),
+            )
+            .build()?
+            .try_deserialize()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Rules that span fields or that serde cannot express.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        let invalid = |message: String| Err(SettingsError::Invalid(message));
+        if self.listen.rsplit_once(':').is_none_or(|(_, port)| port.parse::<u16>().is_err()) {
+            return invalid(format!("listen must be host:port, got '{}'", self.listen));
+        }
+        if !(self.base_url.starts_with("http://") || self.base_url.starts_with("https://")) {
+            return invalid(format!("base_url must be an http(s) URL, got '{}'", self.base_url));
+        }
+        if self.store.kind == StoreKind::Jetstream && self.store.jetstream.urls().is_empty() {
+            return invalid("store.jetstream.url must name at least one NATS URL".to_owned());
+        }
+        if self.store.jetstream.replicas == 0 || self.store.jetstream.replicas > 5 {
+            return invalid("store.jetstream.replicas must be between 1 and 5".to_owned());
+        }
+        if self.store.memory.max_messages_per_stream == 0 {
+            return invalid("store.memory.max_messages_per_stream must be at least 1".to_owned());
+        }
+        if self.sse.heartbeat.is_zero() || self.sse.max_duration.is_zero() || self.sse.keep_alive.is_zero() {
+            return invalid("sse durations must be greater than zero".to_owned());
+        }
+        if self.replay.max_historical_notifications == 0 {
+            return invalid("replay.max_historical_notifications must be at least 1".to_owned());
+        }
+        if self.http.body_limit == 0 {
+            return invalid("http.body_limit must be at least 1".to_owned());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+    use std::io::Write;
+
+    fn env(pairs: &[(&str, &str)]) -> config::Map<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    fn yaml(text: &str) -> tempfile::NamedTempFile {
+        let mut file = tempfile::Builder::new().suffix(".yaml").tempfile().unwrap();
+        file.write_all(text.as_bytes()).unwrap();
+        file
+    }
+
+    #[test]
+    fn defaults_serve_memory_on_loopback_with_bundled_schema() {
+        let settings = Settings::load_from(None, env(&[])).unwrap();
+        assert_eq!(settings.listen, "127.0.0.1:8000");
+        assert_eq!(settings.store.kind, StoreKind::Memory);
+        assert!(settings.schema.paths.is_empty());
+        assert_eq!(settings.sse.heartbeat, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn file_overrides_defaults_and_env_overrides_file() {
+        let file = yaml("listen: 127.0.0.1:9000\nstore:\n  kind: jetstream\n  jetstream:\n    url: nats://127.0.0.1:4333\nsse:\n  heartbeat: 5s\n");
+        let settings = Settings::load_from(
+            Some(file.path()),
+            env(&[("TIDINGS__LISTEN", "127.0.0.1:9100")]),
+        )
+        .unwrap();
+        assert_eq!(settings.listen, "127.0.0.1:9100");
+        assert_eq!(settings.store.kind, StoreKind::Jetstream);
+        assert_eq!(settings.store.jetstream.url, "nats://127.0.0.1:4333");
+        assert_eq!(settings.sse.heartbeat, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn env_sets_every_fixed_key() {
+        let settings = Settings::load_from(
+            None,
+            env(&[
+                ("TIDINGS__BASE_URL", "https://tidings.example"),
+                ("TIDINGS__SCHEMA__PATHS", "a.yaml,b"),
+                ("TIDINGS__STORE__KIND", "jetstream"),
+                ("TIDINGS__STORE__JETSTREAM__URL", "nats://127.0.0.1:1,nats://127.0.0.1:2"),
+                ("TIDINGS_CONFIG_UNRELATED", "ignored"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(settings.base_url, "https://tidings.example");
+        assert_eq!(settings.schema.paths, vec![PathBuf::from("a.yaml"), PathBuf::from("b")]);
+        assert_eq!(settings.store.kind, StoreKind::Jetstream);
+        assert_eq!(settings.store.jetstream.urls().len(), 2);
+    }
+
+    #[test]
+    fn rejects_unknown_keys() {
+        let file = yaml("listen: 127.0.0.1:9000\nlisten_port: 3\n");
+        let error = Settings::load_from(Some(file.path()), env(&[])).unwrap_err();
+        assert!(error.to_string().contains("listen_port"), "{error}");
+        let file = yaml("store:\n  kind: memory\n  memroy: {}\n");
+        assert!(Settings::load_from(Some(file.path()), env(&[])).is_err());
+    }
+
+    #[test]
+    fn rejects_unknown_store_kind() {
+        assert!(Settings::load_from(None, env(&[("TIDINGS__STORE__KIND", "redis")])).is_err());
+    }
+
+    #[test]
+    fn rejects_bad_listen_address() {
+        let error = Settings::load_from(None, env(&[("TIDINGS__LISTEN", "nowhere")])).unwrap_err();
+        assert!(error.to_string().contains("host:port"));
+    }
+
+    #[test]
+    fn rejects_missing_config_file() {
+        let error = Settings::load_from(Some(Path::new("/no/such/file.yaml")), env(&[])).unwrap_err();
+        assert!(matches!(error, SettingsError::MissingFile(_)));
+    }
+
+    #[test]
+    fn secrets_are_not_printed() {
+        let file = yaml("store:\n  jetstream:\n    token: hunter2\n");
+        let settings = Settings::load_from(Some(file.path()), env(&[])).unwrap();
+        assert_eq!(
+            settings.store.jetstream.token.as_ref().unwrap().expose_secret(),
+            "hunter2"
+        );
+        assert!(!format!("{settings:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn loads_every_shipped_config_file() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        for name in ["deploy/config.yaml", "deploy/config.jetstream.yaml"] {
+            Settings::load_from(Some(&root.join(name)), env(&[]))
+                .unwrap_or_else(|error| panic!("{name}: {error}"));
+        }
+    }
+}

