@@ -8,7 +8,11 @@ use tidings::schema::Catalog;
 use tidings::settings::Settings;
 
 #[derive(Debug, Parser)]
-#[command(name = "tidings", version, about = "Notification gateway for NATS JetStream, aviso-compatible")]
+#[command(
+    name = "tidings",
+    version,
+    about = "Notification gateway for NATS JetStream, aviso-compatible"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -39,7 +43,10 @@ fn check(config: Option<PathBuf>) -> ExitCode {
     };
     match Catalog::load(&settings.schema.paths) {
         Ok(catalog) => {
-            println!("settings: ok (store: {:?}, listen: {})", settings.store.kind, settings.listen);
+            println!(
+                "settings: ok (store: {:?}, listen: {})",
+                settings.store.kind, settings.listen
+            );
             for schema in catalog.event_types() {
                 let keys: Vec<String> = schema
                     .keys

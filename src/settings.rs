@@ -224,9 +224,7 @@ impl Settings {
             if !path.is_file() {
                 return Err(SettingsError::MissingFile(path.to_path_buf()));
             }
-            builder = builder.add_source(
-                config::File::from(path).format(config::FileFormat::Yaml),
-            );
+            builder = builder.add_source(config::File::from(path).format(config::FileFormat::Yaml));
         }
         let settings: Settings = builder
             .add_source(
@@ -247,11 +245,18 @@ impl Settings {
     /// Rules that span fields or that serde cannot express.
     pub fn validate(&self) -> Result<(), SettingsError> {
         let invalid = |message: String| Err(SettingsError::Invalid(message));
-        if self.listen.rsplit_once(':').is_none_or(|(_, port)| port.parse::<u16>().is_err()) {
+        if self
+            .listen
+            .rsplit_once(':')
+            .is_none_or(|(_, port)| port.parse::<u16>().is_err())
+        {
             return invalid(format!("listen must be host:port, got '{}'", self.listen));
         }
         if !(self.base_url.starts_with("http://") || self.base_url.starts_with("https://")) {
-            return invalid(format!("base_url must be an http(s) URL, got '{}'", self.base_url));
+            return invalid(format!(
+                "base_url must be an http(s) URL, got '{}'",
+                self.base_url
+            ));
         }
         if self.store.kind == StoreKind::Jetstream && self.store.jetstream.urls().is_empty() {
             return invalid("store.jetstream.url must name at least one NATS URL".to_owned());
@@ -262,7 +267,10 @@ impl Settings {
         if self.store.memory.max_messages_per_stream == 0 {
             return invalid("store.memory.max_messages_per_stream must be at least 1".to_owned());
         }
-        if self.sse.heartbeat.is_zero() || self.sse.max_duration.is_zero() || self.sse.keep_alive.is_zero() {
+        if self.sse.heartbeat.is_zero()
+            || self.sse.max_duration.is_zero()
+            || self.sse.keep_alive.is_zero()
+        {
             return invalid("sse durations must be greater than zero".to_owned());
         }
         if self.replay.max_historical_notifications == 0 {
@@ -282,7 +290,10 @@ mod tests {
     use std::io::Write;
 
     fn env(pairs: &[(&str, &str)]) -> config::Map<String, String> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
     }
 
     fn yaml(text: &str) -> tempfile::NamedTempFile {
@@ -302,7 +313,9 @@ mod tests {
 
     #[test]
     fn file_overrides_defaults_and_env_overrides_file() {
-        let file = yaml("listen: 127.0.0.1:9000\nstore:\n  kind: jetstream\n  jetstream:\n    url: nats://127.0.0.1:4333\nsse:\n  heartbeat: 5s\n");
+        let file = yaml(
+            "listen: 127.0.0.1:9000\nstore:\n  kind: jetstream\n  jetstream:\n    url: nats://127.0.0.1:4333\nsse:\n  heartbeat: 5s\n",
+        );
         let settings = Settings::load_from(
             Some(file.path()),
             env(&[("TIDINGS__LISTEN", "127.0.0.1:9100")]),
@@ -322,13 +335,19 @@ mod tests {
                 ("TIDINGS__BASE_URL", "https://tidings.example"),
                 ("TIDINGS__SCHEMA__PATHS", "a.yaml,b"),
                 ("TIDINGS__STORE__KIND", "jetstream"),
-                ("TIDINGS__STORE__JETSTREAM__URL", "nats://127.0.0.1:1,nats://127.0.0.1:2"),
+                (
+                    "TIDINGS__STORE__JETSTREAM__URL",
+                    "nats://127.0.0.1:1,nats://127.0.0.1:2",
+                ),
                 ("TIDINGS_CONFIG_UNRELATED", "ignored"),
             ]),
         )
         .unwrap();
         assert_eq!(settings.base_url, "https://tidings.example");
-        assert_eq!(settings.schema.paths, vec![PathBuf::from("a.yaml"), PathBuf::from("b")]);
+        assert_eq!(
+            settings.schema.paths,
+            vec![PathBuf::from("a.yaml"), PathBuf::from("b")]
+        );
         assert_eq!(settings.store.kind, StoreKind::Jetstream);
         assert_eq!(settings.store.jetstream.urls().len(), 2);
     }
@@ -355,7 +374,8 @@ mod tests {
 
     #[test]
     fn rejects_missing_config_file() {
-        let error = Settings::load_from(Some(Path::new("/no/such/file.yaml")), env(&[])).unwrap_err();
+        let error =
+            Settings::load_from(Some(Path::new("/no/such/file.yaml")), env(&[])).unwrap_err();
         assert!(matches!(error, SettingsError::MissingFile(_)));
     }
 
@@ -364,7 +384,13 @@ mod tests {
         let file = yaml("store:\n  jetstream:\n    token: hunter2\n");
         let settings = Settings::load_from(Some(file.path()), env(&[])).unwrap();
         assert_eq!(
-            settings.store.jetstream.token.as_ref().unwrap().expose_secret(),
+            settings
+                .store
+                .jetstream
+                .token
+                .as_ref()
+                .unwrap()
+                .expose_secret(),
             "hunter2"
         );
         assert!(!format!("{settings:?}").contains("hunter2"));

@@ -92,7 +92,9 @@ impl Subject {
     /// The decoded values after the base; `expected` is the `key_order` length.
     pub fn decode_values(&self, expected: usize) -> Result<Vec<String>, SubjectError> {
         let mut tokens = self.0.split('.');
-        tokens.next().ok_or_else(|| SubjectError::ForeignBase(self.0.clone()))?;
+        tokens
+            .next()
+            .ok_or_else(|| SubjectError::ForeignBase(self.0.clone()))?;
         let values = tokens.map(decode_token).collect::<Result<Vec<_>, _>>()?;
         if values.len() != expected {
             return Err(SubjectError::WrongTokenCount {
@@ -175,10 +177,14 @@ impl SubjectFilter {
             return true;
         }
         values.len() == self.tokens.len()
-            && self.tokens.iter().zip(values).all(|(pattern, value)| match pattern {
-                TokenPattern::Exact(expected) => expected == value,
-                TokenPattern::Any => true,
-            })
+            && self
+                .tokens
+                .iter()
+                .zip(values)
+                .all(|(pattern, value)| match pattern {
+                    TokenPattern::Exact(expected) => expected == value,
+                    TokenPattern::Any => true,
+                })
     }
 }
 
@@ -208,7 +214,10 @@ mod tests {
             ["od", "0001", "g", "20250706", "1200", "a.b*c>d%e", "3"],
         )
         .unwrap();
-        assert_eq!(subject.as_str(), "mars.od.0001.g.20250706.1200.a%2Eb%2Ac%3Ed%25e.3");
+        assert_eq!(
+            subject.as_str(),
+            "mars.od.0001.g.20250706.1200.a%2Eb%2Ac%3Ed%25e.3"
+        );
         assert_eq!(encode_token("ens.member.X").unwrap(), "ens%2Emember%2EX");
         assert_eq!(encode_token("42.5").unwrap(), "42%2E5");
         assert_eq!(encode_token("1%25").unwrap(), "1%2525");
@@ -250,7 +259,12 @@ mod tests {
         );
         assert_eq!(filter.to_nats_filter().unwrap(), "diss.FOO.*.a%2Eb");
         assert_eq!(filter.logical_topic(), "diss.FOO.*.a.b");
-        assert_eq!(SubjectFilter::whole_stream("mars").to_nats_filter().unwrap(), "mars.>");
+        assert_eq!(
+            SubjectFilter::whole_stream("mars")
+                .to_nats_filter()
+                .unwrap(),
+            "mars.>"
+        );
     }
 
     #[test]
@@ -282,7 +296,9 @@ mod tests {
         !token.is_empty()
             && token != "*"
             && token != ">"
-            && !token.chars().any(|c| c == '.' || c.is_ascii_whitespace() || c.is_control())
+            && !token
+                .chars()
+                .any(|c| c == '.' || c.is_ascii_whitespace() || c.is_control())
             && !token.contains('*')
             && !token.contains('>')
     }

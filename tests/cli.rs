@@ -5,7 +5,10 @@ use std::process::{Command, Output};
 
 fn tidings(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_tidings"));
-    command.args(args).current_dir(env!("CARGO_MANIFEST_DIR")).env_remove("TIDINGS_CONFIG");
+    command
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("TIDINGS_CONFIG");
     for (key, value) in env {
         command.env(key, value);
     }
@@ -25,8 +28,15 @@ fn check_lists_every_event_type_of_the_shipped_config() {
     ] {
         let output = tidings(&args, &[]);
         let stdout = text(&output.stdout);
-        assert!(output.status.success(), "{args:?}: {}", text(&output.stderr));
-        assert!(stdout.contains("mars: stream MARS subjects mars.>"), "{stdout}");
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            text(&output.stderr)
+        );
+        assert!(
+            stdout.contains("mars: stream MARS subjects mars.>"),
+            "{stdout}"
+        );
         assert!(stdout.contains("dissemination: stream DISS"), "{stdout}");
         assert!(stdout.contains("test_polygon: stream POLYGON"), "{stdout}");
     }
@@ -35,7 +45,10 @@ fn check_lists_every_event_type_of_the_shipped_config() {
 #[test]
 fn check_fails_listing_every_problem_of_broken_schema_files() {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/broken");
-    let output = tidings(&["check"], &[("TIDINGS__SCHEMA__PATHS", fixtures.to_str().unwrap())]);
+    let output = tidings(
+        &["check"],
+        &[("TIDINGS__SCHEMA__PATHS", fixtures.to_str().unwrap())],
+    );
     let stderr = text(&output.stderr);
     assert!(!output.status.success());
     let expected = [
@@ -50,7 +63,10 @@ fn check_fails_listing_every_problem_of_broken_schema_files() {
         "Schema 'bad_size' storage_policy is invalid: invalid size '5 GB'",
     ];
     for message in expected {
-        assert!(stderr.contains(message), "missing {message:?} in:\n{stderr}");
+        assert!(
+            stderr.contains(message),
+            "missing {message:?} in:\n{stderr}"
+        );
     }
     assert!(stderr.contains("9 problem(s)"), "{stderr}");
 }
@@ -66,5 +82,8 @@ fn check_fails_on_unknown_settings_keys() {
 fn version_prints_the_crate_version() {
     let output = tidings(&["--version"], &[]);
     assert!(output.status.success());
-    assert_eq!(text(&output.stdout).trim(), format!("tidings {}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        text(&output.stdout).trim(),
+        format!("tidings {}", env!("CARGO_PKG_VERSION"))
+    );
 }

@@ -48,7 +48,12 @@ async fn a_killed_server_restarts_with_its_data() {
         })
         .await
         .unwrap();
-    jetstream.publish("keep.a", "x".into()).await.unwrap().await.unwrap();
+    jetstream
+        .publish("keep.a", "x".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
     server.restart();
     let client = async_nats::connect(server.url()).await.unwrap();
     let jetstream = async_nats::jetstream::new(client);

@@ -20,7 +20,12 @@ impl Polygon {
 
     /// `(min_lat, min_lon, max_lat, max_lon)`.
     pub fn bounding_box(&self) -> (f64, f64, f64, f64) {
-        let mut bbox = (f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY);
+        let mut bbox = (
+            f64::INFINITY,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NEG_INFINITY,
+        );
         for &(lat, lon) in &self.vertices {
             bbox.0 = bbox.0.min(lat);
             bbox.1 = bbox.1.min(lon);
@@ -70,7 +75,8 @@ mod tests {
 
     #[test]
     fn bounding_box_spans_all_vertices() {
-        let polygon = Polygon::from_checked(vec![(52.4, 13.4), (52.6, 13.4), (52.6, 13.6), (52.4, 13.4)]);
+        let polygon =
+            Polygon::from_checked(vec![(52.4, 13.4), (52.6, 13.4), (52.6, 13.6), (52.4, 13.4)]);
         assert_eq!(polygon.bounding_box(), (52.4, 13.4, 52.6, 13.6));
     }
 

@@ -92,7 +92,12 @@ mod tests {
 
     #[test]
     fn rejects_non_integer_sequences() {
-        for raw in ["mars@abc", "mars@-1", "mars@1.5", "mars@99999999999999999999"] {
+        for raw in [
+            "mars@abc",
+            "mars@-1",
+            "mars@1.5",
+            "mars@99999999999999999999",
+        ] {
             assert_eq!(parse(raw), Err(IdError::NotAnInteger), "{raw:?}");
         }
         assert_eq!(

@@ -57,7 +57,8 @@ fn valid_base(base: &str) -> bool {
 
 fn compile(entry: &RawEntry, problems: &mut Vec<String>) -> Option<EventSchema> {
     let name = &entry.name;
-    let mut report = |problem: String| problems.push(format!("{}: Schema '{name}' {problem}", entry.origin));
+    let mut report =
+        |problem: String| problems.push(format!("{}: Schema '{name}' {problem}", entry.origin));
     let raw: RawEventType = match serde_yaml::from_value(entry.definition.clone()) {
         Ok(raw) => raw,
         Err(error) => {
@@ -104,7 +105,10 @@ fn compile(entry: &RawEntry, problems: &mut Vec<String>) -> Option<EventSchema> 
             ok = false;
         }
         if key == "point" {
-            report("identifier 'point': 'point' is reserved for watch/replay spatial filters".to_owned());
+            report(
+                "identifier 'point': 'point' is reserved for watch/replay spatial filters"
+                    .to_owned(),
+            );
             ok = false;
         }
     }
@@ -117,17 +121,23 @@ fn compile(entry: &RawEntry, problems: &mut Vec<String>) -> Option<EventSchema> 
         match keys.get(key) {
             None if broken_keys.contains(key) => {}
             None => {
-                report(format!("topic.key_order contains undeclared identifier '{key}'"));
+                report(format!(
+                    "topic.key_order contains undeclared identifier '{key}'"
+                ));
                 ok = false;
             }
             Some(rule) if rule.is_spatial() => {
-                report(format!("topic.key_order must not contain spatial identifier '{key}'"));
+                report(format!(
+                    "topic.key_order must not contain spatial identifier '{key}'"
+                ));
                 ok = false;
             }
             Some(_) => {}
         }
         if !seen.insert(key) {
-            report(format!("topic.key_order contains duplicate identifier '{key}'"));
+            report(format!(
+                "topic.key_order contains duplicate identifier '{key}'"
+            ));
             ok = false;
         }
     }
@@ -219,20 +229,27 @@ impl Catalog {
                 ));
                 continue;
             }
-            catalog.by_stream.insert(stream_name, schema.event_type.clone());
-            catalog.entries.insert(schema.event_type.clone(), Arc::new(schema));
+            catalog
+                .by_stream
+                .insert(stream_name, schema.event_type.clone());
+            catalog
+                .entries
+                .insert(schema.event_type.clone(), Arc::new(schema));
         }
         if catalog.entries.is_empty() && problems.is_empty() {
             problems.push("no event types are defined".to_owned());
         }
         // Bases first, then event types: an event type named like another's base wins.
         for schema in catalog.entries.values() {
-            catalog.aliases.insert(schema.stream.base().to_lowercase(), schema.stream.clone());
-        }
-        for schema in catalog.entries.values() {
             catalog
                 .aliases
-                .insert(schema.event_type.as_str().to_lowercase(), schema.stream.clone());
+                .insert(schema.stream.base().to_lowercase(), schema.stream.clone());
+        }
+        for schema in catalog.entries.values() {
+            catalog.aliases.insert(
+                schema.event_type.as_str().to_lowercase(),
+                schema.stream.clone(),
+            );
         }
         catalog
     }
@@ -249,12 +266,18 @@ impl Catalog {
 
     /// Sorted event type names, as error bodies list them.
     pub fn event_type_names(&self) -> Vec<String> {
-        self.entries.keys().map(|name| name.as_str().to_owned()).collect()
+        self.entries
+            .keys()
+            .map(|name| name.as_str().to_owned())
+            .collect()
     }
 
     /// Every stream Tidings manages (one per event type).
     pub fn streams(&self) -> Vec<StreamKey> {
-        self.entries.values().map(|schema| schema.stream.clone()).collect()
+        self.entries
+            .values()
+            .map(|schema| schema.stream.clone())
+            .collect()
     }
 
     /// Event type, stream key or stream name, any case, to its stream.

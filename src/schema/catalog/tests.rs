@@ -35,10 +35,18 @@ fn object(value: Value) -> serde_json::Map<String, Value> {
 fn resolves_event_types_and_stream_keys_in_any_case() {
     let catalog = bundled();
     for name in ["diss", "DISS", "dissemination", "Dissemination", "DiSs"] {
-        assert_eq!(catalog.resolve_stream(name).unwrap().stream_name(), "DISS", "{name}");
+        assert_eq!(
+            catalog.resolve_stream(name).unwrap().stream_name(),
+            "DISS",
+            "{name}"
+        );
     }
     for name in ["polygon", "POLYGON", "test_polygon"] {
-        assert_eq!(catalog.resolve_stream(name).unwrap().stream_name(), "POLYGON", "{name}");
+        assert_eq!(
+            catalog.resolve_stream(name).unwrap().stream_name(),
+            "POLYGON",
+            "{name}"
+        );
     }
     assert!(catalog.resolve_stream("nope").is_none());
     assert!(catalog.resolve_stream("mars.*").is_none());
@@ -59,7 +67,10 @@ fn event_type_lookup_is_case_sensitive_and_sorted() {
     let catalog = bundled();
     assert!(catalog.event_type("mars").is_some());
     assert!(catalog.event_type("MARS").is_none());
-    assert_eq!(catalog.event_type_names(), ["dissemination", "mars", "test_polygon"]);
+    assert_eq!(
+        catalog.event_type_names(),
+        ["dissemination", "mars", "test_polygon"]
+    );
 }
 
 #[test]
@@ -76,7 +87,10 @@ fn key_order_mistakes_are_reported_with_event_type_and_key() {
         "Schema 'b' topic.key_order must include identifier 'z'",
     ];
     for message in expected {
-        assert!(found.iter().any(|p| p.ends_with(message)), "missing {message:?} in {found:#?}");
+        assert!(
+            found.iter().any(|p| p.ends_with(message)),
+            "missing {message:?} in {found:#?}"
+        );
     }
 }
 
@@ -86,7 +100,10 @@ fn duplicate_bases_are_refused_case_insensitively() {
         "one:\n  topic: {base: mars, key_order: [x]}\n  identifier:\n    x: {type: StringHandler, required: true}\n\
          two:\n  topic: {base: MARS, key_order: [x]}\n  identifier:\n    x: {type: StringHandler, required: true}\n",
     );
-    assert_eq!(found, ["test.yaml: Schemas 'one' and 'two' both define topic base 'MARS'"]);
+    assert_eq!(
+        found,
+        ["test.yaml: Schemas 'one' and 'two' both define topic base 'MARS'"]
+    );
 }
 
 #[test]
@@ -95,14 +112,37 @@ fn bad_handlers_policies_and_bases_are_reported() {
         "a:\n  topic: {base: 'a.b', key_order: [x]}\n  identifier:\n    x: {type: Foo, required: true}\n  storage_policy: {retention_time: 7y}\n  extra: 1\n\
          b:\n  topic: {base: b, key_order: [x]}\n  identifier:\n    x: {type: StringHandler, required: true}\n  storage_policy: {max_size: 10mb}\n",
     );
-    assert!(found.iter().any(|p| p.contains("Schema 'a' is invalid") && p.contains("extra")), "{found:#?}");
-    assert!(found.iter().any(|p| p.contains("Schema 'b' storage_policy is invalid: invalid size '10mb'")), "{found:#?}");
+    assert!(
+        found
+            .iter()
+            .any(|p| p.contains("Schema 'a' is invalid") && p.contains("extra")),
+        "{found:#?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|p| p.contains("Schema 'b' storage_policy is invalid: invalid size '10mb'")),
+        "{found:#?}"
+    );
     let found = problems(
         "a:\n  topic: {base: 'a.b', key_order: [x]}\n  identifier:\n    x: {type: Foo, required: true}\n  storage_policy: {retention_time: 7y}\n",
     );
-    assert!(found.iter().any(|p| p.contains("invalid topic base 'a.b'")), "{found:#?}");
-    assert!(found.iter().any(|p| p.contains("identifier 'x': unknown handler type 'Foo'")), "{found:#?}");
-    assert!(found.iter().any(|p| p.contains("storage_policy is invalid: invalid duration '7y'")), "{found:#?}");
+    assert!(
+        found.iter().any(|p| p.contains("invalid topic base 'a.b'")),
+        "{found:#?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|p| p.contains("identifier 'x': unknown handler type 'Foo'")),
+        "{found:#?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|p| p.contains("storage_policy is invalid: invalid duration '7y'")),
+        "{found:#?}"
+    );
 }
 
 #[test]
@@ -135,7 +175,10 @@ fn notify_needs_every_key_and_nothing_else() {
     assert!(mars.canonicalize(&boolean).is_err());
     let mut null = object(full.clone());
     null.insert("step".into(), Value::Null);
-    assert_eq!(mars.canonicalize(&null).unwrap_err().to_string(), "Field 'step' cannot be null");
+    assert_eq!(
+        mars.canonicalize(&null).unwrap_err().to_string(),
+        "Field 'step' cannot be null"
+    );
     let mut array = object(full.clone());
     array.insert("step".into(), json!([1]));
     assert_eq!(
@@ -150,7 +193,10 @@ fn notify_needs_every_key_and_nothing_else() {
     );
     let mut point = object(full);
     point.insert("point".into(), json!("1,2"));
-    assert_eq!(mars.canonicalize(&point).unwrap_err(), Rejection::PointOnNotify);
+    assert_eq!(
+        mars.canonicalize(&point).unwrap_err(),
+        Rejection::PointOnNotify
+    );
 }
 
 #[test]
@@ -158,21 +204,33 @@ fn watch_filters_use_wildcards_constraints_and_required_keys() {
     let catalog = bundled();
     let mars = catalog.event_type("mars").unwrap();
     let filter = mars
-        .filter(&object(json!({"class":"od","step":{"gte":4},"stream":"a.b"})), Operation::Watch)
+        .filter(
+            &object(json!({"class":"od","step":{"gte":4},"stream":"a.b"})),
+            Operation::Watch,
+        )
         .unwrap();
-    assert_eq!(filter.subject.to_nats_filter().unwrap(), "mars.od.*.*.*.*.a%2Eb.*");
+    assert_eq!(
+        filter.subject.to_nats_filter().unwrap(),
+        "mars.od.*.*.*.*.a%2Eb.*"
+    );
     assert_eq!(filter.subject.logical_topic(), "mars.od.*.*.*.*.a.b.*");
     let values = |step: &str| -> Vec<String> {
-        ["od", "0001", "g", "20250706", "1200", "a.b", step].map(str::to_owned).to_vec()
+        ["od", "0001", "g", "20250706", "1200", "a.b", step]
+            .map(str::to_owned)
+            .to_vec()
     };
     assert!(filter.matches(&values("4"), None));
     assert!(!filter.matches(&values("3"), None));
     assert_eq!(
-        mars.filter(&object(json!({})), Operation::Watch).unwrap_err().to_string(),
+        mars.filter(&object(json!({})), Operation::Watch)
+            .unwrap_err()
+            .to_string(),
         "Required field 'class' missing for watch operation"
     );
     assert_eq!(
-        mars.filter(&object(json!({"class":"od","foo":"1"})), Operation::Replay).unwrap_err().to_string(),
+        mars.filter(&object(json!({"class":"od","foo":"1"})), Operation::Replay)
+            .unwrap_err()
+            .to_string(),
         "Unknown field 'foo' provided for replay operation"
     );
 }
@@ -181,10 +239,15 @@ fn watch_filters_use_wildcards_constraints_and_required_keys() {
 fn spatial_filters_replace_a_required_polygon() {
     let catalog = bundled();
     let polygon = catalog.event_type("test_polygon").unwrap();
-    let filter = polygon.filter(&object(json!({"point":"52.5,13.5"})), Operation::Watch).unwrap();
+    let filter = polygon
+        .filter(&object(json!({"point":"52.5,13.5"})), Operation::Watch)
+        .unwrap();
     assert!(filter.spatial.is_some());
     assert_eq!(
-        polygon.filter(&object(json!({})), Operation::Watch).unwrap_err().to_string(),
+        polygon
+            .filter(&object(json!({})), Operation::Watch)
+            .unwrap_err()
+            .to_string(),
         "Required field 'polygon' missing for watch operation"
     );
     let both = json!({"point":"1,2","polygon":"(1,2,3,4,5,6,1,2)"});

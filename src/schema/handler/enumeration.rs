@@ -15,7 +15,10 @@ pub struct EnumRule {
 
 impl EnumRule {
     pub fn new(values: Vec<String>) -> Result<Self, String> {
-        let mut rule = Self { values, lowered: Vec::new() };
+        let mut rule = Self {
+            values,
+            lowered: Vec::new(),
+        };
         rule.check_options()?;
         Ok(rule)
     }
@@ -24,7 +27,11 @@ impl EnumRule {
         if self.values.is_empty() || self.values.iter().any(|value| value.trim().is_empty()) {
             return Err("values must be a non-empty list of non-empty strings".to_owned());
         }
-        self.lowered = self.values.iter().map(|value| value.to_lowercase()).collect();
+        self.lowered = self
+            .values
+            .iter()
+            .map(|value| value.to_lowercase())
+            .collect();
         Ok(())
     }
 

@@ -14,9 +14,9 @@ pub struct FloatRule {
 impl FloatRule {
     pub fn check_options(&self) -> Result<(), String> {
         match self.range {
-            Some([min, max]) if !(min.is_finite() && max.is_finite()) || min > max => {
-                Err(format!("range [{min}, {max}] must be finite with min <= max"))
-            }
+            Some([min, max]) if !(min.is_finite() && max.is_finite()) || min > max => Err(format!(
+                "range [{min}, {max}] must be finite with min <= max"
+            )),
             _ => Ok(()),
         }
     }

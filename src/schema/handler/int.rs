@@ -20,14 +20,12 @@ impl IntRule {
     }
 
     pub fn parse(&self, key: &str, value: &str) -> Result<i64, ValueError> {
-        let number: i64 = value
-            .parse()
-            .map_err(|error: std::num::ParseIntError| {
-                ValueError::with_details(
-                    format!("Field '{key}' must be a valid integer, got: '{value}'"),
-                    error.to_string(),
-                )
-            })?;
+        let number: i64 = value.parse().map_err(|error: std::num::ParseIntError| {
+            ValueError::with_details(
+                format!("Field '{key}' must be a valid integer, got: '{value}'"),
+                error.to_string(),
+            )
+        })?;
         self.check_range(key, number)?;
         Ok(number)
     }

@@ -30,13 +30,19 @@ pub struct ValueError {
 
 impl ValueError {
     pub fn with_details(message: String, details: String) -> Self {
-        Self { message, details: Some(details) }
+        Self {
+            message,
+            details: Some(details),
+        }
     }
 }
 
 impl From<String> for ValueError {
     fn from(message: String) -> Self {
-        Self { message, details: None }
+        Self {
+            message,
+            details: None,
+        }
     }
 }
 
@@ -102,7 +108,10 @@ impl KeyRule {
             None => None,
         };
         let no_options = |mapping: serde_yaml::Mapping| match mapping.keys().next() {
-            Some(key) => Err(format!("unknown option {}", serde_yaml::to_string(key).unwrap_or_default().trim())),
+            Some(key) => Err(format!(
+                "unknown option {}",
+                serde_yaml::to_string(key).unwrap_or_default().trim()
+            )),
             None => Ok(()),
         };
         let handler = match type_name.as_str() {

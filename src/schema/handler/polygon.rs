@@ -15,7 +15,9 @@ fn check_latitude(lat: f64) -> Result<f64, String> {
     if lat.is_finite() && (-90.0..=90.0).contains(&lat) {
         Ok(lat)
     } else {
-        Err(format!("latitude {lat} is outside the valid range [-90, 90]"))
+        Err(format!(
+            "latitude {lat} is outside the valid range [-90, 90]"
+        ))
     }
 }
 
@@ -23,7 +25,9 @@ fn check_longitude(lon: f64) -> Result<f64, String> {
     if lon.is_finite() && (-180.0..=180.0).contains(&lon) {
         Ok(lon)
     } else {
-        Err(format!("longitude {lon} is outside the valid range [-180, 180]"))
+        Err(format!(
+            "longitude {lon} is outside the valid range [-180, 180]"
+        ))
     }
 }
 
@@ -32,7 +36,9 @@ fn check_ring(vertices: Vec<(f64, f64)>) -> Result<Polygon, String> {
         return Err("polygon must have at least 4 coordinate pairs (3 unique vertices plus a closing repeat of the first vertex)".to_owned());
     }
     if vertices.first() != vertices.last() {
-        return Err("polygon must be closed (first and last coordinates must be identical)".to_owned());
+        return Err(
+            "polygon must be closed (first and last coordinates must be identical)".to_owned(),
+        );
     }
     Ok(Polygon::from_checked(vertices))
 }
@@ -50,10 +56,16 @@ fn parse_text_inner(value: &str) -> Result<Polygon, String> {
     let inner = match (trimmed.strip_prefix('('), trimmed.strip_suffix(')')) {
         (Some(_), Some(_)) => &trimmed[1..trimmed.len() - 1],
         (Some(_), None) => {
-            return Err("polygon coordinate string has opening '(' but is missing the closing ')'".to_owned());
+            return Err(
+                "polygon coordinate string has opening '(' but is missing the closing ')'"
+                    .to_owned(),
+            );
         }
         (None, Some(_)) => {
-            return Err("polygon coordinate string has closing ')' but is missing the opening '('".to_owned());
+            return Err(
+                "polygon coordinate string has closing ')' but is missing the opening '('"
+                    .to_owned(),
+            );
         }
         (None, None) => trimmed,
     };
@@ -64,8 +76,10 @@ fn parse_text_inner(value: &str) -> Result<Polygon, String> {
         return Err("polygon coordinate string is empty between parentheses".to_owned());
     }
     let parts: Vec<&str> = inner.split(',').map(str::trim).collect();
-    if parts.len() % 2 != 0 {
-        return Err("polygon coordinates must be in lat,lon pairs (got an odd number of values)".to_owned());
+    if !parts.len().is_multiple_of(2) {
+        return Err(
+            "polygon coordinates must be in lat,lon pairs (got an odd number of values)".to_owned(),
+        );
     }
     let mut vertices = Vec::with_capacity(parts.len() / 2);
     for pair in parts.chunks(2) {
@@ -91,13 +105,16 @@ fn parse_coordinate(value: &Value) -> Result<(f64, f64), String> {
 
 fn parse_json_inner(value: &Value) -> Result<Polygon, String> {
     let Some(points) = value.as_array() else {
-        return Err("polygon must be an array of [lat,lon] points or a compatible string".to_owned());
+        return Err(
+            "polygon must be an array of [lat,lon] points or a compatible string".to_owned(),
+        );
     };
     let vertices = points
         .iter()
         .enumerate()
         .map(|(index, point)| {
-            parse_coordinate(point).map_err(|error| format!("polygon point {index} is invalid: {error}"))
+            parse_coordinate(point)
+                .map_err(|error| format!("polygon point {index} is invalid: {error}"))
         })
         .collect::<Result<Vec<_>, _>>()?;
     check_ring(vertices)

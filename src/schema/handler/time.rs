@@ -9,7 +9,11 @@ fn digits(text: &str) -> bool {
 pub(super) fn canonicalize(key: &str, value: &str) -> HandlerResult {
     let (hours, minutes) = if value.contains(':') {
         match value.split_once(':') {
-            Some((h, m)) if (1..=2).contains(&h.len()) && m.len() == 2 && digits(h) && digits(m) => (h, m),
+            Some((h, m))
+                if (1..=2).contains(&h.len()) && m.len() == 2 && digits(h) && digits(m) =>
+            {
+                (h, m)
+            }
             _ => {
                 return Err(format!(
                     "Field '{key}' has invalid HH:MM format '{value}'. Expected format: HH:MM (e.g., 14:30, 9:05)"
@@ -42,7 +46,9 @@ pub(super) fn canonicalize(key: &str, value: &str) -> HandlerResult {
         .into());
     }
     if minutes > 59 {
-        return Err(format!("Field '{key}' has invalid minutes: {minutes}. Minutes must be 0-59").into());
+        return Err(
+            format!("Field '{key}' has invalid minutes: {minutes}. Minutes must be 0-59").into(),
+        );
     }
     Ok(format!("{hours:02}{minutes:02}"))
 }
