@@ -14,4 +14,5 @@
 pub mod domain;
 pub mod schema;
 pub mod settings;
+pub mod store;
 pub mod subject;

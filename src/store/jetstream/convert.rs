@@ -1,0 +1,93 @@
+//! Conversions between async-nats types and the store's, and error classification:
+//! transport trouble is `Unavailable` (retry later), refusals are `Backend`.
+
+use async_nats::jetstream;
+use chrono::{DateTime, Utc};
+
+use crate::domain::Sequence;
+use crate::store::types::{StoreError, StoredMessage};
+use crate::subject::Subject;
+
+pub(crate) fn to_chrono(time: time::OffsetDateTime) -> DateTime<Utc> {
+    let nanos = i64::try_from(time.unix_timestamp_nanos()).unwrap_or(i64::MAX);
+    DateTime::from_timestamp_nanos(nanos)
+}
+
+pub(crate) fn to_offset(time: DateTime<Utc>) -> Result<time::OffsetDateTime, StoreError> {
+    let nanos = time.timestamp_nanos_opt().unwrap_or(i64::MAX);
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(nanos))
+        .map_err(|error| StoreError::Backend(format!("time out of range: {error}")))
+}
+
+/// Errors from requests to NATS: time-outs and transport failures are `Unavailable`.
+pub(crate) fn request_error(action: &str, error: impl std::fmt::Display) -> StoreError {
+    let text = error.to_string();
+    let lowered = text.to_lowercase();
+    if [
+        "timed out",
+        "timeout",
+        "no responders",
+        "disconnected",
+        "connection",
+        "broken pipe",
+        "request failed",
+    ]
+    .iter()
+    .any(|needle| lowered.contains(needle))
+    {
+        StoreError::Unavailable(format!("{action}: {text}"))
+    } else {
+        StoreError::Backend(format!("{action}: {text}"))
+    }
+}
+
+fn headers_of(headers: Option<&async_nats::HeaderMap>) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> = headers
+        .map(|map| {
+            map.iter()
+                .flat_map(|(name, values)| {
+                    values
+                        .iter()
+                        .map(move |value| (name.to_string(), value.as_str().to_owned()))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    pairs.sort();
+    pairs
+}
+
+fn sequence(value: u64) -> Result<Sequence, StoreError> {
+    Sequence::new(value).ok_or_else(|| StoreError::Backend("message with sequence 0".to_owned()))
+}
+
+/// A consumer-delivered message and the count still pending after it.
+pub(crate) fn from_consumer(
+    message: &jetstream::Message,
+) -> Result<(StoredMessage, u64), StoreError> {
+    let info = message
+        .info()
+        .map_err(|error| StoreError::Backend(format!("bad message metadata: {error}")))?;
+    Ok((
+        StoredMessage {
+            sequence: sequence(info.stream_sequence)?,
+            time: to_chrono(info.published),
+            subject: Subject::from_stored(message.subject.as_str()),
+            headers: headers_of(message.headers.as_ref()),
+            payload: message.payload.clone(),
+        },
+        info.pending,
+    ))
+}
+
+pub(crate) fn from_stream_message(
+    message: jetstream::message::StreamMessage,
+) -> Result<StoredMessage, StoreError> {
+    Ok(StoredMessage {
+        sequence: sequence(message.sequence)?,
+        time: to_chrono(message.time),
+        subject: Subject::from_stored(message.subject.as_str()),
+        headers: headers_of(Some(&message.headers)),
+        payload: message.payload,
+    })
+}

@@ -1,0 +1,409 @@
+//! The JetStream engine (async-nats): streams laid out as aviso's, publish acknowledged
+//! before answering, reads through ordered consumers, one live consumer per stream shared
+//! by all subscribers, and a connection that retries forever while requests fail fast.
+
+mod convert;
+mod live;
+mod reader;
+mod streams;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_nats::jetstream::{self, context::PublishErrorKind};
+use futures::stream::{BoxStream, StreamExt};
+use secrecy::ExposeSecret;
+
+pub use streams::Reconciled;
+
+use super::fanout::{self, DEFAULT_SUBSCRIBER_QUEUE, FanOut, Subscription};
+use super::types::{
+    DeleteOutcome, Publication, PublishAck, PurgeReport, ReadRequest, SharedMessage, Start,
+    StoreError, StreamInfo, StreamSpec,
+};
+use crate::domain::{Sequence, StreamKey};
+use crate::settings::JetstreamSettings;
+
+pub struct JetstreamStore {
+    client: async_nats::Client,
+    context: jetstream::Context,
+    specs: HashMap<String, StreamSpec>,
+    hubs: live::Hubs,
+    request_timeout: Duration,
+}
+
+fn reconnect_delay(attempt: usize) -> Duration {
+    let exponent = u32::try_from(attempt.min(6)).unwrap_or(6);
+    Duration::from_millis(100 * 2u64.pow(exponent)).min(Duration::from_secs(5))
+}
+
+impl JetstreamStore {
+    /// Connects (in the background if NATS is not up yet: the client retries forever).
+    pub async fn connect(
+        settings: &JetstreamSettings,
+        specs: Vec<StreamSpec>,
+    ) -> Result<Self, StoreError> {
+        let mut options = async_nats::ConnectOptions::new()
+            .name("tidings")
+            .retry_on_initial_connect()
+            .max_reconnects(None)
+            .reconnect_delay_callback(reconnect_delay)
+            .connection_timeout(settings.request_timeout)
+            .request_timeout(Some(settings.request_timeout))
+            .event_callback(|event| async move {
+                match event {
+                    async_nats::Event::Connected => tracing::info!("connected to NATS"),
+                    async_nats::Event::Disconnected => {
+                        tracing::warn!("disconnected from NATS; reconnecting")
+                    }
+                    other => tracing::debug!(event = %other, "nats event"),
+                }
+            });
+        if let Some(token) = &settings.token {
+            options = options.token(token.expose_secret().to_owned());
+        }
+        let client = options
+            .connect(settings.urls())
+            .await
+            .map_err(|error| StoreError::Unavailable(format!("connect to NATS: {error}")))?;
+        let context = jetstream::new(client.clone());
+        Ok(Self {
+            client,
+            context,
+            specs: specs
+                .into_iter()
+                .map(|spec| (spec.key.stream_name(), spec))
+                .collect(),
+            hubs: Arc::new(Mutex::new(HashMap::new())),
+            request_timeout: settings.request_timeout,
+        })
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.client.connection_state() == async_nats::connection::State::Connected
+    }
+
+    fn ensure_connected(&self) -> Result<(), StoreError> {
+        if self.is_connected() {
+            Ok(())
+        } else {
+            Err(StoreError::Unavailable("not connected to NATS".to_owned()))
+        }
+    }
+
+    fn spec(&self, key: &StreamKey) -> Result<&StreamSpec, StoreError> {
+        let name = key.stream_name();
+        self.specs.get(&name).ok_or(StoreError::UnknownStream(name))
+    }
+
+    /// Creates or reconciles every managed stream; run once at start-up.
+    pub async fn reconcile(&self) -> Result<Vec<(StreamKey, Reconciled)>, StoreError> {
+        self.ensure_connected()?;
+        let mut outcomes = Vec::new();
+        let mut specs: Vec<&StreamSpec> = self.specs.values().collect();
+        specs.sort_by(|a, b| a.key.cmp(&b.key));
+        for spec in specs {
+            outcomes.push((
+                spec.key.clone(),
+                streams::reconcile(&self.context, spec).await?,
+            ));
+        }
+        Ok(outcomes)
+    }
+
+    pub async fn publish(&self, publication: Publication) -> Result<PublishAck, StoreError> {
+        self.ensure_connected()?;
+        let spec = self.spec(&publication.stream)?;
+        match self.try_publish(&publication).await {
+            Err(PublishFailure::NoStream) => {
+                // The stream vanished (deleted by hand): recreate it as configured, once.
+                streams::reconcile(&self.context, spec).await?;
+                self.try_publish(&publication)
+                    .await
+                    .map_err(PublishFailure::into_store_error)
+            }
+            other => other.map_err(PublishFailure::into_store_error),
+        }
+    }
+
+    async fn try_publish(&self, publication: &Publication) -> Result<PublishAck, PublishFailure> {
+        let mut message =
+            jetstream::message::PublishMessage::build().payload(publication.payload.clone());
+        for (name, value) in &publication.headers {
+            message = message.header(name.as_str(), value.as_str());
+        }
+        if let Some(key) = &publication.idempotency_key {
+            message = message.message_id(key);
+        }
+        let pending = self
+            .context
+            .send_publish(publication.subject.as_str().to_owned(), message)
+            .await
+            .map_err(PublishFailure::from_error)?;
+        let ack = pending.await.map_err(PublishFailure::from_error)?;
+        let sequence = Sequence::new(ack.sequence).ok_or_else(|| {
+            PublishFailure::Other(StoreError::Backend("ack with sequence 0".to_owned()))
+        })?;
+        Ok(PublishAck {
+            sequence,
+            time: chrono::Utc::now(),
+            duplicate: ack.duplicate,
+        })
+    }
+
+    async fn stream_handle(
+        &self,
+        key: &StreamKey,
+    ) -> Result<jetstream::stream::Stream<()>, StoreError> {
+        self.ensure_connected()?;
+        self.spec(key)?;
+        self.context
+            .get_stream_no_info(key.stream_name())
+            .await
+            .map_err(|error| convert::request_error("open stream", error))
+    }
+
+    pub async fn get(
+        &self,
+        key: &StreamKey,
+        sequence: Sequence,
+    ) -> Result<Option<SharedMessage>, StoreError> {
+        let stream = self.stream_handle(key).await?;
+        match stream.get_raw_message(sequence.get()).await {
+            Ok(message) => Ok(Some(SharedMessage::new(convert::from_stream_message(
+                message,
+            )?))),
+            Err(error) if is_missing(&error.to_string()) => Ok(None),
+            Err(error) => Err(convert::request_error("get message", error)),
+        }
+    }
+
+    pub async fn delete(
+        &self,
+        key: &StreamKey,
+        sequence: Sequence,
+    ) -> Result<DeleteOutcome, StoreError> {
+        let stream = self.stream_handle(key).await?;
+        match stream.delete_message(sequence.get()).await {
+            Ok(true) => Ok(DeleteOutcome::Deleted),
+            Ok(false) => Ok(DeleteOutcome::NotFound),
+            Err(error) if is_missing(&error.to_string()) => Ok(DeleteOutcome::NotFound),
+            Err(error) => Err(convert::request_error("delete message", error)),
+        }
+    }
+
+    pub async fn purge(
+        &self,
+        key: &StreamKey,
+        filter: Option<&str>,
+        dry_run: bool,
+    ) -> Result<PurgeReport, StoreError> {
+        let report = self.count(key, filter).await?;
+        if dry_run || report.count == 0 {
+            return Ok(report);
+        }
+        let stream = self.stream_handle(key).await?;
+        let purge = match filter {
+            Some(filter) => stream.purge().filter(filter).await,
+            None => stream.purge().await,
+        };
+        let response = purge.map_err(|error| convert::request_error("purge", error))?;
+        Ok(PurgeReport {
+            count: response.purged,
+            ..report
+        })
+    }
+
+    /// Count, first and last sequence of the messages a purge would remove.
+    async fn count(
+        &self,
+        key: &StreamKey,
+        filter: Option<&str>,
+    ) -> Result<PurgeReport, StoreError> {
+        let info = self.stream_info(key).await?;
+        if info.messages == 0 {
+            return Ok(PurgeReport::default());
+        }
+        let Some(filter) = filter else {
+            return Ok(PurgeReport {
+                count: info.messages,
+                first_sequence: Some(info.first_sequence),
+                last_sequence: Some(info.last_sequence),
+            });
+        };
+        let mut report = PurgeReport::default();
+        let mut matching = self
+            .read(
+                key,
+                ReadRequest {
+                    filter: filter.to_owned(),
+                    start: Start::Beginning,
+                    last_sequence: info.last_sequence,
+                    until: None,
+                    limit: None,
+                },
+            )
+            .await?;
+        while let Some(message) = matching.next().await {
+            let sequence = message?.sequence.get();
+            report.count += 1;
+            report.first_sequence.get_or_insert(sequence);
+            report.last_sequence = Some(sequence);
+        }
+        Ok(report)
+    }
+
+    pub fn managed_streams(&self) -> Vec<StreamKey> {
+        let mut keys: Vec<StreamKey> = self.specs.values().map(|spec| spec.key.clone()).collect();
+        keys.sort();
+        keys
+    }
+
+    pub async fn last_sequence(&self, key: &StreamKey) -> Result<u64, StoreError> {
+        Ok(self.stream_info(key).await?.last_sequence)
+    }
+
+    pub async fn read(
+        &self,
+        key: &StreamKey,
+        request: ReadRequest,
+    ) -> Result<BoxStream<'static, Result<SharedMessage, StoreError>>, StoreError> {
+        self.ensure_connected()?;
+        self.spec(key)?;
+        reader::read(
+            &self.context,
+            &key.stream_name(),
+            request,
+            self.request_timeout * 2,
+        )
+        .await
+    }
+
+    pub async fn subscribe(
+        &self,
+        key: &StreamKey,
+        filter: String,
+        after: u64,
+    ) -> Result<Subscription, StoreError> {
+        self.ensure_connected()?;
+        self.spec(key)?;
+        let name = key.stream_name();
+        let attachment = {
+            let mut hubs = self
+                .hubs
+                .lock()
+                .map_err(|_| StoreError::Backend("hub registry lock poisoned".to_owned()))?;
+            let hub = match hubs.get(&name) {
+                Some(hub) => hub.clone(),
+                None => {
+                    let hub = Arc::new(Mutex::new(FanOut::new(after)));
+                    hubs.insert(name.clone(), hub.clone());
+                    tokio::spawn(live::run_hub(
+                        self.context.clone(),
+                        name.clone(),
+                        after,
+                        hub.clone(),
+                        self.hubs.clone(),
+                    ));
+                    hub
+                }
+            };
+            let mut fanout = hub
+                .lock()
+                .map_err(|_| StoreError::Backend("hub lock poisoned".to_owned()))?;
+            fanout.attach(filter.clone(), DEFAULT_SUBSCRIBER_QUEUE)
+        };
+        let catch_up = if attachment.last_dispatched > after {
+            let start = Sequence::new(after + 1)
+                .ok_or_else(|| StoreError::Backend("sequence overflow".to_owned()))?;
+            Some(
+                self.read(
+                    key,
+                    ReadRequest {
+                        filter,
+                        start: Start::Sequence(start),
+                        last_sequence: attachment.last_dispatched,
+                        until: None,
+                        limit: None,
+                    },
+                )
+                .await?,
+            )
+        } else {
+            None
+        };
+        Ok(fanout::subscription(after, attachment, catch_up))
+    }
+
+    pub async fn stream_info(&self, key: &StreamKey) -> Result<StreamInfo, StoreError> {
+        self.ensure_connected()?;
+        let spec = self.spec(key)?;
+        let mut stream = self
+            .context
+            .get_stream(key.stream_name())
+            .await
+            .map_err(|error| convert::request_error("stream info", error))?;
+        let info = stream
+            .info()
+            .await
+            .map_err(|error| convert::request_error("stream info", error))?;
+        let state = &info.state;
+        let has_messages = state.messages > 0;
+        Ok(StreamInfo {
+            key: spec.key.clone(),
+            messages: state.messages,
+            bytes: state.bytes,
+            first_sequence: state.first_sequence,
+            last_sequence: state.last_sequence,
+            first_time: has_messages.then(|| convert::to_chrono(state.first_timestamp)),
+            last_time: has_messages.then(|| convert::to_chrono(state.last_timestamp)),
+            policy: spec.policy.clone(),
+        })
+    }
+
+    /// Flushes pending publishes; the client then drains as it is dropped.
+    pub async fn close(&self) {
+        let _ = self.client.flush().await;
+    }
+
+    /// The underlying context, for tests and tools that inspect streams directly.
+    pub fn context(&self) -> &jetstream::Context {
+        &self.context
+    }
+}
+
+fn is_missing(text: &str) -> bool {
+    let lowered = text.to_lowercase();
+    lowered.contains("no message found")
+        || lowered.contains("stream store eof")
+        || lowered.contains("10037")
+}
+
+enum PublishFailure {
+    NoStream,
+    Other(StoreError),
+}
+
+impl PublishFailure {
+    fn from_error(error: jetstream::context::PublishError) -> Self {
+        match error.kind() {
+            PublishErrorKind::StreamNotFound => PublishFailure::NoStream,
+            PublishErrorKind::TimedOut
+            | PublishErrorKind::BrokenPipe
+            | PublishErrorKind::MaxAckPending => {
+                PublishFailure::Other(StoreError::Unavailable(format!("publish: {error}")))
+            }
+            _ => PublishFailure::Other(StoreError::Backend(format!("publish: {error}"))),
+        }
+    }
+
+    fn into_store_error(self) -> StoreError {
+        match self {
+            PublishFailure::NoStream => {
+                StoreError::Unavailable("publish: stream not found".to_owned())
+            }
+            PublishFailure::Other(error) => error,
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! Finite reads through one ordered consumer per read (flow-controlled, no per-batch
+//! consumers, no sleeps): start by sequence or time, stop at the boundary, the end time,
+//! the limit, or when the server says nothing more is pending.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer};
+use futures::stream::{self, BoxStream, StreamExt};
+
+use super::convert;
+use crate::store::types::{ReadRequest, SharedMessage, Start, StoreError};
+
+fn deliver_policy(start: Start) -> Result<consumer::DeliverPolicy, StoreError> {
+    Ok(match start {
+        Start::Beginning => consumer::DeliverPolicy::All,
+        Start::Sequence(sequence) => consumer::DeliverPolicy::ByStartSequence {
+            start_sequence: sequence.get(),
+        },
+        Start::Time(time) => consumer::DeliverPolicy::ByStartTime {
+            start_time: convert::to_offset(time)?,
+        },
+    })
+}
+
+struct Cursor {
+    messages: consumer::pull::Ordered,
+    request: ReadRequest,
+    delivered: usize,
+    done: bool,
+    idle: Duration,
+}
+
+/// Reads `request` from stream `name`.
+pub(crate) async fn read(
+    context: &jetstream::Context,
+    name: &str,
+    request: ReadRequest,
+    idle: Duration,
+) -> Result<BoxStream<'static, Result<SharedMessage, StoreError>>, StoreError> {
+    let empty = || Ok(stream::empty().boxed());
+    if request.last_sequence == 0 || request.limit == Some(0) {
+        return empty();
+    }
+    if let Start::Sequence(sequence) = request.start
+        && sequence.get() > request.last_sequence
+    {
+        return empty();
+    }
+    let config = consumer::pull::OrderedConfig {
+        filter_subject: request.filter.clone(),
+        deliver_policy: deliver_policy(request.start)?,
+        ..Default::default()
+    };
+    let consumer = context
+        .create_consumer_on_stream(config, name)
+        .await
+        .map_err(|error| convert::request_error("open replay consumer", error))?;
+    if consumer.cached_info().num_pending == 0 {
+        return empty();
+    }
+    let messages = consumer
+        .messages()
+        .await
+        .map_err(|error| convert::request_error("read", error))?;
+    let cursor = Cursor {
+        messages,
+        request,
+        delivered: 0,
+        done: false,
+        idle,
+    };
+    Ok(stream::unfold(cursor, |mut cursor| async move {
+        if cursor.done {
+            return None;
+        }
+        let next = tokio::time::timeout(cursor.idle, cursor.messages.next()).await;
+        let message = match next {
+            Err(_) => {
+                cursor.done = true;
+                return Some((
+                    Err(StoreError::Unavailable("read timed out".to_owned())),
+                    cursor,
+                ));
+            }
+            Ok(None) => return None,
+            Ok(Some(Err(error))) => {
+                cursor.done = true;
+                return Some((Err(convert::request_error("read", error)), cursor));
+            }
+            Ok(Some(Ok(message))) => message,
+        };
+        let (stored, pending) = match convert::from_consumer(&message) {
+            Ok(converted) => converted,
+            Err(error) => {
+                cursor.done = true;
+                return Some((Err(error), cursor));
+            }
+        };
+        let sequence = stored.sequence.get();
+        if sequence > cursor.request.last_sequence
+            || cursor
+                .request
+                .until
+                .is_some_and(|until| stored.time > until)
+        {
+            return None;
+        }
+        cursor.delivered += 1;
+        cursor.done = pending == 0
+            || sequence >= cursor.request.last_sequence
+            || cursor
+                .request
+                .limit
+                .is_some_and(|limit| cursor.delivered >= limit);
+        Some((Ok(SharedMessage::new(stored)), cursor))
+    })
+    .boxed())
+}

@@ -1,0 +1,115 @@
+//! Stream layout as aviso lays it out (name = upper-cased base, subjects `<base>.>`, file
+//! storage, limits retention, discard old) plus the policy from schema and settings, and
+//! the start-up reconciliation that compares normalised values and updates only on drift.
+
+use async_nats::jetstream::{self, stream};
+
+use crate::store::types::{StoreError, StreamSpec};
+
+/// What start-up reconciliation did to one stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reconciled {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+/// The configuration Tidings wants for a stream.
+pub(crate) fn desired_config(spec: &StreamSpec) -> stream::Config {
+    let policy = &spec.policy;
+    stream::Config {
+        name: spec.key.stream_name(),
+        subjects: vec![format!("{}.>", spec.key.base())],
+        storage: stream::StorageType::File,
+        retention: stream::RetentionPolicy::Limits,
+        discard: stream::DiscardPolicy::Old,
+        max_messages_per_subject: policy.max_messages_per_subject,
+        max_age: policy.max_age.unwrap_or_default(),
+        max_messages: policy.max_messages.unwrap_or(-1),
+        max_bytes: policy.max_bytes.unwrap_or(-1),
+        num_replicas: policy.replicas,
+        compression: Some(if policy.compression {
+            stream::Compression::S2
+        } else {
+            stream::Compression::None
+        }),
+        duplicate_window: policy.duplicate_window,
+        allow_direct: true,
+        ..Default::default()
+    }
+}
+
+/// The fields Tidings owns, normalised the way the server reports them (0 and -1 both
+/// mean "unlimited", an absent compression means none).
+fn owned_fields(config: &stream::Config) -> impl PartialEq + std::fmt::Debug {
+    let unlimited = |value: i64| if value <= 0 { -1 } else { value };
+    (
+        config.subjects.clone(),
+        unlimited(config.max_messages_per_subject),
+        config.max_age,
+        unlimited(config.max_messages),
+        unlimited(config.max_bytes),
+        config.num_replicas.max(1),
+        matches!(config.compression, Some(stream::Compression::S2)),
+        config.duplicate_window,
+        config.retention,
+        config.discard,
+    )
+}
+
+fn backend(action: &str, name: &str, error: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(format!("{action} stream {name}: {error}"))
+}
+
+/// Creates the stream, or updates it when an owned field drifted; leaves it alone otherwise.
+pub(crate) async fn reconcile(
+    context: &jetstream::Context,
+    spec: &StreamSpec,
+) -> Result<Reconciled, StoreError> {
+    let desired = desired_config(spec);
+    let name = desired.name.clone();
+    match context.get_stream(&name).await {
+        Ok(mut existing) => {
+            let current = existing
+                .info()
+                .await
+                .map_err(|error| backend("inspect", &name, error))?
+                .config
+                .clone();
+            if owned_fields(&current) == owned_fields(&desired) {
+                return Ok(Reconciled::Unchanged);
+            }
+            let mut updated = current.clone();
+            updated.subjects = desired.subjects;
+            updated.max_messages_per_subject = desired.max_messages_per_subject;
+            updated.max_age = desired.max_age;
+            updated.max_messages = desired.max_messages;
+            updated.max_bytes = desired.max_bytes;
+            updated.num_replicas = desired.num_replicas;
+            updated.compression = desired.compression;
+            updated.duplicate_window = desired.duplicate_window;
+            updated.retention = desired.retention;
+            updated.discard = desired.discard;
+            tracing::info!(stream = %name, before = ?owned_fields(&current), after = ?owned_fields(&updated), "stream policy drifted; updating");
+            context
+                .update_stream(updated)
+                .await
+                .map_err(|error| backend("update", &name, error))?;
+            Ok(Reconciled::Updated)
+        }
+        Err(error)
+            if matches!(error.kind(), jetstream::context::GetStreamErrorKind::JetStream(ref e)
+                if e.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND) =>
+        {
+            context
+                .create_stream(desired)
+                .await
+                .map_err(|error| backend("create", &name, error))?;
+            tracing::info!(stream = %name, "stream created");
+            Ok(Reconciled::Created)
+        }
+        Err(error) => Err(StoreError::Unavailable(format!(
+            "inspect stream {name}: {error}"
+        ))),
+    }
+}

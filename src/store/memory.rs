@@ -1,0 +1,343 @@
+//! The in-process engine: the `cargo run` default and a real option for a single process.
+//! Same semantics as the JetStream layout (sequences per stream from 1 and never reused,
+//! latest-per-subject unless duplicates are allowed, time-based starts, idempotency keys),
+//! bounded per stream (oldest discarded), and not durable: a restart loses everything.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use futures::stream::{self, BoxStream, StreamExt};
+
+use super::fanout::{self, DEFAULT_SUBSCRIBER_QUEUE, FanOut, Subscription};
+use super::types::{
+    DeleteOutcome, Publication, PublishAck, PurgeReport, ReadRequest, SharedMessage, Start,
+    StoreError, StoredMessage, StreamInfo, StreamSpec,
+};
+use crate::domain::{Sequence, StreamKey};
+use crate::subject::nats_filter_matches;
+
+/// Messages copied out of the lock per read step: bounds lock hold time and memory.
+const READ_CHUNK: usize = 256;
+
+struct MemoryStream {
+    spec: StreamSpec,
+    messages: BTreeMap<u64, SharedMessage>,
+    latest_by_subject: HashMap<String, u64>,
+    idempotency: HashMap<String, (u64, Instant)>,
+    last_sequence: u64,
+    last_time: DateTime<Utc>,
+    bytes: u64,
+    fanout: FanOut,
+}
+
+impl MemoryStream {
+    fn new(spec: StreamSpec) -> Self {
+        Self {
+            spec,
+            messages: BTreeMap::new(),
+            latest_by_subject: HashMap::new(),
+            idempotency: HashMap::new(),
+            last_sequence: 0,
+            last_time: DateTime::<Utc>::MIN_UTC,
+            bytes: 0,
+            fanout: FanOut::new(0),
+        }
+    }
+
+    fn remove(&mut self, sequence: u64) -> bool {
+        let Some(message) = self.messages.remove(&sequence) else {
+            return false;
+        };
+        self.bytes = self.bytes.saturating_sub(message.payload.len() as u64);
+        if self.latest_by_subject.get(message.subject.as_str()) == Some(&sequence) {
+            self.latest_by_subject.remove(message.subject.as_str());
+        }
+        true
+    }
+
+    fn enforce_limits(&mut self, cap: usize) {
+        let cap = match self.spec.policy.max_messages {
+            Some(max) => cap.min(usize::try_from(max).unwrap_or(usize::MAX)),
+            None => cap,
+        };
+        while self.messages.len() > cap {
+            let Some(oldest) = self.messages.keys().next().copied() else {
+                break;
+            };
+            self.remove(oldest);
+        }
+        if let Some(max_age) = self.spec.policy.max_age {
+            let cutoff =
+                Utc::now() - chrono::Duration::from_std(max_age).unwrap_or(chrono::Duration::MAX);
+            let expired: Vec<u64> = self
+                .messages
+                .iter()
+                .take_while(|(_, message)| message.time < cutoff)
+                .map(|(sequence, _)| *sequence)
+                .collect();
+            for sequence in expired {
+                self.remove(sequence);
+            }
+        }
+    }
+
+    fn matching(&self, filter: Option<&str>) -> impl Iterator<Item = &SharedMessage> {
+        self.messages.values().filter(move |message| {
+            filter.is_none_or(|f| nats_filter_matches(f, message.subject.as_str()))
+        })
+    }
+}
+
+/// The memory engine: one ordered map per managed stream.
+pub struct MemoryStore {
+    streams: HashMap<String, Arc<Mutex<MemoryStream>>>,
+    max_messages_per_stream: usize,
+}
+
+fn poisoned() -> StoreError {
+    StoreError::Backend("memory store lock poisoned".to_owned())
+}
+
+impl MemoryStore {
+    pub fn new(specs: Vec<StreamSpec>, max_messages_per_stream: usize) -> Self {
+        let streams = specs
+            .into_iter()
+            .map(|spec| {
+                (
+                    spec.key.stream_name(),
+                    Arc::new(Mutex::new(MemoryStream::new(spec))),
+                )
+            })
+            .collect();
+        Self {
+            streams,
+            max_messages_per_stream,
+        }
+    }
+
+    fn stream(&self, key: &StreamKey) -> Result<&Arc<Mutex<MemoryStream>>, StoreError> {
+        let name = key.stream_name();
+        self.streams
+            .get(&name)
+            .ok_or(StoreError::UnknownStream(name))
+    }
+
+    fn lock(&self, key: &StreamKey) -> Result<MutexGuard<'_, MemoryStream>, StoreError> {
+        self.stream(key)?.lock().map_err(|_| poisoned())
+    }
+
+    pub fn publish(&self, publication: Publication) -> Result<PublishAck, StoreError> {
+        let mut stream = self.lock(&publication.stream)?;
+        let window = stream.spec.policy.duplicate_window;
+        stream
+            .idempotency
+            .retain(|_, (_, seen)| seen.elapsed() < window);
+        if let Some(key) = &publication.idempotency_key
+            && let Some(&(sequence, _)) = stream.idempotency.get(key)
+        {
+            let time = stream
+                .messages
+                .get(&sequence)
+                .map_or(stream.last_time, |m| m.time);
+            return Ok(PublishAck {
+                sequence: Sequence::new(sequence).ok_or_else(poisoned)?,
+                time,
+                duplicate: true,
+            });
+        }
+        let sequence = stream.last_sequence + 1;
+        // Store times never go backwards, so time-based starts stay consistent with order.
+        let time = Utc::now().max(stream.last_time);
+        let message = Arc::new(StoredMessage {
+            sequence: Sequence::new(sequence).ok_or_else(poisoned)?,
+            time,
+            subject: publication.subject,
+            headers: publication.headers,
+            payload: publication.payload,
+        });
+        if stream.spec.policy.max_messages_per_subject == 1
+            && let Some(previous) = stream
+                .latest_by_subject
+                .get(message.subject.as_str())
+                .copied()
+        {
+            stream.remove(previous);
+        }
+        stream.last_sequence = sequence;
+        stream.last_time = time;
+        stream.bytes += message.payload.len() as u64;
+        stream
+            .latest_by_subject
+            .insert(message.subject.as_str().to_owned(), sequence);
+        stream.messages.insert(sequence, message.clone());
+        if let Some(key) = publication.idempotency_key {
+            stream.idempotency.insert(key, (sequence, Instant::now()));
+        }
+        stream.enforce_limits(self.max_messages_per_stream);
+        stream.fanout.dispatch(&message);
+        Ok(PublishAck {
+            sequence: message.sequence,
+            time,
+            duplicate: false,
+        })
+    }
+
+    pub fn get(
+        &self,
+        key: &StreamKey,
+        sequence: Sequence,
+    ) -> Result<Option<SharedMessage>, StoreError> {
+        Ok(self.lock(key)?.messages.get(&sequence.get()).cloned())
+    }
+
+    pub fn delete(&self, key: &StreamKey, sequence: Sequence) -> Result<DeleteOutcome, StoreError> {
+        Ok(if self.lock(key)?.remove(sequence.get()) {
+            DeleteOutcome::Deleted
+        } else {
+            DeleteOutcome::NotFound
+        })
+    }
+
+    pub fn purge(
+        &self,
+        key: &StreamKey,
+        filter: Option<&str>,
+        dry_run: bool,
+    ) -> Result<PurgeReport, StoreError> {
+        let mut stream = self.lock(key)?;
+        let sequences: Vec<u64> = stream.matching(filter).map(|m| m.sequence.get()).collect();
+        let report = PurgeReport {
+            count: sequences.len() as u64,
+            first_sequence: sequences.first().copied(),
+            last_sequence: sequences.last().copied(),
+        };
+        if !dry_run {
+            for sequence in sequences {
+                stream.remove(sequence);
+            }
+        }
+        Ok(report)
+    }
+
+    pub fn managed_streams(&self) -> Vec<StreamKey> {
+        let mut keys: Vec<StreamKey> = self
+            .streams
+            .values()
+            .filter_map(|stream| stream.lock().ok().map(|s| s.spec.key.clone()))
+            .collect();
+        keys.sort();
+        keys
+    }
+
+    pub fn last_sequence(&self, key: &StreamKey) -> Result<u64, StoreError> {
+        Ok(self.lock(key)?.last_sequence)
+    }
+
+    pub fn read(
+        &self,
+        key: &StreamKey,
+        request: ReadRequest,
+    ) -> Result<BoxStream<'static, Result<SharedMessage, StoreError>>, StoreError> {
+        let stream = self.stream(key)?.clone();
+        let start = match request.start {
+            Start::Beginning => 1,
+            Start::Sequence(sequence) => sequence.get(),
+            Start::Time(time) => {
+                let locked = stream.lock().map_err(|_| poisoned())?;
+                locked
+                    .messages
+                    .values()
+                    .find(|message| message.time >= time)
+                    .map_or(locked.last_sequence + 1, |message| message.sequence.get())
+            }
+        };
+        let limit = request.limit.unwrap_or(usize::MAX);
+        let state = (start, 0usize, stream, request);
+        let chunks = stream::unfold(
+            state,
+            move |(next, delivered, stream, request)| async move {
+                if next > request.last_sequence || delivered >= limit {
+                    return None;
+                }
+                let Ok(locked) = stream.lock() else {
+                    return Some((
+                        vec![Err(poisoned())],
+                        (u64::MAX, delivered, stream, request),
+                    ));
+                };
+                let mut chunk = Vec::new();
+                let mut cursor = next;
+                let mut done = true;
+                for (sequence, message) in locked.messages.range(next..=request.last_sequence) {
+                    cursor = sequence + 1;
+                    if request.until.is_some_and(|until| message.time > until) {
+                        cursor = u64::MAX;
+                        break;
+                    }
+                    if nats_filter_matches(&request.filter, message.subject.as_str()) {
+                        chunk.push(Ok(message.clone()));
+                        if delivered + chunk.len() >= limit || chunk.len() >= READ_CHUNK {
+                            done = false;
+                            break;
+                        }
+                    }
+                }
+                drop(locked);
+                if done && cursor != u64::MAX {
+                    cursor = u64::MAX;
+                }
+                if chunk.is_empty() {
+                    return None;
+                }
+                let delivered = delivered + chunk.len();
+                Some((chunk, (cursor, delivered, stream, request)))
+            },
+        );
+        Ok(chunks.flat_map(stream::iter).boxed())
+    }
+
+    pub fn subscribe(
+        &self,
+        key: &StreamKey,
+        filter: String,
+        after: u64,
+    ) -> Result<Subscription, StoreError> {
+        let attachment = self
+            .lock(key)?
+            .fanout
+            .attach(filter.clone(), DEFAULT_SUBSCRIBER_QUEUE);
+        let catch_up = if attachment.last_dispatched > after {
+            Some(self.read(
+                key,
+                ReadRequest {
+                    filter,
+                    start: Start::Sequence(Sequence::new(after + 1).ok_or_else(poisoned)?),
+                    last_sequence: attachment.last_dispatched,
+                    until: None,
+                    limit: None,
+                },
+            )?)
+        } else {
+            None
+        };
+        Ok(fanout::subscription(after, attachment, catch_up))
+    }
+
+    pub fn stream_info(&self, key: &StreamKey) -> Result<StreamInfo, StoreError> {
+        let stream = self.lock(key)?;
+        let first = stream.messages.values().next();
+        let last = stream.messages.values().next_back();
+        Ok(StreamInfo {
+            key: stream.spec.key.clone(),
+            messages: stream.messages.len() as u64,
+            bytes: stream.bytes,
+            first_sequence: first.map_or(stream.last_sequence + 1, |m| m.sequence.get()),
+            last_sequence: stream.last_sequence,
+            first_time: first.map(|m| m.time),
+            last_time: last.map(|m| m.time),
+            policy: stream.spec.policy.clone(),
+        })
+    }
+}

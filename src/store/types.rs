@@ -1,0 +1,193 @@
+//! The vocabulary of the store interface, shared by both engines.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+
+use crate::domain::{Polygon, Sequence, StreamKey};
+use crate::schema::EventSchema;
+use crate::settings::JetstreamSettings;
+use crate::subject::Subject;
+
+/// Header carrying a notification's polygon bounding box: `min_lat,min_lon,max_lat,max_lon`.
+pub const SPATIAL_BBOX_HEADER: &str = "spatial_bbox";
+/// Header carrying a notification's polygon as `[[lat,lon],...]`.
+pub const SPATIAL_GEOMETRY_HEADER: &str = "spatial_geometry";
+
+/// Why a store operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// NATS is unreachable or did not answer in time; retrying later may succeed.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// The stream is not one this store manages.
+    #[error("stream {0} is not managed by this store")]
+    UnknownStream(String),
+    /// A live subscriber fell behind its bounded queue and was cut off.
+    #[error("subscriber fell behind; last delivered sequence {last_sequence}")]
+    SubscriberOverflow { last_sequence: u64 },
+    /// The backend refused the operation for a reason retrying will not fix.
+    #[error("store operation failed: {0}")]
+    Backend(String),
+}
+
+/// A notification as stored: where, when, under which subject, with which headers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredMessage {
+    pub sequence: Sequence,
+    pub time: DateTime<Utc>,
+    pub subject: Subject,
+    pub headers: Vec<(String, String)>,
+    pub payload: Bytes,
+}
+
+impl StoredMessage {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// The polygon from the `spatial_geometry` header, when present and well-formed.
+    pub fn polygon(&self) -> Option<Polygon> {
+        let geometry: serde_json::Value =
+            serde_json::from_str(self.header(SPATIAL_GEOMETRY_HEADER)?).ok()?;
+        let vertices = geometry
+            .as_array()?
+            .iter()
+            .map(|pair| Some((pair.get(0)?.as_f64()?, pair.get(1)?.as_f64()?)))
+            .collect::<Option<Vec<_>>>()?;
+        Some(Polygon::from_checked(vertices))
+    }
+}
+
+/// What to publish: the stream, subject, headers, payload and optional idempotency key.
+#[derive(Debug, Clone)]
+pub struct Publication {
+    pub stream: StreamKey,
+    pub subject: Subject,
+    pub headers: Vec<(String, String)>,
+    pub payload: Bytes,
+    /// Repeats with the same key within the duplicate window are not stored again.
+    pub idempotency_key: Option<String>,
+}
+
+impl Publication {
+    /// Adds the `spatial_*` headers aviso writes for a polygon.
+    pub fn with_polygon(mut self, polygon: &Polygon) -> Self {
+        let (min_lat, min_lon, max_lat, max_lon) = polygon.bounding_box();
+        self.headers.push((
+            SPATIAL_BBOX_HEADER.to_owned(),
+            format!("{min_lat},{min_lon},{max_lat},{max_lon}"),
+        ));
+        self.headers.push((
+            SPATIAL_GEOMETRY_HEADER.to_owned(),
+            polygon.to_json().to_string(),
+        ));
+        self
+    }
+}
+
+/// The store's answer to a publish, given only once the notification is durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublishAck {
+    pub sequence: Sequence,
+    pub time: DateTime<Utc>,
+    /// The idempotency key was seen within the window; `sequence` is the original one.
+    pub duplicate: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeleteOutcome {
+    Deleted,
+    NotFound,
+}
+
+/// What a purge removed (or, on a dry run, would remove).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PurgeReport {
+    pub count: u64,
+    pub first_sequence: Option<u64>,
+    pub last_sequence: Option<u64>,
+}
+
+/// Where a read starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// The first retained message.
+    Beginning,
+    /// This sequence, inclusive.
+    Sequence(Sequence),
+    /// The first message stored at or after this time.
+    Time(DateTime<Utc>),
+}
+
+/// A finite, ordered read: `start` up to `last_sequence` (inclusive; the history boundary
+/// or `to_id`), optionally also up to `until` (inclusive), at most `limit` messages.
+#[derive(Debug, Clone)]
+pub struct ReadRequest {
+    /// A NATS subject filter within the stream (`*` and a trailing `>` allowed).
+    pub filter: String,
+    pub start: Start,
+    pub last_sequence: u64,
+    pub until: Option<DateTime<Utc>>,
+    pub limit: Option<usize>,
+}
+
+/// Effective limits of a stream, as the engine applies them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamPolicy {
+    /// 1 keeps only the latest notification per identifier; -1 keeps all.
+    pub max_messages_per_subject: i64,
+    pub max_age: Option<Duration>,
+    pub max_messages: Option<i64>,
+    pub max_bytes: Option<i64>,
+    pub replicas: usize,
+    pub compression: bool,
+    pub duplicate_window: Duration,
+}
+
+/// A stream Tidings manages, as derived from the schema and settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamSpec {
+    pub key: StreamKey,
+    pub policy: StreamPolicy,
+}
+
+impl StreamSpec {
+    /// The schema's `storage_policy` over the settings' defaults.
+    pub fn new(schema: &EventSchema, defaults: &JetstreamSettings) -> Self {
+        let policy = schema.storage_policy.clone().unwrap_or_default();
+        Self {
+            key: schema.stream.clone(),
+            policy: StreamPolicy {
+                max_messages_per_subject: if policy.allow_duplicates { -1 } else { 1 },
+                max_age: policy.max_age.or(defaults.max_age),
+                max_messages: policy.max_messages.or(defaults.max_messages),
+                max_bytes: policy.max_bytes.or(defaults.max_bytes),
+                replicas: defaults.replicas,
+                compression: policy.compression,
+                duplicate_window: policy.duplicate_window.unwrap_or(defaults.duplicate_window),
+            },
+        }
+    }
+}
+
+/// A stream's state and policy (`GET /api/v1/admin/streams`, dry runs).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamInfo {
+    pub key: StreamKey,
+    pub messages: u64,
+    pub bytes: u64,
+    pub first_sequence: u64,
+    pub last_sequence: u64,
+    pub first_time: Option<DateTime<Utc>>,
+    pub last_time: Option<DateTime<Utc>>,
+    pub policy: StreamPolicy,
+}
+
+/// A live message as handed to subscribers: shared, never copied per watcher.
+pub type SharedMessage = Arc<StoredMessage>;
