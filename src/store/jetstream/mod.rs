@@ -11,7 +11,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_nats::jetstream::{self, context::PublishErrorKind};
+use async_nats::jetstream::{
+    self,
+    context::PublishErrorKind,
+    stream::{DeleteMessageErrorKind, LastRawMessageErrorKind},
+};
 use futures::stream::{BoxStream, StreamExt};
 use secrecy::ExposeSecret;
 
@@ -174,7 +178,15 @@ impl JetstreamStore {
             Ok(message) => Ok(Some(SharedMessage::new(convert::from_stream_message(
                 message,
             )?))),
-            Err(error) if is_missing(&error.to_string()) => Ok(None),
+            Err(error)
+                if match error.kind() {
+                    LastRawMessageErrorKind::NoMessageFound => true,
+                    LastRawMessageErrorKind::JetStream(ref inner) => is_missing_message(inner),
+                    _ => false,
+                } =>
+            {
+                Ok(None)
+            }
             Err(error) => Err(convert::request_error("get message", error)),
         }
     }
@@ -188,7 +200,9 @@ impl JetstreamStore {
         match stream.delete_message(sequence.get()).await {
             Ok(true) => Ok(DeleteOutcome::Deleted),
             Ok(false) => Ok(DeleteOutcome::NotFound),
-            Err(error) if is_missing(&error.to_string()) => Ok(DeleteOutcome::NotFound),
+            Err(error) if matches!(error.kind(), DeleteMessageErrorKind::JetStream(ref inner) if is_missing_message(inner)) => {
+                Ok(DeleteOutcome::NotFound)
+            }
             Err(error) => Err(convert::request_error("delete message", error)),
         }
     }
@@ -373,11 +387,16 @@ impl JetstreamStore {
     }
 }
 
-fn is_missing(text: &str) -> bool {
-    let lowered = text.to_lowercase();
-    lowered.contains("no message found")
-        || lowered.contains("stream store eof")
-        || lowered.contains("10037")
+/// JetStream's ways of saying "no such message" (the sequence was never used, was
+/// deleted, or lies beyond the stream's end).
+fn is_missing_message(error: &jetstream::Error) -> bool {
+    use jetstream::ErrorCode;
+    [
+        ErrorCode::NO_MESSAGE_FOUND,
+        ErrorCode::SEQUENCE_NOT_FOUND,
+        ErrorCode::STREAM_MESSAGE_DELETE_FAILED,
+    ]
+    .contains(&error.error_code())
 }
 
 enum PublishFailure {

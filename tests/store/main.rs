@@ -1,0 +1,51 @@
+//! The Store conformance suite: every case runs unchanged against the memory engine and
+//! against JetStream on a real `nats-server`; JetStream-only checks follow.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod backends;
+mod conformance;
+mod jetstream_only;
+
+/// Runs each conformance case against both engines.
+macro_rules! both_engines {
+    ($($case:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let backend = crate::backends::Backend::memory().await;
+                    crate::conformance::$case(&backend).await;
+                }
+            )*
+        }
+        mod jetstream {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let backend = crate::backends::Backend::jetstream().await;
+                    crate::conformance::$case(&backend).await;
+                }
+            )*
+        }
+    };
+}
+
+both_engines!(
+    reads_are_ordered_and_stop_at_the_boundary,
+    reads_start_by_sequence_and_by_time,
+    reads_end_by_sequence_time_or_limit,
+    subject_filters_with_wildcards_select_messages,
+    latest_per_subject_unless_duplicates_are_allowed,
+    deleted_messages_are_skipped_and_missing_ones_not_found,
+    purge_keeps_the_stream_usable_and_sequences_counting,
+    filtered_purge_removes_only_matches_and_dry_runs_nothing,
+    purge_managed_empties_every_managed_stream,
+    idempotency_keys_store_once,
+    subscribe_hands_over_without_gap_or_duplicate,
+    many_subscribers_each_get_every_message,
+    an_overflowing_subscriber_is_cut_off_with_its_last_sequence,
+    stream_info_reports_counts_and_policy,
+);
