@@ -11,8 +11,12 @@
 //! ```
 //! `domain` holds the plain types every layer shares; `settings` the typed configuration.
 
+pub mod api;
+pub mod app;
 pub mod domain;
 pub mod schema;
 pub mod settings;
+pub mod sse;
 pub mod store;
 pub mod subject;
+pub mod telemetry;

@@ -4,8 +4,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use tidings::app::App;
 use tidings::schema::Catalog;
 use tidings::settings::Settings;
+use tidings::telemetry;
+use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -77,14 +80,67 @@ fn check(config: Option<PathBuf>) -> ExitCode {
     }
 }
 
+/// Cancels `token` on SIGINT or SIGTERM.
+async fn cancel_on_signal(token: CancellationToken) {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutdown requested");
+    token.cancel();
+}
+
+async fn serve(config: Option<PathBuf>) -> ExitCode {
+    telemetry::init();
+    let settings = match Settings::load(config.as_deref()) {
+        Ok(settings) => settings,
+        Err(error) => {
+            tracing::error!(%error, "cannot start");
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let shutdown = CancellationToken::new();
+    let app = match App::build(settings, shutdown.clone()).await {
+        Ok(app) => app,
+        Err(error) => {
+            tracing::error!(%error, "cannot start");
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    tokio::spawn(cancel_on_signal(shutdown));
+    match app.run_until_stopped().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(%error, "server failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Serve { config: None }) {
         Command::Check { config } => check(config),
-        Command::Serve { config } => {
-            let _ = config;
-            eprintln!("serve: not yet implemented");
-            ExitCode::FAILURE
-        }
+        Command::Serve { config } => match tokio::runtime::Runtime::new() {
+            Ok(runtime) => runtime.block_on(serve(config)),
+            Err(error) => {
+                eprintln!("error: cannot start the async runtime: {error}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }

@@ -1,0 +1,90 @@
+//! The body shared by notify, watch and replay, parsed the way aviso parses it: JSON
+//! whatever the `Content-Type`, a whitelist of top-level keys, then the typed shape.
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::error::BodyError;
+
+/// Top-level keys a request may carry (the order aviso lists them in messages).
+pub const ALLOWED_FIELDS: [&str; 7] = [
+    "event_type",
+    "identifier",
+    "from_id",
+    "from_date",
+    "to_id",
+    "to_date",
+    "payload",
+];
+
+/// A notify, watch or replay request before validation against the schema.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub(crate) struct RequestBody {
+    pub event_type: String,
+    pub identifier: Map<String, Value>,
+    pub from_id: Option<String>,
+    pub from_date: Option<String>,
+    pub to_id: Option<String>,
+    pub to_date: Option<String>,
+    /// Present and `null` reads as absent, as in aviso.
+    pub payload: Option<Value>,
+}
+
+impl RequestBody {
+    pub(crate) fn parse(bytes: &[u8]) -> Result<Self, BodyError> {
+        let value: Value =
+            serde_json::from_slice(bytes).map_err(|error| BodyError::Json(error.to_string()))?;
+        if let Value::Object(object) = &value
+            && let Some(unknown) = object
+                .keys()
+                .find(|key| !ALLOWED_FIELDS.contains(&key.as_str()))
+        {
+            return Err(BodyError::UnknownField(unknown.clone()));
+        }
+        serde_json::from_value(value).map_err(|error| BodyError::Shape(error.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_shared_shape() {
+        let body =
+            RequestBody::parse(br#"{"event_type":"mars","identifier":{"step":1},"from_id":"3"}"#)
+                .unwrap();
+        assert_eq!(body.event_type, "mars");
+        assert_eq!(body.from_id.as_deref(), Some("3"));
+        assert!(body.payload.is_none());
+        let null =
+            RequestBody::parse(br#"{"event_type":"mars","identifier":{},"payload":null}"#).unwrap();
+        assert!(null.payload.is_none());
+    }
+
+    #[test]
+    fn classifies_failures_like_aviso() {
+        assert_eq!(
+            RequestBody::parse(br#"{"event_type":"mars","identifier":"#),
+            Err(BodyError::Json(
+                "EOF while parsing a value at line 1 column 34".to_owned()
+            ))
+        );
+        assert_eq!(
+            RequestBody::parse(br#"{"event_type":"mars","identifier":{},"foo":1}"#),
+            Err(BodyError::UnknownField("foo".to_owned()))
+        );
+        assert_eq!(
+            RequestBody::parse(br#"{"identifier":{}}"#),
+            Err(BodyError::Shape("missing field `event_type`".to_owned()))
+        );
+        assert!(matches!(
+            RequestBody::parse(br#"{"event_type":"mars","identifier":{},"from_id":1}"#),
+            Err(BodyError::Shape(_))
+        ));
+        assert!(matches!(
+            RequestBody::parse(b"[1]"),
+            Err(BodyError::Shape(_))
+        ));
+    }
+}

@@ -1,0 +1,269 @@
+//! `from_id`/`from_date`/`to_id`/`to_date`: parsing and the rules between them, with
+//! aviso's messages.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+
+use super::body::RequestBody;
+use super::error::Endpoint;
+
+/// Where a replay starts, as the client asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum From {
+    /// Inclusive start sequence; 0 means the beginning.
+    Sequence(u64),
+    Time(DateTime<Utc>),
+}
+
+/// Where a replay ends, inclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum To {
+    Sequence(u64),
+    Time(DateTime<Utc>),
+}
+
+/// The validated cursors of a watch or replay request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Cursors {
+    pub from: Option<From>,
+    pub to: Option<To>,
+}
+
+fn sequence(field: &str, raw: &str) -> Result<u64, String> {
+    if raw.trim().is_empty() {
+        return Err(format!(
+            "{field} cannot be empty. Provide a valid sequence number or omit the field"
+        ));
+    }
+    raw.parse().map_err(|_| {
+        format!("{field} must be a valid positive integer. Got: '{raw}'. Valid examples: '1', '123', '9999'")
+    })
+}
+
+fn unix(digits: &str, original: &str) -> Result<DateTime<Utc>, String> {
+    let significant = digits.trim_start_matches('0').len();
+    let value: i64 = digits
+        .parse()
+        .map_err(|error| format!("failed to parse unix timestamp '{original}': {error}"))?;
+    if significant <= 11 {
+        DateTime::from_timestamp(value, 0)
+            .ok_or_else(|| format!("invalid unix seconds timestamp '{original}'"))
+    } else {
+        DateTime::from_timestamp_millis(value)
+            .ok_or_else(|| format!("invalid unix milliseconds timestamp '{original}'"))
+    }
+}
+
+/// RFC 3339, `YYYY-MM-DD HH:MM:SS[.f]±HH:MM`, naive date-times (UTC), unix seconds or
+/// milliseconds (12 or more significant digits).
+pub fn parse_instant(raw: &str) -> Result<DateTime<Utc>, String> {
+    let trimmed = raw.trim();
+    let unsigned = trimmed.strip_prefix('+').unwrap_or(trimmed);
+    if !unsigned.is_empty() && unsigned.bytes().all(|b| b.is_ascii_digit()) {
+        return unix(unsigned, trimmed);
+    }
+    if let Some(rest) = trimmed.strip_prefix('-')
+        && !rest.is_empty()
+        && rest.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Err(format!(
+            "negative unix timestamps are not supported: '{trimmed}'"
+        ));
+    }
+    if let Ok(time) = DateTime::parse_from_rfc3339(trimmed) {
+        return Ok(time.with_timezone(&Utc));
+    }
+    for format in ["%Y-%m-%d %H:%M:%S%.f%:z", "%Y-%m-%d %H:%M:%S%.f%z"] {
+        if let Ok(time) = DateTime::parse_from_str(trimmed, format) {
+            return Ok(time.with_timezone(&Utc));
+        }
+    }
+    for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
+        if let Ok(time) = NaiveDateTime::parse_from_str(trimmed, format) {
+            return Ok(time.and_utc());
+        }
+    }
+    Err("expected ISO-8601 datetime (RFC3339/space-separated with optional timezone) or unix epoch seconds/milliseconds".to_owned())
+}
+
+fn instant(field: &str, raw: &str) -> Result<DateTime<Utc>, String> {
+    if raw.trim().is_empty() {
+        return Err(format!(
+            "{field} cannot be empty. Provide a valid datetime/timestamp or omit the field"
+        ));
+    }
+    parse_instant(raw).map_err(|error| {
+        format!(
+            "{field} must be a valid datetime/timestamp. Got: '{raw}'. Error: {error}. Valid examples: '2025-06-09T13:15:00Z', '2025-06-09 13:15:00+00:00', '2025-06-09 13:15:00', '1740509903', '1740509903710'"
+        )
+    })
+}
+
+/// Validates the cursors for `endpoint`; the error is the message for a 400.
+pub(crate) fn validate(body: &RequestBody, endpoint: Endpoint) -> Result<Cursors, String> {
+    let from_id = body
+        .from_id
+        .as_deref()
+        .map(|raw| sequence("from_id", raw))
+        .transpose()?;
+    let from_date = body
+        .from_date
+        .as_deref()
+        .map(|raw| instant("from_date", raw))
+        .transpose()?;
+    let from = match (from_id, from_date) {
+        (Some(_), Some(_)) => {
+            return Err("Cannot specify both from_id and from_date. Please provide only one replay parameter. Use from_id for sequence-based replay or from_date for time-based replay.".to_owned());
+        }
+        (Some(id), None) => Some(From::Sequence(id)),
+        (None, Some(date)) => Some(From::Time(date)),
+        (None, None) => None,
+    };
+    if endpoint != Endpoint::Replay && (body.to_id.is_some() || body.to_date.is_some()) {
+        return Err(format!(
+            "to_id and to_date are only supported for the replay endpoint, not {}",
+            endpoint.path()
+        ));
+    }
+    if endpoint == Endpoint::Replay && from.is_none() {
+        return Err("Replay endpoint requires either from_id or from_date parameter. Use from_id for sequence-based replay or from_date for time-based replay.".to_owned());
+    }
+    let to_id = body
+        .to_id
+        .as_deref()
+        .map(|raw| sequence("to_id", raw))
+        .transpose()?;
+    let to_date = body
+        .to_date
+        .as_deref()
+        .map(|raw| instant("to_date", raw))
+        .transpose()?;
+    let to = match (to_id, to_date) {
+        (Some(_), Some(_)) => {
+            return Err("Cannot specify both to_id and to_date. Please provide only one replay end parameter. Use to_id for a sequence-based end or to_date for a time-based end.".to_owned());
+        }
+        (Some(id), None) => Some(To::Sequence(id)),
+        (None, Some(date)) => Some(To::Time(date)),
+        (None, None) => None,
+    };
+    match (from, to) {
+        (Some(From::Sequence(from)), Some(To::Sequence(to))) if to < from => {
+            return Err(format!(
+                "to_id ({to}) must not be lower than from_id ({from})"
+            ));
+        }
+        (Some(From::Time(from)), Some(To::Time(to))) if to < from => {
+            return Err(format!(
+                "to_date ({}) must not be earlier than from_date ({})",
+                to.to_rfc3339(),
+                from.to_rfc3339()
+            ));
+        }
+        _ => {}
+    }
+    Ok(Cursors { from, to })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(json: serde_json::Value) -> RequestBody {
+        serde_json::from_value(json).unwrap()
+    }
+
+    fn check(json: serde_json::Value, endpoint: Endpoint) -> Result<Cursors, String> {
+        validate(&body(json), endpoint)
+    }
+
+    #[test]
+    fn parses_every_accepted_instant_form() {
+        let expected = DateTime::parse_from_rfc3339("2025-06-09T13:15:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        for raw in [
+            "2025-06-09T13:15:00Z",
+            "2025-06-09T15:15:00+02:00",
+            "2025-06-09 13:15:00+00:00",
+            "2025-06-09 13:15:00",
+            "2025-06-09T13:15:00",
+            "1749474900",
+            "+1749474900",
+            "1749474900000",
+            " 2025-06-09T13:15:00Z ",
+        ] {
+            assert_eq!(parse_instant(raw), Ok(expected), "{raw}");
+        }
+        let fractional = parse_instant("2025-06-09T13:15:00.123456Z").unwrap();
+        assert_eq!(fractional.timestamp_subsec_micros(), 123_456);
+        assert!(parse_instant("2025-06-09").is_err());
+        assert_eq!(
+            parse_instant("-5"),
+            Err("negative unix timestamps are not supported: '-5'".to_owned())
+        );
+    }
+
+    #[test]
+    fn from_id_must_be_a_decimal_string() {
+        let watch = |id: &str| {
+            check(
+                serde_json::json!({"event_type":"m","identifier":{},"from_id":id}),
+                Endpoint::Watch,
+            )
+        };
+        assert_eq!(watch("0").unwrap().from, Some(From::Sequence(0)));
+        assert_eq!(watch("+5").unwrap().from, Some(From::Sequence(5)));
+        assert_eq!(
+            watch("mars@1").unwrap_err(),
+            "from_id must be a valid positive integer. Got: 'mars@1'. Valid examples: '1', '123', '9999'"
+        );
+        assert_eq!(
+            watch(" ").unwrap_err(),
+            "from_id cannot be empty. Provide a valid sequence number or omit the field"
+        );
+    }
+
+    #[test]
+    fn start_and_end_rules_follow_aviso() {
+        let both = serde_json::json!({"event_type":"m","identifier":{},"from_id":"1","from_date":"1749474900"});
+        assert!(
+            check(both, Endpoint::Replay)
+                .unwrap_err()
+                .starts_with("Cannot specify both from_id and from_date")
+        );
+        let none = serde_json::json!({"event_type":"m","identifier":{}});
+        assert!(
+            check(none.clone(), Endpoint::Replay)
+                .unwrap_err()
+                .starts_with("Replay endpoint requires")
+        );
+        assert_eq!(
+            check(none, Endpoint::Watch).unwrap(),
+            Cursors {
+                from: None,
+                to: None
+            }
+        );
+        let end_on_watch = serde_json::json!({"event_type":"m","identifier":{},"to_id":"3"});
+        assert_eq!(
+            check(end_on_watch, Endpoint::Watch).unwrap_err(),
+            "to_id and to_date are only supported for the replay endpoint, not /watch"
+        );
+        let backwards =
+            serde_json::json!({"event_type":"m","identifier":{},"from_id":"5","to_id":"3"});
+        assert_eq!(
+            check(backwards, Endpoint::Replay).unwrap_err(),
+            "to_id (3) must not be lower than from_id (5)"
+        );
+        let earlier = serde_json::json!({"event_type":"m","identifier":{},"from_date":"2026-01-02T00:00:00Z","to_date":"2026-01-01T00:00:00Z"});
+        assert_eq!(
+            check(earlier, Endpoint::Replay).unwrap_err(),
+            "to_date (2026-01-01T00:00:00+00:00) must not be earlier than from_date (2026-01-02T00:00:00+00:00)"
+        );
+        let two_ends = serde_json::json!({"event_type":"m","identifier":{},"from_id":"1","to_id":"3","to_date":"1749474900"});
+        assert!(
+            check(two_ends, Endpoint::Replay)
+                .unwrap_err()
+                .starts_with("Cannot specify both to_id and to_date")
+        );
+    }
+}

@@ -1,0 +1,22 @@
+//! The HTTP API (aviso v1 wire format): routes, request parsing, error rendering. Wire
+//! shapes live here and are converted at this edge; the core knows nothing of HTTP.
+
+mod admin;
+mod body;
+mod cursor;
+mod error;
+mod health;
+mod notify;
+mod request_id;
+mod router;
+mod schema;
+mod state;
+mod stream;
+
+pub use body::ALLOWED_FIELDS;
+pub use cursor::parse_instant;
+pub use error::{ApiError, Endpoint};
+pub use notify::IDEMPOTENCY_KEY_HEADER;
+pub use request_id::{REQUEST_ID_HEADER, RequestId};
+pub use router::router;
+pub use state::AppState;

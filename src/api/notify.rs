@@ -1,0 +1,111 @@
+//! `POST /api/v1/notification`: validate, canonicalise, publish, and answer 200 only once
+//! the store has acknowledged (JetStream: the stream's quorum has the message).
+
+use axum::Extension;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use super::body::RequestBody;
+use super::error::{ApiError, Endpoint};
+use super::request_id::RequestId;
+use super::state::AppState;
+use crate::schema::Rejection;
+use crate::store::Publication;
+
+/// Header naming a client-chosen key that makes retries of the same notify harmless.
+pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
+
+#[derive(Serialize)]
+struct Accepted<'a> {
+    status: &'static str,
+    request_id: &'a str,
+    processed_at: String,
+    id: String,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    duplicate: bool,
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get(IDEMPOTENCY_KEY_HEADER) else {
+        return Ok(None);
+    };
+    let invalid = || {
+        ApiError::BadRequest(
+            Endpoint::Notify,
+            "Idempotency-Key must be 1 to 255 visible ASCII characters".to_owned(),
+        )
+    };
+    let key = value.to_str().map_err(|_| invalid())?.trim();
+    if key.is_empty() || key.len() > 255 {
+        return Err(invalid());
+    }
+    Ok(Some(key.to_owned()))
+}
+
+#[tracing::instrument(skip_all)]
+pub(crate) async fn notify(
+    State(state): State<AppState>,
+    Extension(request_id): Extension<RequestId>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let request =
+        RequestBody::parse(&body).map_err(|error| ApiError::Body(Endpoint::Notify, error))?;
+    let schema = state
+        .catalog
+        .event_type(&request.event_type)
+        .ok_or_else(|| {
+            ApiError::UnknownEventType(request.event_type.clone(), state.catalog.event_type_names())
+        })?;
+    if request.to_id.is_some() || request.to_date.is_some() {
+        return Err(ApiError::BadRequest(
+            Endpoint::Notify,
+            "to_id and to_date are only supported for the replay endpoint, not /notification"
+                .to_owned(),
+        ));
+    }
+    let identifier = schema
+        .canonicalize(&request.identifier)
+        .map_err(|rejection| ApiError::Invalid(Endpoint::Notify, rejection))?;
+    if schema.payload_required && request.payload.is_none() {
+        return Err(ApiError::Invalid(
+            Endpoint::Notify,
+            Rejection::PayloadRequired,
+        ));
+    }
+    let idempotency_key = idempotency_key(&headers)?;
+    let subject = schema.subject(&identifier).map_err(|error| {
+        ApiError::Invalid(Endpoint::Notify, Rejection::Filter(error.to_string()))
+    })?;
+    let payload = request
+        .payload
+        .unwrap_or(serde_json::Value::Null)
+        .to_string();
+    let mut publication = Publication {
+        stream: schema.stream.clone(),
+        subject,
+        headers: Vec::new(),
+        payload: payload.into(),
+        idempotency_key,
+    };
+    if let Some((_, polygon)) = &identifier.polygon {
+        publication = publication.with_polygon(polygon);
+    }
+    let ack = state
+        .store
+        .publish(publication)
+        .await
+        .map_err(ApiError::from_store)?;
+    tracing::info!(event_type = %schema.event_type, seq = ack.sequence.get(), duplicate = ack.duplicate, "notification stored");
+    Ok(axum::Json(Accepted {
+        status: "success",
+        request_id: request_id.as_str(),
+        processed_at: chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        id: format!("{}@{}", schema.event_type, ack.sequence),
+        duplicate: ack.duplicate,
+    })
+    .into_response())
+}

@@ -1,0 +1,19 @@
+//! What every handler shares: the schema, the store, stream settings, the shutdown signal.
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::schema::Catalog;
+use crate::settings::Settings;
+use crate::sse::session::SessionSettings;
+use crate::store::Store;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub catalog: Arc<Catalog>,
+    pub store: Arc<Store>,
+    pub settings: Arc<Settings>,
+    pub session: Arc<SessionSettings>,
+    pub shutdown: CancellationToken,
+}

@@ -1,0 +1,138 @@
+//! Wiring: settings in, a running server out. `App::build` loads the schema and opens the
+//! store; `run_until_stopped` serves until the token is cancelled, then closes the store.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{self, AppState};
+use crate::schema::{Catalog, SchemaError};
+use crate::settings::Settings;
+use crate::sse::cloudevent::CloudEventSettings;
+use crate::sse::session::SessionSettings;
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Schema(#[from] SchemaError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        address: String,
+        source: std::io::Error,
+    },
+    #[error("server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+pub struct App {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl App {
+    /// Loads the schema, opens the store and binds the listener (port 0 picks a free one).
+    pub async fn build(settings: Settings, shutdown: CancellationToken) -> Result<Self, AppError> {
+        let catalog = Arc::new(Catalog::load(&settings.schema.paths)?);
+        let store = Arc::new(Store::open(&settings.store, &catalog).await?);
+        match store.as_ref() {
+            Store::Memory(_) => tracing::warn!(
+                "store: memory (not durable: notifications are lost when the process stops)"
+            ),
+            Store::Jetstream(_) => {
+                tracing::info!(urls = %settings.store.jetstream.url, "store: jetstream")
+            }
+        }
+        spawn_reconciliation(store.clone(), shutdown.clone());
+        let listener = TcpListener::bind(&settings.listen)
+            .await
+            .map_err(|source| AppError::Listen {
+                address: settings.listen.clone(),
+                source,
+            })?;
+        let session = SessionSettings {
+            heartbeat: settings.sse.heartbeat,
+            max_duration: settings.sse.max_duration,
+            keep_alive: settings.sse.keep_alive,
+            cloudevents: CloudEventSettings {
+                base_url: settings.base_url.clone(),
+                type_prefix: settings.cloudevents.type_prefix.clone(),
+            },
+        };
+        let state = AppState {
+            catalog,
+            store,
+            settings: Arc::new(settings),
+            session: Arc::new(session),
+            shutdown,
+        };
+        Ok(Self { listener, state })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener
+            .local_addr()
+            .map(|address| address.port())
+            .unwrap_or_default()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` is cancelled: open streams get their closing frame, then
+    /// the listener stops and the store is flushed.
+    pub async fn run_until_stopped(self) -> Result<(), AppError> {
+        let shutdown = self.state.shutdown.clone();
+        let store = self.state.store.clone();
+        let address = self
+            .listener
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        tracing::info!(%address, event_types = ?self.state.catalog.event_type_names(), "listening");
+        let router = api::router(self.state);
+        axum::serve(self.listener, router)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await
+            .map_err(AppError::Serve)?;
+        store.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// JetStream streams are created or reconciled once the first connection is up; until
+/// then requests fail fast as unavailable and `/ready` says so.
+fn spawn_reconciliation(store: Arc<Store>, shutdown: CancellationToken) {
+    let Store::Jetstream(_) = store.as_ref() else {
+        return;
+    };
+    tokio::spawn(async move {
+        let mut delay = Duration::from_millis(100);
+        loop {
+            if let Store::Jetstream(jetstream) = store.as_ref()
+                && jetstream.is_connected()
+            {
+                match jetstream.reconcile().await {
+                    Ok(outcomes) => {
+                        for (stream, outcome) in outcomes {
+                            tracing::info!(%stream, ?outcome, "stream reconciled");
+                        }
+                        return;
+                    }
+                    Err(error) => tracing::warn!(%error, "stream reconciliation failed; retrying"),
+                }
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(delay) => {}
+            }
+            delay = (delay * 2).min(Duration::from_secs(5));
+        }
+    });
+}

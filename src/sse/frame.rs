@@ -1,0 +1,229 @@
+//! Typed SSE frames and their exact wire form: `event: <name>`, an `id:` line on
+//! notification frames, one `data:` line of compact JSON with sorted keys, a blank line.
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value, json};
+
+/// Why the server ends a stream; the only three reasons aviso clients accept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    EndOfStream,
+    MaxDurationReached,
+    ServerShutdown,
+}
+
+impl CloseReason {
+    fn wire(self) -> (&'static str, &'static str) {
+        match self {
+            CloseReason::EndOfStream => ("end_of_stream", "Stream completed"),
+            CloseReason::MaxDurationReached => (
+                "max_duration_reached",
+                "Connection reached maximum duration",
+            ),
+            CloseReason::ServerShutdown => {
+                ("server_shutdown", "Server is shutting down gracefully")
+            }
+        }
+    }
+}
+
+/// Which notification frame name a CloudEvent travels under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Replay,
+    Live,
+}
+
+#[derive(Debug, Clone)]
+pub enum Frame {
+    ConnectionEstablished {
+        closes_in_seconds: u64,
+    },
+    ReplayStarted {
+        from_sequence: Option<u64>,
+        from_date: Option<DateTime<Utc>>,
+        end_sequence: Option<u64>,
+        to_date: Option<DateTime<Utc>>,
+    },
+    ReplayCompleted,
+    LimitReached {
+        max_allowed: usize,
+    },
+    Notification {
+        phase: Phase,
+        id: String,
+        cloudevent: Bytes,
+    },
+    Heartbeat,
+    Error {
+        error: &'static str,
+        message: String,
+    },
+    Closing(CloseReason),
+    /// A comment line; every SSE parser ignores it, proxies see traffic.
+    KeepAlive,
+}
+
+/// What every control frame of one stream shares.
+#[derive(Debug, Clone)]
+pub struct FrameContext {
+    pub request_id: String,
+    pub topic: String,
+}
+
+fn seconds(time: DateTime<Utc>) -> String {
+    time.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+fn now() -> String {
+    seconds(Utc::now())
+}
+
+fn frame(event: &str, data: &Map<String, Value>) -> Bytes {
+    let data = Value::Object(data.clone()).to_string();
+    Bytes::from(format!("event: {event}\ndata: {data}\n\n"))
+}
+
+fn object(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+impl Frame {
+    pub fn encode(&self, context: &FrameContext) -> Bytes {
+        let request_id = &context.request_id;
+        let topic = &context.topic;
+        match self {
+            Frame::ConnectionEstablished { closes_in_seconds } => frame(
+                "live-notification",
+                &object(json!({
+                    "connection_will_close_in_seconds": closes_in_seconds,
+                    "request_id": request_id,
+                    "timestamp": now(),
+                    "topic": topic,
+                    "type": "connection_established",
+                })),
+            ),
+            Frame::ReplayStarted {
+                from_sequence,
+                from_date,
+                end_sequence,
+                to_date,
+            } => frame(
+                "replay-control",
+                &object(json!({
+                    "batch_size": 100,
+                    "end_sequence": end_sequence,
+                    "from_date": from_date.map(seconds),
+                    "from_sequence": from_sequence,
+                    "request_id": request_id,
+                    "timestamp": now(),
+                    "to_date": to_date.map(seconds),
+                    "topic": topic,
+                    "type": "replay_started",
+                })),
+            ),
+            Frame::ReplayCompleted => frame(
+                "replay-control",
+                &object(json!({"timestamp": now(), "topic": topic, "type": "replay_completed"})),
+            ),
+            Frame::LimitReached { max_allowed } => frame(
+                "replay-control",
+                &object(json!({
+                    "max_allowed": max_allowed,
+                    "message": format!("Historical replay limited to {max_allowed} messages. Additional historical messages may be available but were not retrieved."),
+                    "timestamp": now(),
+                    "topic": topic,
+                    "type": "notification_replay_limit_reached",
+                })),
+            ),
+            Frame::Notification {
+                phase,
+                id,
+                cloudevent,
+            } => {
+                let event = match phase {
+                    Phase::Replay => "replay",
+                    Phase::Live => "live-notification",
+                };
+                let mut bytes = Vec::with_capacity(cloudevent.len() + id.len() + 48);
+                bytes.extend_from_slice(format!("event: {event}\nid: {id}\ndata: ").as_bytes());
+                bytes.extend_from_slice(cloudevent);
+                bytes.extend_from_slice(b"\n\n");
+                Bytes::from(bytes)
+            }
+            Frame::Heartbeat => frame(
+                "heartbeat",
+                &object(json!({"timestamp": now(), "topic": topic})),
+            ),
+            Frame::Error { error, message } => frame(
+                "error",
+                &object(
+                    json!({"error": error, "message": message, "request_id": request_id, "topic": topic}),
+                ),
+            ),
+            Frame::Closing(reason) => {
+                let (reason, message) = reason.wire();
+                frame(
+                    "connection-closing",
+                    &object(json!({
+                        "message": message,
+                        "reason": reason,
+                        "request_id": request_id,
+                        "timestamp": now(),
+                        "topic": topic,
+                    })),
+                )
+            }
+            Frame::KeepAlive => Bytes::from_static(b": keep-alive\n\n"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn context() -> FrameContext {
+        FrameContext {
+            request_id: "r-1".to_owned(),
+            topic: "mars.od.*".to_owned(),
+        }
+    }
+
+    fn text(frame: Frame) -> String {
+        String::from_utf8(frame.encode(&context()).to_vec()).unwrap()
+    }
+
+    #[test]
+    fn control_frames_have_one_event_and_one_data_line() {
+        let closing = text(Frame::Closing(CloseReason::EndOfStream));
+        assert!(closing.starts_with("event: connection-closing\ndata: {\"message\":\"Stream completed\",\"reason\":\"end_of_stream\",\"request_id\":\"r-1\",\"timestamp\":\""));
+        assert!(closing.ends_with("\"topic\":\"mars.od.*\"}\n\n"));
+        let started = text(Frame::ReplayStarted {
+            from_sequence: Some(1),
+            from_date: None,
+            end_sequence: None,
+            to_date: None,
+        });
+        assert!(started.contains("\"batch_size\":100,\"end_sequence\":null,\"from_date\":null,\"from_sequence\":1,\"request_id\":\"r-1\""));
+        assert!(started.contains("\"type\":\"replay_started\""));
+    }
+
+    #[test]
+    fn notification_frames_carry_an_id_line() {
+        let frame = Frame::Notification {
+            phase: Phase::Replay,
+            id: "mars@1".to_owned(),
+            cloudevent: Bytes::from_static(b"{\"id\":\"mars@1\"}"),
+        };
+        assert_eq!(
+            text(frame),
+            "event: replay\nid: mars@1\ndata: {\"id\":\"mars@1\"}\n\n"
+        );
+        assert_eq!(text(Frame::KeepAlive), ": keep-alive\n\n");
+    }
+}

@@ -1,0 +1,6 @@
+//! Server-Sent Events: typed frames, CloudEvent rendering, and the stream session that
+//! joins history and live delivery at a captured boundary.
+
+pub mod cloudevent;
+pub mod frame;
+pub mod session;
