@@ -12,18 +12,25 @@ pub(crate) async fn health() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-pub(crate) async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    if state.store.is_connected() {
-        (
-            StatusCode::OK,
-            Json(json!({"status": "ready", "backend_connected": true})),
-        )
+/// Field order as aviso sends it.
+#[derive(serde::Serialize)]
+pub(crate) struct Readiness {
+    status: &'static str,
+    backend_connected: bool,
+}
+
+pub(crate) async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
+    let connected = state.store.is_connected();
+    let status = if connected {
+        StatusCode::OK
     } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "not_ready", "backend_connected": false})),
-        )
-    }
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let readiness = Readiness {
+        status: if connected { "ready" } else { "not_ready" },
+        backend_connected: connected,
+    };
+    (status, Json(readiness))
 }
 
 pub(crate) async fn landing(State(state): State<AppState>) -> Html<String> {

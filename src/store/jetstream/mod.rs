@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::{
     self,
-    context::PublishErrorKind,
+    context::{GetStreamErrorKind, PublishErrorKind},
     stream::{DeleteMessageErrorKind, LastRawMessageErrorKind},
 };
 use futures::stream::{BoxStream, StreamExt};
@@ -353,11 +353,22 @@ impl JetstreamStore {
     pub async fn stream_info(&self, key: &StreamKey) -> Result<StreamInfo, StoreError> {
         self.ensure_connected()?;
         let spec = self.spec(key)?;
-        let mut stream = self
-            .context
-            .get_stream(key.stream_name())
-            .await
-            .map_err(|error| convert::request_error("stream info", error))?;
+        let mut stream = match self.context.get_stream(key.stream_name()).await {
+            Ok(stream) => stream,
+            Err(error)
+                if matches!(error.kind(), GetStreamErrorKind::JetStream(ref inner)
+                    if inner.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND) =>
+            {
+                // Not created yet (start-up reconciliation still running) or deleted by
+                // hand: create it as configured, then answer.
+                streams::reconcile(&self.context, spec).await?;
+                self.context
+                    .get_stream(key.stream_name())
+                    .await
+                    .map_err(|error| convert::request_error("stream info", error))?
+            }
+            Err(error) => return Err(convert::request_error("stream info", error)),
+        };
         let info = stream
             .info()
             .await

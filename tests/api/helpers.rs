@@ -1,0 +1,268 @@
+//! `TestApp`: the real application on a random loopback port, with the memory store or
+//! JetStream on its own `nats-server`, plus an HTTP client and an SSE frame reader.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use reqwest::{Client, Response};
+use serde_json::{Value, json};
+use tidings::app::App;
+use tidings::settings::{Settings, StoreKind};
+use tokio_util::sync::CancellationToken;
+
+use crate::support::nats::NatsServer;
+
+pub struct TestApp {
+    pub address: String,
+    pub client: Client,
+    pub shutdown: CancellationToken,
+    pub server: tokio::task::JoinHandle<()>,
+    pub nats: Option<NatsServer>,
+}
+
+/// One SSE frame as a client sees it.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    pub event: String,
+    pub id: Option<String>,
+    pub data: Value,
+}
+
+impl Frame {
+    pub fn kind(&self) -> String {
+        match self.data.get("type").and_then(Value::as_str) {
+            Some(kind) if !kind.starts_with("int.") => format!("{}:{kind}", self.event),
+            _ => self.event.clone(),
+        }
+    }
+}
+
+pub fn mars(step: u64) -> Value {
+    json!({"class":"od","expver":"1","domain":"g","date":"2025-07-06","time":"12","stream":"enfo","step":step})
+}
+
+impl TestApp {
+    pub async fn spawn(kind: StoreKind) -> Self {
+        Self::spawn_with(kind, |_| {}).await
+    }
+
+    pub async fn spawn_with(kind: StoreKind, tweak: impl FnOnce(&mut Settings)) -> Self {
+        let mut settings = Settings {
+            listen: "127.0.0.1:0".to_owned(),
+            ..Settings::default()
+        };
+        settings.store.kind = kind;
+        let nats = (kind == StoreKind::Jetstream).then(NatsServer::start);
+        if let Some(nats) = &nats {
+            settings.store.jetstream.url = nats.url();
+            settings.store.jetstream.request_timeout = Duration::from_secs(2);
+        }
+        tweak(&mut settings);
+        let shutdown = CancellationToken::new();
+        let app = App::build(settings, shutdown.clone())
+            .await
+            .expect("app builds");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let server = tokio::spawn(async move {
+            app.run_until_stopped().await.expect("server runs");
+        });
+        let test_app = Self {
+            address,
+            client: Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+            shutdown,
+            server,
+            nats,
+        };
+        test_app.wait_until_ready().await;
+        test_app
+    }
+
+    async fn wait_until_ready(&self) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Ok(response) = self.client.get(self.url("/ready")).send().await
+                && response.status() == 200
+            {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "not ready within 15 s"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post_raw(&self, path: &str, body: &'static str) -> Response {
+        self.client
+            .post(self.url(path))
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn delete(&self, path: &str) -> Response {
+        self.client.delete(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn delete_json(&self, path: &str, body: &Value) -> Response {
+        self.client
+            .delete(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Publishes and returns the `id` of the stored notification.
+    pub async fn notify(&self, event_type: &str, identifier: Value, payload: Value) -> String {
+        let response = self
+            .post(
+                "/api/v1/notification",
+                &json!({"event_type": event_type, "identifier": identifier, "payload": payload}),
+            )
+            .await;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(status, 200, "{body}");
+        body["id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn notify_mars(&self, step: u64) -> String {
+        self.notify("mars", mars(step), json!({"step": step})).await
+    }
+
+    /// Opens a stream and returns the response (status not checked).
+    pub async fn open(&self, path: &str, body: Value) -> Response {
+        self.post(path, &body).await
+    }
+
+    /// A replay's frames, up to and including its closing frame.
+    pub async fn replay(&self, body: Value) -> Vec<Frame> {
+        let response = self.open("/api/v1/replay", body).await;
+        assert_eq!(response.status(), 200);
+        let mut reader = FrameReader::new(response);
+        reader
+            .until(
+                |frame| frame.event == "connection-closing",
+                Duration::from_secs(20),
+            )
+            .await
+    }
+
+    /// Ids of the notifications a replay delivers.
+    pub async fn replay_ids(&self, body: Value) -> Vec<String> {
+        self.replay(body)
+            .await
+            .into_iter()
+            .filter(|frame| frame.event == "replay")
+            .map(|frame| frame.data["id"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.server).await;
+    }
+}
+
+/// Reads SSE frames off a streaming response.
+pub struct FrameReader {
+    pub request_id: String,
+    pub content_type: String,
+    body: futures::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
+    buffer: String,
+    pub comments: usize,
+}
+
+impl FrameReader {
+    pub fn new(response: Response) -> Self {
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        Self {
+            request_id: header("x-request-id"),
+            content_type: header("content-type"),
+            body: response.bytes_stream().boxed(),
+            buffer: String::new(),
+            comments: 0,
+        }
+    }
+
+    /// The next frame, or `None` when the server closed the stream.
+    pub async fn next(&mut self, timeout: Duration) -> Option<Frame> {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let mut event = None;
+                let mut id = None;
+                let mut data = None;
+                for line in block.lines() {
+                    if let Some(rest) = line.strip_prefix("event: ") {
+                        event = Some(rest.to_owned());
+                    } else if let Some(rest) = line.strip_prefix("id: ") {
+                        id = Some(rest.to_owned());
+                    } else if let Some(rest) = line.strip_prefix("data: ") {
+                        data = Some(serde_json::from_str(rest).expect("data is JSON"));
+                    } else if line.starts_with(':') {
+                        self.comments += 1;
+                    }
+                }
+                if let (Some(event), Some(data)) = (event, data) {
+                    return Some(Frame { event, id, data });
+                }
+                continue;
+            }
+            match tokio::time::timeout(timeout, self.body.next()).await {
+                Ok(Some(Ok(chunk))) => self.buffer.push_str(std::str::from_utf8(&chunk).unwrap()),
+                Ok(Some(Err(error))) => panic!("stream failed: {error}"),
+                Ok(None) => return None,
+                Err(_) => panic!("no frame within {timeout:?}; buffered: {:?}", self.buffer),
+            }
+        }
+    }
+
+    /// Frames up to and including the first that satisfies `done`.
+    pub async fn until(&mut self, done: impl Fn(&Frame) -> bool, timeout: Duration) -> Vec<Frame> {
+        let mut frames = Vec::new();
+        while let Some(frame) = self.next(timeout).await {
+            let finished = done(&frame);
+            frames.push(frame);
+            if finished {
+                break;
+            }
+        }
+        frames
+    }
+}
+
+/// The frame kinds in order, heartbeats left out.
+pub fn kinds(frames: &[Frame]) -> Vec<String> {
+    frames
+        .iter()
+        .filter(|frame| frame.event != "heartbeat")
+        .map(Frame::kind)
+        .collect()
+}

@@ -1,0 +1,69 @@
+//! HTTP API suite: the real app on a random port, every case against both stores.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub, dead_code)]
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod admin;
+mod helpers;
+mod notify;
+mod schema;
+mod stream;
+
+/// Runs each case (an `async fn(StoreKind)`) against the memory store and JetStream.
+macro_rules! both_stores {
+    ($tests:ident => $module:ident: $($case:ident),* $(,)?) => {
+        mod $tests {
+            mod memory {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $case() {
+                        crate::$module::$case(tidings::settings::StoreKind::Memory).await;
+                    }
+                )*
+            }
+            mod jetstream {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $case() {
+                        crate::$module::$case(tidings::settings::StoreKind::Jetstream).await;
+                    }
+                )*
+            }
+        }
+    };
+}
+
+both_stores!(notify_cases => notify:
+    accepts_a_notification_and_returns_its_id,
+    every_request_error_class_is_a_json_400,
+    framework_errors_are_json_too,
+    idempotency_keys_answer_the_original_id,
+    polygons_travel_in_headers_and_come_back,
+);
+
+both_stores!(stream_cases => stream:
+    replay_frames_come_in_aviso_order,
+    replay_honours_start_and_end_cursors,
+    replay_applies_constraints_and_spatial_filters,
+    replay_limit_is_request_wide,
+    replay_validation_errors_are_json,
+    live_watch_opens_with_connection_established,
+    watch_with_history_hands_over_without_gap_or_duplicate,
+    watch_sends_heartbeats_and_closes_at_max_duration,
+    shutdown_closes_open_streams,
+    event_ids_use_the_requested_event_type,
+);
+
+both_stores!(admin_cases => admin:
+    delete_accepts_alias_and_canonical_ids,
+    delete_errors_use_the_admin_envelope,
+    wipe_stream_purges_only_the_named_stream,
+    wipe_stream_body_errors_are_400s,
+    wipe_all_purges_managed_streams_and_writes_continue,
+);
+
+both_stores!(schema_cases => schema:
+    schema_endpoints_list_sorted_event_types,
+    health_and_ready_answer,
+);
