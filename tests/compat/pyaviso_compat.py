@@ -121,6 +121,10 @@ class _ClientLog(logging.Handler):
             if record.levelno >= logging.WARNING:
                 self.warnings.append(f"{record.name}: {msg}")
 
+    def count(self):
+        with self.cond:
+            return self.confirmed
+
     def wait_confirmed(self, count, timeout):
         deadline = time.monotonic() + timeout
         with self.cond:
@@ -209,15 +213,19 @@ def check_notification(n, where):
     )
 
 
-def run_iterator(it, timeout, what):
-    """Reads a finite listener (replay_only) to its end within `timeout` seconds."""
+def drain(it, timeout):
+    """Reads a finite listener (replay_only) to its end within `timeout` seconds.
+
+    Returns the notifications; re-raises what pyaviso raised; raises TimeoutError (with the
+    count read so far) when the stream did not end in time.
+    """
     out, err = [], []
 
     def reader():
         try:
             for n in it:
                 out.append(n)
-        except BaseException as e:  # noqa: BLE001 - reported in the main thread
+        except BaseException as e:  # noqa: BLE001 - re-raised in the main thread
             err.append(e)
 
     th = threading.Thread(target=reader, daemon=True)
@@ -226,16 +234,24 @@ def run_iterator(it, timeout, what):
     if th.is_alive():
         it.close()
         th.join(2)
+        raise TimeoutError(len(out))
+    it.close()
+    if err:
+        raise err[0]
+    return out
+
+
+def run_iterator(it, timeout, what):
+    try:
+        return drain(it, timeout)
+    except TimeoutError as e:
         fail(
-            f"{what}: the stream did not end within {timeout:.0f} s after {len(out)} "
+            f"{what}: the stream did not end within {timeout:.0f} s after {e.args[0]} "
             "notification(s) (pyaviso ends a replay on replay_completed + connection-closing "
             f"end_of_stream){warnings_tail()}"
         )
-    it.close()
-    if err:
-        e = err[0]
+    except pyaviso.AvisoError as e:
         fail(f"{what}: pyaviso raised {type(e).__name__}: {e}{warnings_tail()}")
-    return out
 
 
 def replay(start_from, what, filt=None):
@@ -326,6 +342,9 @@ def expect_http_error(fn, status_range, what, timeout=STEP_TIMEOUT):
     e = res[0]
     if e is None:
         fail(f"{what}: succeeded, expected an HTTP error")
+    if isinstance(e, TimeoutError):
+        fail(f"{what}: the stream neither failed nor ended within {timeout:.0f} s "
+             f"(expected an HTTP 4xx){warnings_tail()}")
     if not isinstance(e, pyaviso.HttpError):
         fail(f"{what}: raised {type(e).__name__}: {e}, expected pyaviso.HttpError")
     check(e.status in status_range, f"{what}: HTTP {e.status}, expected {status_range}: {e.body}")
@@ -395,8 +414,9 @@ def main():
         ok("replay from_date", f"from_date={since} returned {len(got)} of this run's notifications")
 
         # 6. Live watch in a thread, with a function trigger; wait for the opening confirmation.
+        opened = client_log.count()
         live = LiveWatch("live", {"class": "od"})
-        if not client_log.wait_confirmed(1, OPEN_TIMEOUT):
+        if not client_log.wait_confirmed(opened + 1, OPEN_TIMEOUT):
             fail(f"live watch: no opening confirmation within {OPEN_TIMEOUT:.0f} s (pyaviso needs "
                  f"live-notification connection_established first){warnings_tail()}")
         publish(4)
@@ -411,13 +431,14 @@ def main():
         ok("watch live", f"received {ce_id(n4)} (iterator and Trigger.function)")
 
         # 7. Resume watch (watch mode with start_from): /watch with from_id, replay then live.
+        opened = client_log.count()
         resume = LiveWatch("resume", {"class": "od", "stream": "enfo"}, start_from=seqs[-1])
+        if not client_log.wait_confirmed(opened + 1, OPEN_TIMEOUT):
+            fail(f"resume watch: no opening confirmation within {OPEN_TIMEOUT:.0f} s "
+                 f"(pyaviso needs replay-control replay_started first){warnings_tail()}")
         r4 = resume.next_ours(STEP_TIMEOUT, f"resume watch from_id={seqs[-1] + 1}")
         check(r4.sequence == n4.sequence,
               f"resume watch: first of this run is {ce_id(r4)}, want {ce_id(n4)}")
-        if not client_log.wait_confirmed(2, OPEN_TIMEOUT):
-            fail(f"resume watch: no opening confirmation within {OPEN_TIMEOUT:.0f} s "
-                 f"(pyaviso needs replay-control replay_started first){warnings_tail()}")
         publish(5)
         r5 = resume.next_ours(STEP_TIMEOUT, "resume watch, live part")
         l5 = live.next_ours(STEP_TIMEOUT, "live watch, second notification")
@@ -447,13 +468,11 @@ def main():
             lambda: client.notify(event_type=EVENT, identifier={"class": "od"}, payload=None),
             range(400, 500), "notify with missing keys")
         e2 = expect_http_error(
-            lambda: run_iterator(client.listen(EVENT, filter={"step": 1}), STEP_TIMEOUT,
-                                 "watch without class"),
+            lambda: drain(client.listen(EVENT, filter={"step": 1}), STEP_TIMEOUT),
             range(400, 500), "watch without class")
         e3 = expect_http_error(
-            lambda: run_iterator(client.listen("no_such_event", filter={"class": "od"},
-                                               start_from=0, mode="replay_only"),
-                                 STEP_TIMEOUT, "replay of an unknown event type"),
+            lambda: drain(client.listen("no_such_event", filter={"class": "od"},
+                                        start_from=0, mode="replay_only"), STEP_TIMEOUT),
             range(400, 500), "replay of an unknown event type")
         ok("errors", f"notify {e.status}, watch {e2.status}, replay {e3.status}: 4xx, no retry")
 
