@@ -104,9 +104,8 @@ threading.Thread(target=_watchdog, daemon=True).start()
 class _ClientLog(logging.Handler):
     def __init__(self):
         super().__init__(level=logging.DEBUG)
-        self.lock = threading.Lock()
         self.confirmed = 0
-        self.cond = threading.Condition(self.lock)
+        self.cond = threading.Condition()  # not self.lock: logging holds that around emit()
         self.warnings = []
 
     def emit(self, record):
@@ -118,7 +117,10 @@ class _ClientLog(logging.Handler):
             if "stream confirmed" in msg or "client.watch.subscribed" in msg:
                 self.confirmed += 1
                 self.cond.notify_all()
-            if record.levelno >= logging.WARNING:
+            # client.resume.collision: the client's note that two listeners with the same
+            # filter overlap (a closed replay is released a moment later); harmless here, no
+            # state store is used.
+            if record.levelno >= logging.WARNING and "client.resume.collision" not in msg:
                 self.warnings.append(f"{record.name}: {msg}")
 
     def count(self):
@@ -463,6 +465,13 @@ def main():
                               f"delete {victim} again")
         ok("delete again", f"HTTP {e.status} (pyaviso HttpError)")
 
+        live.healthy("end")
+        resume.healthy("end")
+        for w in (live, resume):
+            w.close()
+        live = resume = None
+        ok("close", "both watches still healthy, closed")
+
         # 9. Validation errors are 4xx, so the client stops instead of retrying.
         e = expect_http_error(
             lambda: client.notify(event_type=EVENT, identifier={"class": "od"}, payload=None),
@@ -475,13 +484,6 @@ def main():
                                         start_from=0, mode="replay_only"), STEP_TIMEOUT),
             range(400, 500), "replay of an unknown event type")
         ok("errors", f"notify {e.status}, watch {e2.status}, replay {e3.status}: 4xx, no retry")
-
-        live.healthy("end")
-        resume.healthy("end")
-        for w in (live, resume):
-            w.close()
-        live = resume = None
-        ok("close", f"watches closed, {time.monotonic() - T0:.1f} s in all")
     except Failure as f:
         say(f"FAIL {f}")
         say(f"pyaviso: {passed} passed, 1 failed")
@@ -497,6 +499,9 @@ def main():
                     w.it.close()
                 except Exception:  # noqa: BLE001
                     pass
+    say(f"done in {time.monotonic() - T0:.1f} s")
+    if client_log.warnings:
+        say("note client warnings: " + " | ".join(client_log.warnings[-5:]))
     say(f"pyaviso: {passed} passed, 0 failed")
     return 0
 
