@@ -142,6 +142,22 @@ async fn notification(
     emitter.send(frame).await
 }
 
+/// Reports a store failure to the client as aviso does: an `error` frame.
+async fn report(emitter: &mut Emitter, error: &StoreError) -> Result<(), Gone> {
+    emitter
+        .send(Frame::Error {
+            error: "stream_processing_failed",
+            message: error.to_string(),
+        })
+        .await
+}
+
+/// Reports a failure that ends a live stream: `error` frame, then the closing frame.
+async fn report_and_close(emitter: &mut Emitter, error: &StoreError) -> Result<(), Gone> {
+    report(emitter, error).await?;
+    emitter.send(Frame::Closing(CloseReason::EndOfStream)).await
+}
+
 /// How the history phase ended.
 enum History {
     Completed,
@@ -251,12 +267,7 @@ async fn history(
     let mut read = match store.read(&plan.schema.stream, request).await {
         Ok(read) => read,
         Err(error) => {
-            emitter
-                .send(Frame::Error {
-                    error: "stream_processing_failed",
-                    message: error.to_string(),
-                })
-                .await?;
+            report(emitter, &error).await?;
             return Ok(History::Completed);
         }
     };
@@ -282,9 +293,7 @@ async fn history(
             item = read.next() => match item {
                 None => return Ok(History::Completed),
                 Some(Err(error)) => {
-                    emitter
-                        .send(Frame::Error { error: "stream_processing_failed", message: error.to_string() })
-                        .await?;
+                    report(emitter, &error).await?;
                     return Ok(History::Completed);
                 }
                 Some(Ok(message)) if admits(plan, &message) => {
@@ -316,13 +325,7 @@ async fn live(
     {
         Ok(subscription) => subscription,
         Err(error) => {
-            emitter
-                .send(Frame::Error {
-                    error: "stream_processing_failed",
-                    message: error.to_string(),
-                })
-                .await?;
-            return emitter.send(Frame::Closing(CloseReason::EndOfStream)).await;
+            return report_and_close(emitter, &error).await;
         }
     };
     loop {
@@ -351,12 +354,7 @@ async fn live(
                         .await?;
                     return emitter.send(Frame::Closing(CloseReason::EndOfStream)).await;
                 }
-                Some(Err(error)) => {
-                    emitter
-                        .send(Frame::Error { error: "stream_processing_failed", message: error.to_string() })
-                        .await?;
-                    return emitter.send(Frame::Closing(CloseReason::EndOfStream)).await;
-                }
+                Some(Err(error)) => return report_and_close(emitter, &error).await,
                 None => return emitter.send(Frame::Closing(CloseReason::EndOfStream)).await,
             },
         }

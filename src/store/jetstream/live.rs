@@ -70,20 +70,14 @@ pub(crate) async fn run_hub(
         },
         ..Default::default()
     };
-    let consumer = match context.create_consumer_on_stream(config, &name).await {
-        Ok(consumer) => consumer,
-        Err(error) => {
-            return fail(
-                &hubs,
-                &name,
-                &fanout,
-                convert::request_error("open live consumer", error),
-            );
-        }
+    let opened = async {
+        let consumer = context.create_consumer_on_stream(config, &name).await?;
+        consumer.messages().await.map_err(Into::into)
     };
-    let mut messages = match consumer.messages().await {
+    let mut messages = match opened.await {
         Ok(messages) => messages,
         Err(error) => {
+            let error: Box<dyn std::error::Error + Send + Sync> = error;
             return fail(
                 &hubs,
                 &name,
