@@ -55,6 +55,7 @@ impl App {
                 source,
             })?;
         let session = SessionSettings {
+            watcher_buffer: settings.sse.watcher_buffer_bytes,
             heartbeat: settings.sse.heartbeat,
             max_duration: settings.sse.max_duration,
             keep_alive: settings.sse.keep_alive,
@@ -63,11 +64,13 @@ impl App {
                 type_prefix: settings.cloudevents.type_prefix.clone(),
             },
         };
+        let settings_max_connections = settings.sse.max_connections;
         let state = AppState {
             catalog,
             store,
             settings: Arc::new(settings),
             session: Arc::new(session),
+            streams: Arc::new(tokio::sync::Semaphore::new(settings_max_connections)),
             shutdown,
         };
         Ok(Self { listener, state })

@@ -148,6 +148,11 @@ pub struct SseSettings {
     /// A replay that has sent nothing for this long gets a `: keep-alive` comment.
     #[serde(with = "humantime_serde")]
     pub keep_alive: Duration,
+    /// Bytes of live notifications that may wait for one slow watcher before it is cut off
+    /// (with an `error` frame naming the last id it was sent).
+    pub watcher_buffer_bytes: usize,
+    /// Open SSE streams per instance; more are refused with 503.
+    pub max_connections: usize,
 }
 
 impl Default for SseSettings {
@@ -156,6 +161,8 @@ impl Default for SseSettings {
             heartbeat: Duration::from_secs(30),
             max_duration: Duration::from_secs(3600),
             keep_alive: Duration::from_secs(15),
+            watcher_buffer_bytes: 4 * 1024 * 1024,
+            max_connections: 10_000,
         }
     }
 }
@@ -195,12 +202,15 @@ impl Default for CloudEventSettings {
 pub struct HttpSettings {
     /// Largest accepted request body in bytes (aviso: 256 KiB).
     pub body_limit: usize,
+    /// Origins allowed by CORS on every API route; `*` allows any.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 impl Default for HttpSettings {
     fn default() -> Self {
         Self {
             body_limit: 256 * 1024,
+            cors_allowed_origins: vec!["*".to_owned()],
         }
     }
 }
@@ -233,6 +243,7 @@ impl Settings {
                     .separator("__")
                     .list_separator(",")
                     .with_list_parse_key("schema.paths")
+                    .with_list_parse_key("http.cors_allowed_origins")
                     .try_parsing(true)
                     .source(Some(environment)),
             )
@@ -275,6 +286,11 @@ impl Settings {
         }
         if self.replay.max_historical_notifications == 0 {
             return invalid("replay.max_historical_notifications must be at least 1".to_owned());
+        }
+        if self.sse.watcher_buffer_bytes == 0 || self.sse.max_connections == 0 {
+            return invalid(
+                "sse.watcher_buffer_bytes and sse.max_connections must be at least 1".to_owned(),
+            );
         }
         if self.http.body_limit == 0 {
             return invalid("http.body_limit must be at least 1".to_owned());

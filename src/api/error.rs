@@ -82,6 +82,8 @@ pub enum ApiError {
     Storage(StoreError),
     #[error("stream setup failed: {0}")]
     StreamSetup(StoreError),
+    #[error("too many open streams (limit {0})")]
+    TooManyStreams(usize),
     #[error("{}", .0.message)]
     Admin(AdminFailure),
     #[error("Event type '{0}' not found")]
@@ -143,7 +145,9 @@ impl ApiError {
             | ApiError::UnknownEventType(..)
             | ApiError::Invalid(..)
             | ApiError::BadRequest(..) => StatusCode::BAD_REQUEST,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::TooManyStreams(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Storage(_) | ApiError::StreamSetup(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Admin(failure) => failure.status,
             ApiError::SchemaNotFound(..) | ApiError::NoRoute { .. } => StatusCode::NOT_FOUND,
@@ -200,6 +204,12 @@ impl ApiError {
                 "service_unavailable",
                 "store unavailable, retry later",
                 "the notification store is not reachable",
+            ),
+            ApiError::TooManyStreams(limit) => standard(
+                "SERVICE_UNAVAILABLE",
+                "service_unavailable",
+                &format!("too many open streams on this instance (limit {limit}); retry later"),
+                "sse.max_connections reached",
             ),
             ApiError::Storage(_) => standard(
                 "NOTIFICATION_STORAGE_FAILED",

@@ -7,6 +7,7 @@ mod cursor;
 mod error;
 mod health;
 mod notify;
+mod query;
 mod request_id;
 mod router;
 mod schema;

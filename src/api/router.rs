@@ -2,7 +2,9 @@
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::routing::{delete, get, post};
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use super::error::ApiError;
 use super::state::AppState;
@@ -22,8 +24,34 @@ async fn wrong_method(method: axum::http::Method, uri: axum::http::Uri) -> ApiEr
     }
 }
 
+/// CORS for browsers: preflight answered, `X-Request-ID` readable by scripts.
+fn cors(origins: &[String]) -> CorsLayer {
+    let allow_origin = if origins.iter().any(|origin| origin == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(
+            origins
+                .iter()
+                .filter_map(|origin| HeaderValue::from_str(origin).ok()),
+        )
+    };
+    CorsLayer::new()
+        .allow_origin(allow_origin)
+        .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::OPTIONS])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            HeaderName::from_static(stream::LAST_EVENT_ID_HEADER),
+            HeaderName::from_static(notify::IDEMPOTENCY_KEY_HEADER),
+            HeaderName::from_static(request_id::REQUEST_ID_HEADER),
+        ])
+        .expose_headers([HeaderName::from_static(request_id::REQUEST_ID_HEADER)])
+        .max_age(std::time::Duration::from_secs(600))
+}
+
 pub fn router(state: AppState) -> Router {
     let body_limit = state.settings.http.body_limit;
+    let cors_origins = state.settings.http.cors_allowed_origins.clone();
     Router::new()
         .route("/", get(health::landing))
         .route("/health", get(health::health))
@@ -31,6 +59,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/notification", post(notify::notify))
         .route("/api/v1/watch", post(stream::watch))
         .route("/api/v1/replay", post(stream::replay))
+        .route("/api/v1/watch/{event_type}", get(stream::watch_get))
+        .route("/api/v1/replay/{event_type}", get(stream::replay_get))
         .route("/api/v1/schema", get(schema::list))
         .route("/api/v1/schema/{event_type}", get(schema::one))
         .route(
@@ -42,6 +72,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(cors(&cors_origins))
         .layer(axum::middleware::from_fn(request_id::middleware))
         .with_state(state)
 }

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::schema::Catalog;
@@ -16,4 +17,6 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub session: Arc<SessionSettings>,
     pub shutdown: CancellationToken,
+    /// One permit per open SSE stream (`sse.max_connections`).
+    pub streams: Arc<Semaphore>,
 }

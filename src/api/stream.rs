@@ -1,29 +1,74 @@
-//! `POST /api/v1/watch` and `POST /api/v1/replay`: validate everything, capture the
-//! history boundary, then answer 200 `text/event-stream` fed by a session task. Errors
-//! before that point are ordinary JSON responses, never a stream.
+//! Watch and replay, POST (aviso) and GET (`EventSource`) forms: validate everything,
+//! capture the history boundary, then answer 200 `text/event-stream` fed by a session
+//! task. Errors before that point are ordinary JSON responses, never a stream.
+//!
+//! `Last-Event-ID` (what a browser sends when it reconnects) wins over `from_id`/`from_date`:
+//! the stream continues strictly after that id.
 
 use axum::Extension;
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderValue, header};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 use super::body::RequestBody;
 use super::cursor::{self, From, To};
 use super::error::{ApiError, Endpoint};
+use super::query;
 use super::request_id::RequestId;
 use super::state::AppState;
-use crate::schema::Operation;
-use crate::sse::frame::FrameContext;
+use crate::domain::{NotificationRef, Sequence};
+use crate::schema::{EventSchema, Operation};
+use crate::sse::frame::{FrameContext, Resume};
 use crate::sse::session::{self, HistoryEnd, HistoryStart, Kind, Plan};
+
+pub(crate) const LAST_EVENT_ID_HEADER: &str = "last-event-id";
+
+fn last_event_id(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(LAST_EVENT_ID_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .map(str::trim)
+        .filter(|value| !value.is_empty())
+        .map(str::to_owned)
+}
+
+/// Resolves `Last-Event-ID` to a sequence of this event type's stream.
+fn resume_after(
+    schema: &EventSchema,
+    state: &AppState,
+    raw: &str,
+    endpoint: Endpoint,
+) -> Result<Sequence, ApiError> {
+    let reference: NotificationRef = raw.parse().map_err(|error| {
+        ApiError::BadRequest(
+            endpoint,
+            format!("Last-Event-ID '{raw}' is invalid: {error}"),
+        )
+    })?;
+    state
+        .catalog
+        .resolve_id(&reference)
+        .filter(|id| id.stream == schema.stream)
+        .map(|id| id.sequence)
+        .ok_or_else(|| {
+            ApiError::BadRequest(
+                endpoint,
+                format!(
+                    "Last-Event-ID '{raw}' does not belong to event type '{}'",
+                    schema.event_type
+                ),
+            )
+        })
+}
 
 async fn open(
     state: AppState,
     request_id: RequestId,
-    body: &[u8],
+    mut request: RequestBody,
     endpoint: Endpoint,
+    last_event_id: Option<String>,
 ) -> Result<Response, ApiError> {
-    let request = RequestBody::parse(body).map_err(|error| ApiError::Body(endpoint, error))?;
     let schema = state
         .catalog
         .event_type(&request.event_type)
@@ -31,6 +76,15 @@ async fn open(
             ApiError::UnknownEventType(request.event_type.clone(), state.catalog.event_type_names())
         })?
         .clone();
+    let resumed = match &last_event_id {
+        Some(raw) => {
+            let after = resume_after(&schema, &state, raw, endpoint)?;
+            request.from_id = Some(after.next().to_string());
+            request.from_date = None;
+            Some((raw.clone(), after))
+        }
+        None => None,
+    };
     let cursors = cursor::validate(&request, endpoint)
         .map_err(|message| ApiError::BadRequest(endpoint, message))?;
     let operation = match endpoint {
@@ -44,11 +98,32 @@ async fn open(
         .subject
         .to_nats_filter()
         .map_err(|error| ApiError::BadRequest(endpoint, error.to_string()))?;
+    let permit = state
+        .streams
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| ApiError::TooManyStreams(state.settings.sse.max_connections))?;
     let boundary = state
         .store
         .last_sequence(&schema.stream)
         .await
         .map_err(ApiError::StreamSetup)?;
+    let resume = match resumed {
+        Some((last_event_id, after)) => {
+            let info = state
+                .store
+                .stream_info(&schema.stream)
+                .await
+                .map_err(ApiError::StreamSetup)?;
+            let first_available =
+                (info.first_sequence > after.get() + 1).then_some(info.first_sequence);
+            Some(Resume {
+                last_event_id,
+                first_available,
+            })
+        }
+        None => None,
+    };
     let limit = schema
         .max_historical_notifications
         .unwrap_or(state.settings.replay.max_historical_notifications);
@@ -75,12 +150,14 @@ async fn open(
         }),
         limit,
         boundary,
+        resume,
     };
     let body = session::spawn(
         plan,
         state.store.clone(),
         state.session.clone(),
         state.shutdown.clone(),
+        permit,
     );
     let mut response = body.into_response();
     let headers = response.headers_mut();
@@ -90,27 +167,103 @@ async fn open(
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    headers.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
+    if state
+        .settings
+        .http
+        .cors_allowed_origins
+        .iter()
+        .any(|origin| origin == "*")
+    {
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        );
+    }
     Ok(response)
+}
+
+fn parse_body(body: &[u8], endpoint: Endpoint) -> Result<RequestBody, ApiError> {
+    RequestBody::parse(body).map_err(|error| ApiError::Body(endpoint, error))
+}
+
+fn from_query(
+    event_type: String,
+    pairs: Vec<(String, String)>,
+    endpoint: Endpoint,
+) -> Result<RequestBody, ApiError> {
+    query::request(event_type, pairs).map_err(|message| ApiError::BadRequest(endpoint, message))
 }
 
 #[tracing::instrument(skip_all)]
 pub(crate) async fn watch(
     State(state): State<AppState>,
     Extension(request_id): Extension<RequestId>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    open(state, request_id, &body, Endpoint::Watch).await
+    let request = parse_body(&body, Endpoint::Watch)?;
+    open(
+        state,
+        request_id,
+        request,
+        Endpoint::Watch,
+        last_event_id(&headers),
+    )
+    .await
 }
 
 #[tracing::instrument(skip_all)]
 pub(crate) async fn replay(
     State(state): State<AppState>,
     Extension(request_id): Extension<RequestId>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    open(state, request_id, &body, Endpoint::Replay).await
+    let request = parse_body(&body, Endpoint::Replay)?;
+    open(
+        state,
+        request_id,
+        request,
+        Endpoint::Replay,
+        last_event_id(&headers),
+    )
+    .await
+}
+
+#[tracing::instrument(skip_all, fields(event_type = %event_type))]
+pub(crate) async fn watch_get(
+    State(state): State<AppState>,
+    Extension(request_id): Extension<RequestId>,
+    headers: HeaderMap,
+    Path(event_type): Path<String>,
+    Query(pairs): Query<Vec<(String, String)>>,
+) -> Result<Response, ApiError> {
+    let request = from_query(event_type, pairs, Endpoint::Watch)?;
+    open(
+        state,
+        request_id,
+        request,
+        Endpoint::Watch,
+        last_event_id(&headers),
+    )
+    .await
+}
+
+#[tracing::instrument(skip_all, fields(event_type = %event_type))]
+pub(crate) async fn replay_get(
+    State(state): State<AppState>,
+    Extension(request_id): Extension<RequestId>,
+    headers: HeaderMap,
+    Path(event_type): Path<String>,
+    Query(pairs): Query<Vec<(String, String)>>,
+) -> Result<Response, ApiError> {
+    let request = from_query(event_type, pairs, Endpoint::Replay)?;
+    open(
+        state,
+        request_id,
+        request,
+        Endpoint::Replay,
+        last_event_id(&headers),
+    )
+    .await
 }

@@ -37,6 +37,19 @@ fn payload(bytes: &[u8]) -> Value {
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()))
 }
 
+/// [`render`], once per message: later callers share the first rendering.
+pub fn render_shared(
+    schema: &EventSchema,
+    message: &StoredMessage,
+    settings: &CloudEventSettings,
+) -> Result<Bytes, RenderError> {
+    if let Some(rendered) = message.rendition.get() {
+        return Ok(rendered.clone());
+    }
+    let rendered = render(schema, message, settings)?;
+    Ok(message.rendition.get_or_init(|| rendered).clone())
+}
+
 /// Renders `message` (already known to belong to `schema`'s stream) as compact JSON.
 pub fn render(
     schema: &EventSchema,
@@ -92,6 +105,7 @@ mod tests {
             .unwrap(),
             headers: Vec::new(),
             payload: Bytes::from_static(br#"{"url":"x"}"#),
+            rendition: Default::default(),
         };
         let settings = CloudEventSettings {
             base_url: "http://localhost:8000".to_owned(),

@@ -45,6 +45,7 @@ pub enum Frame {
         from_date: Option<DateTime<Utc>>,
         end_sequence: Option<u64>,
         to_date: Option<DateTime<Utc>>,
+        resume: Option<Resume>,
     },
     ReplayCompleted,
     LimitReached {
@@ -63,6 +64,14 @@ pub enum Frame {
     Closing(CloseReason),
     /// A comment line; every SSE parser ignores it, proxies see traffic.
     KeepAlive,
+}
+
+/// A stream resumed after `Last-Event-ID`; `first_available` is set when that id is older
+/// than the stream's first retained notification, so some may have been removed unseen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resume {
+    pub last_event_id: String,
+    pub first_available: Option<u64>,
 }
 
 /// What every control frame of one stream shares.
@@ -112,9 +121,9 @@ impl Frame {
                 from_date,
                 end_sequence,
                 to_date,
-            } => frame(
-                "replay-control",
-                &object(json!({
+                resume,
+            } => {
+                let mut data = object(json!({
                     "batch_size": 100,
                     "end_sequence": end_sequence,
                     "from_date": from_date.map(seconds),
@@ -124,8 +133,23 @@ impl Frame {
                     "to_date": to_date.map(seconds),
                     "topic": topic,
                     "type": "replay_started",
-                })),
-            ),
+                }));
+                if let Some(resume) = resume {
+                    data.insert("last_event_id".to_owned(), json!(resume.last_event_id));
+                    if let Some(first) = resume.first_available {
+                        data.insert("first_available_sequence".to_owned(), json!(first));
+                        data.insert("notifications_may_be_missing".to_owned(), json!(true));
+                        data.insert(
+                            "resume_warning".to_owned(),
+                            json!(format!(
+                                "{} is older than the first retained notification (sequence {first}); notifications in between were removed and may have been missed",
+                                resume.last_event_id
+                            )),
+                        );
+                    }
+                }
+                frame("replay-control", &data)
+            }
             Frame::ReplayCompleted => frame(
                 "replay-control",
                 &object(json!({"timestamp": now(), "topic": topic, "type": "replay_completed"})),
@@ -208,6 +232,7 @@ mod tests {
             from_date: None,
             end_sequence: None,
             to_date: None,
+            resume: None,
         });
         assert!(started.contains("\"batch_size\":100,\"end_sequence\":null,\"from_date\":null,\"from_sequence\":1,\"request_id\":\"r-1\""));
         assert!(started.contains("\"type\":\"replay_started\""));

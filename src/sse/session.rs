@@ -14,12 +14,12 @@ use axum::body::Body;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 
 use super::cloudevent::{self, CloudEventSettings};
-use super::frame::{CloseReason, Frame, FrameContext, Phase};
+use super::frame::{CloseReason, Frame, FrameContext, Phase, Resume};
 use crate::domain::Sequence;
 use crate::schema::{EventSchema, IdentifierFilter};
 use crate::store::{ReadRequest, SharedMessage, Start, Store, StoreError};
@@ -61,11 +61,15 @@ pub struct Plan {
     pub limit: usize,
     /// The stream's last sequence when the request arrived: history ≤ it < live.
     pub boundary: u64,
+    /// Set when the stream resumes after a `Last-Event-ID`.
+    pub resume: Option<Resume>,
 }
 
 /// Timings and CloudEvent settings shared by every stream.
 #[derive(Debug, Clone)]
 pub struct SessionSettings {
+    /// Bytes of live notifications that may wait for one watcher before it is cut off.
+    pub watcher_buffer: usize,
     pub heartbeat: Duration,
     pub max_duration: Duration,
     pub keep_alive: Duration,
@@ -93,11 +97,13 @@ impl Emitter {
 }
 
 /// Starts the stream task and returns the response body fed by it.
+/// The task holds `permit` (one of `sse.max_connections`) until the stream ends.
 pub fn spawn(
     plan: Plan,
     store: Arc<Store>,
     settings: Arc<SessionSettings>,
     shutdown: CancellationToken,
+    permit: OwnedSemaphorePermit,
 ) -> Body {
     let (sender, receiver) = mpsc::channel(FRAME_QUEUE);
     tokio::spawn(async move {
@@ -107,6 +113,7 @@ pub fn spawn(
             last_sent: Instant::now(),
         };
         let _ = run(&plan, &store, &settings, &shutdown, &mut emitter).await;
+        drop(permit);
     });
     let frames = tokio_stream::wrappers::ReceiverStream::new(receiver)
         .map(Ok::<_, std::convert::Infallible>);
@@ -128,7 +135,7 @@ async fn notification(
     phase: Phase,
     message: &SharedMessage,
 ) -> Result<(), Gone> {
-    let frame = match cloudevent::render(&plan.schema, message, &settings.cloudevents) {
+    let frame = match cloudevent::render_shared(&plan.schema, message, &settings.cloudevents) {
         Ok(cloudevent) => Frame::Notification {
             phase,
             id: cloudevent::event_id(&plan.schema, message.sequence.get()),
@@ -197,6 +204,7 @@ async fn run(
                 from_date,
                 end_sequence,
                 to_date,
+                resume: plan.resume.clone(),
             })
             .await?;
         match history(
@@ -320,7 +328,12 @@ async fn live(
     heartbeat: &mut tokio::time::Interval,
 ) -> Result<(), Gone> {
     let mut subscription = match store
-        .subscribe(&plan.schema.stream, plan.nats_filter.clone(), plan.boundary)
+        .subscribe(
+            &plan.schema.stream,
+            plan.nats_filter.clone(),
+            plan.boundary,
+            settings.watcher_buffer,
+        )
         .await
     {
         Ok(subscription) => subscription,

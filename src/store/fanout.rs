@@ -1,11 +1,12 @@
 //! In-process fan-out of one stream's live messages to many subscribers, and the
 //! hand-over that makes a subscription start exactly after a given sequence.
 //!
-//! Each subscriber has a bounded queue (`capacity` messages). A subscriber whose queue is
-//! full is cut off rather than allowed to grow memory or slow the others; its stream then
-//! ends with [`StoreError::SubscriberOverflow`] naming the last sequence it was given.
+//! Each subscriber has a bounded queue, measured in bytes of queued messages (and at most
+//! [`MAX_QUEUED_MESSAGES`] of them). A subscriber over its budget is cut off rather than
+//! allowed to grow memory or slow the others; its stream then ends with
+//! [`StoreError::SubscriberOverflow`] naming the last sequence it was given.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures::stream::{BoxStream, StreamExt};
@@ -14,14 +15,18 @@ use tokio::sync::mpsc;
 use super::types::{SharedMessage, StoreError};
 use crate::subject::nats_filter_matches;
 
-/// Default per-subscriber queue, in messages.
-pub const DEFAULT_SUBSCRIBER_QUEUE: usize = 1024;
+/// Default per-subscriber queue budget: bytes of messages waiting to be taken.
+pub const DEFAULT_SUBSCRIBER_BUDGET: usize = 4 * 1024 * 1024;
+/// Upper bound on queued messages per subscriber, whatever their size.
+pub const MAX_QUEUED_MESSAGES: usize = 16 * 1024;
 
 /// How a subscriber's queue ended, read by its receiving side.
 #[derive(Debug, Default)]
 pub(crate) struct SubscriberState {
     overflowed: AtomicBool,
     failure: Mutex<Option<StoreError>>,
+    /// Bytes dispatched but not yet taken by the receiving side.
+    queued_bytes: AtomicUsize,
 }
 
 impl SubscriberState {
@@ -29,6 +34,15 @@ impl SubscriberState {
         if let Ok(mut failure) = self.failure.lock() {
             failure.get_or_insert(error);
         }
+    }
+
+    fn taken(&self, message: &SharedMessage) {
+        let size = message.size();
+        let _ = self
+            .queued_bytes
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |queued| {
+                Some(queued.saturating_sub(size))
+            });
     }
 
     fn failure(&self) -> Option<StoreError> {
@@ -40,6 +54,7 @@ struct Subscriber {
     filter: String,
     sender: mpsc::Sender<SharedMessage>,
     state: Arc<SubscriberState>,
+    budget: usize,
 }
 
 /// The subscribers of one stream and the last sequence dispatched to them.
@@ -64,14 +79,16 @@ impl FanOut {
         }
     }
 
-    /// Adds a subscriber; it will get every later dispatched message matching `filter`.
-    pub(crate) fn attach(&mut self, filter: String, capacity: usize) -> Attachment {
-        let (sender, receiver) = mpsc::channel(capacity.max(1));
+    /// Adds a subscriber; it will get every later dispatched message matching `filter`,
+    /// as long as no more than `budget` bytes wait for it.
+    pub(crate) fn attach(&mut self, filter: String, budget: usize) -> Attachment {
+        let (sender, receiver) = mpsc::channel(MAX_QUEUED_MESSAGES);
         let state = Arc::new(SubscriberState::default());
         self.subscribers.push(Subscriber {
             filter,
             sender,
             state: state.clone(),
+            budget: budget.max(1),
         });
         Attachment {
             last_dispatched: self.last_dispatched,
@@ -87,8 +104,20 @@ impl FanOut {
             if !nats_filter_matches(&subscriber.filter, message.subject.as_str()) {
                 return !subscriber.sender.is_closed();
             }
+            let size = message.size();
+            let queued = subscriber.state.queued_bytes.load(Ordering::SeqCst);
+            if queued > 0 && queued + size > subscriber.budget {
+                subscriber.state.overflowed.store(true, Ordering::SeqCst);
+                return false;
+            }
             match subscriber.sender.try_send(message.clone()) {
-                Ok(()) => true,
+                Ok(()) => {
+                    subscriber
+                        .state
+                        .queued_bytes
+                        .fetch_add(size, Ordering::SeqCst);
+                    true
+                }
                 Err(mpsc::error::TrySendError::Full(_)) => {
                     subscriber.state.overflowed.store(true, Ordering::SeqCst);
                     false
@@ -161,8 +190,11 @@ pub(crate) fn subscription(
         }
         loop {
             match handover.attachment.receiver.recv().await {
-                Some(message) if message.sequence.get() <= handover.skip_through => {}
+                Some(message) if message.sequence.get() <= handover.skip_through => {
+                    handover.attachment.state.taken(&message);
+                }
                 Some(message) => {
+                    handover.attachment.state.taken(&message);
                     handover.last = message.sequence.get();
                     return Some((Ok(message), handover));
                 }

@@ -4,13 +4,13 @@
 //! bounded per stream (oldest discarded), and not durable: a restart loses everything.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use futures::stream::{self, BoxStream, StreamExt};
 
-use super::fanout::{self, DEFAULT_SUBSCRIBER_QUEUE, FanOut, Subscription};
+use super::fanout::{self, FanOut, Subscription};
 use super::types::{
     DeleteOutcome, Publication, PublishAck, PurgeReport, ReadRequest, SharedMessage, Start,
     StoreError, StoredMessage, StreamInfo, StreamSpec,
@@ -156,6 +156,7 @@ impl MemoryStore {
             subject: publication.subject,
             headers: publication.headers,
             payload: publication.payload,
+            rendition: OnceLock::new(),
         });
         if stream.spec.policy.max_messages_per_subject == 1
             && let Some(previous) = stream
@@ -303,11 +304,9 @@ impl MemoryStore {
         key: &StreamKey,
         filter: String,
         after: u64,
+        budget: usize,
     ) -> Result<Subscription, StoreError> {
-        let attachment = self
-            .lock(key)?
-            .fanout
-            .attach(filter.clone(), DEFAULT_SUBSCRIBER_QUEUE);
+        let attachment = self.lock(key)?.fanout.attach(filter.clone(), budget);
         let catch_up = if attachment.last_dispatched > after {
             Some(self.read(
                 key,

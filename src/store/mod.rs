@@ -8,7 +8,7 @@ mod types;
 
 use futures::stream::BoxStream;
 
-pub use fanout::{DEFAULT_SUBSCRIBER_QUEUE, Subscription};
+pub use fanout::{DEFAULT_SUBSCRIBER_BUDGET, MAX_QUEUED_MESSAGES, Subscription};
 pub use jetstream::{JetstreamStore, Reconciled};
 pub use memory::MemoryStore;
 pub use types::{
@@ -138,16 +138,18 @@ impl Store {
         }
     }
 
-    /// Live messages matching `filter` with sequences above `after`, no gap, no duplicate.
+    /// Live messages matching `filter` with sequences above `after`, no gap, no duplicate;
+    /// the subscriber is cut off when more than `budget` bytes wait for it.
     pub async fn subscribe(
         &self,
         stream: &StreamKey,
         filter: String,
         after: u64,
+        budget: usize,
     ) -> Result<Subscription, StoreError> {
         match self {
-            Store::Memory(store) => store.subscribe(stream, filter, after),
-            Store::Jetstream(store) => store.subscribe(stream, filter, after).await,
+            Store::Memory(store) => store.subscribe(stream, filter, after, budget),
+            Store::Jetstream(store) => store.subscribe(stream, filter, after, budget).await,
         }
     }
 

@@ -1,6 +1,6 @@
 //! The vocabulary of the store interface, shared by both engines.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -41,9 +41,24 @@ pub struct StoredMessage {
     pub subject: Subject,
     pub headers: Vec<(String, String)>,
     pub payload: Bytes,
+    /// The message as its watchers receive it, rendered once by the first of them and
+    /// shared by the rest (a stream has one event type, so one rendering fits all).
+    pub rendition: OnceLock<Bytes>,
 }
 
 impl StoredMessage {
+    /// Approximate memory held by the message (payload, subject, headers).
+    pub fn size(&self) -> usize {
+        self.payload.len()
+            + self.subject.as_str().len()
+            + self
+                .headers
+                .iter()
+                .map(|(k, v)| k.len() + v.len())
+                .sum::<usize>()
+            + 64
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()

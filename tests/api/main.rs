@@ -7,6 +7,7 @@ mod support;
 mod admin;
 mod helpers;
 mod notify;
+mod resume;
 mod schema;
 mod stream;
 
@@ -66,4 +67,16 @@ both_stores!(admin_cases => admin:
 both_stores!(schema_cases => schema:
     schema_endpoints_list_sorted_event_types,
     health_and_ready_answer,
+);
+
+both_stores!(resume_cases => resume:
+    a_watch_resumed_with_last_event_id_loses_and_repeats_nothing,
+    a_replay_cut_in_the_middle_resumes_exactly,
+    an_old_last_event_id_after_a_purge_says_notifications_may_be_missing,
+    bad_last_event_ids_are_400s,
+    get_forms_serve_the_same_streams_with_cors,
+    configured_origins_are_the_only_ones_allowed,
+    streams_over_the_cap_get_503,
+    a_stalled_watcher_is_cut_off_while_a_healthy_one_keeps_receiving,
+    two_thousand_watchers_each_get_every_notification,
 );

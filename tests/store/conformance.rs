@@ -6,7 +6,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::StreamExt;
 use tidings::domain::{Sequence, StreamKey};
-use tidings::store::{DeleteOutcome, Publication, ReadRequest, Start, StoreError};
+use tidings::store::{
+    DEFAULT_SUBSCRIBER_BUDGET, DeleteOutcome, Publication, ReadRequest, Start, StoreError,
+};
 use tidings::subject::Subject;
 
 use crate::backends::Backend;
@@ -309,7 +311,7 @@ pub async fn subscribe_hands_over_without_gap_or_duplicate(backend: &Backend) {
     // A first subscriber keeps the live source running ahead of the second one.
     let mut early = backend
         .store
-        .subscribe(&alpha, "alpha.>".to_owned(), 20)
+        .subscribe(&alpha, "alpha.>".to_owned(), 20, DEFAULT_SUBSCRIBER_BUDGET)
         .await
         .unwrap();
     let total = 220;
@@ -332,7 +334,12 @@ pub async fn subscribe_hands_over_without_gap_or_duplicate(backend: &Backend) {
         let boundary = store.last_sequence(&alpha).await.unwrap();
         let mut seen: Vec<u64> = sequences(backend, &alpha, everything(&alpha, boundary)).await;
         let mut live = store
-            .subscribe(&alpha, "alpha.>".to_owned(), boundary)
+            .subscribe(
+                &alpha,
+                "alpha.>".to_owned(),
+                boundary,
+                DEFAULT_SUBSCRIBER_BUDGET,
+            )
             .await
             .unwrap();
         while seen.last().copied() != Some(total) {
@@ -367,7 +374,7 @@ pub async fn many_subscribers_each_get_every_message(backend: &Backend) {
         subscribers.push(
             backend
                 .store
-                .subscribe(&alpha, filter.to_owned(), 0)
+                .subscribe(&alpha, filter.to_owned(), 0, DEFAULT_SUBSCRIBER_BUDGET)
                 .await
                 .unwrap(),
         );
@@ -402,18 +409,19 @@ pub async fn many_subscribers_each_get_every_message(backend: &Backend) {
 
 pub async fn an_overflowing_subscriber_is_cut_off_with_its_last_sequence(backend: &Backend) {
     let alpha = backend.alpha();
+    // Each message here takes about 100 bytes of budget: the slow one holds about 160.
+    let budget = 16 * 1024;
     let mut slow = backend
         .store
-        .subscribe(&alpha, "alpha.>".to_owned(), 0)
+        .subscribe(&alpha, "alpha.>".to_owned(), 0, budget)
         .await
         .unwrap();
     let mut healthy = backend
         .store
-        .subscribe(&alpha, "alpha.>".to_owned(), 0)
+        .subscribe(&alpha, "alpha.>".to_owned(), 0, budget)
         .await
         .unwrap();
-    let queue = tidings::store::DEFAULT_SUBSCRIBER_QUEUE as u64;
-    let total = queue + 50;
+    let total = 600;
     let store = &backend.store;
     let drain_healthy = async {
         let mut last = 0;

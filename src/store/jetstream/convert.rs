@@ -1,6 +1,8 @@
 //! Conversions between async-nats types and the store's, and error classification:
 //! transport trouble is `Unavailable` (retry later), refusals are `Backend`.
 
+use std::sync::OnceLock;
+
 use async_nats::jetstream;
 use chrono::{DateTime, Utc};
 
@@ -75,6 +77,7 @@ pub(crate) fn from_consumer(
             subject: Subject::from_stored(message.subject.as_str()),
             headers: headers_of(message.headers.as_ref()),
             payload: message.payload.clone(),
+            rendition: OnceLock::new(),
         },
         info.pending,
     ))
@@ -89,5 +92,6 @@ pub(crate) fn from_stream_message(
         subject: Subject::from_stored(message.subject.as_str()),
         headers: headers_of(Some(&message.headers)),
         payload: message.payload,
+        rendition: OnceLock::new(),
     })
 }

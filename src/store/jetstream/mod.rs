@@ -21,7 +21,7 @@ use secrecy::ExposeSecret;
 
 pub use streams::Reconciled;
 
-use super::fanout::{self, DEFAULT_SUBSCRIBER_QUEUE, FanOut, Subscription};
+use super::fanout::{self, FanOut, Subscription};
 use super::types::{
     DeleteOutcome, Publication, PublishAck, PurgeReport, ReadRequest, SharedMessage, Start,
     StoreError, StreamInfo, StreamSpec,
@@ -299,6 +299,7 @@ impl JetstreamStore {
         key: &StreamKey,
         filter: String,
         after: u64,
+        budget: usize,
     ) -> Result<Subscription, StoreError> {
         self.ensure_connected()?;
         self.spec(key)?;
@@ -326,7 +327,7 @@ impl JetstreamStore {
             let mut fanout = hub
                 .lock()
                 .map_err(|_| StoreError::Backend("hub lock poisoned".to_owned()))?;
-            fanout.attach(filter.clone(), DEFAULT_SUBSCRIBER_QUEUE)
+            fanout.attach(filter.clone(), budget)
         };
         let catch_up = if attachment.last_dispatched > after {
             let start = Sequence::new(after + 1)
