@@ -62,12 +62,25 @@ fn resume_after(
         })
 }
 
+/// Which form of the route was called.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Form {
+    /// aviso's POST with a JSON body.
+    Post,
+    /// GET with query parameters, for `EventSource`.
+    Get,
+}
+
+/// Browsers reconnect this long after the server ends a GET stream.
+const BROWSER_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+
 async fn open(
     state: AppState,
     request_id: RequestId,
     mut request: RequestBody,
     endpoint: Endpoint,
     last_event_id: Option<String>,
+    form: Form,
 ) -> Result<Response, ApiError> {
     let schema = state
         .catalog
@@ -151,6 +164,7 @@ async fn open(
         limit,
         boundary,
         resume,
+        retry: (form == Form::Get).then_some(BROWSER_RETRY),
     };
     let body = session::spawn(
         plan,
@@ -208,6 +222,7 @@ pub(crate) async fn watch(
         request,
         Endpoint::Watch,
         last_event_id(&headers),
+        Form::Post,
     )
     .await
 }
@@ -226,6 +241,7 @@ pub(crate) async fn replay(
         request,
         Endpoint::Replay,
         last_event_id(&headers),
+        Form::Post,
     )
     .await
 }
@@ -245,6 +261,7 @@ pub(crate) async fn watch_get(
         request,
         Endpoint::Watch,
         last_event_id(&headers),
+        Form::Get,
     )
     .await
 }
@@ -264,6 +281,7 @@ pub(crate) async fn replay_get(
         request,
         Endpoint::Replay,
         last_event_id(&headers),
+        Form::Get,
     )
     .await
 }

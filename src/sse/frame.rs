@@ -64,6 +64,8 @@ pub enum Frame {
     Closing(CloseReason),
     /// A comment line; every SSE parser ignores it, proxies see traffic.
     KeepAlive,
+    /// How long an `EventSource` waits before reconnecting.
+    Retry(std::time::Duration),
 }
 
 /// A stream resumed after `Last-Event-ID`; `first_available` is set when that id is older
@@ -203,6 +205,7 @@ impl Frame {
                 )
             }
             Frame::KeepAlive => Bytes::from_static(b": keep-alive\n\n"),
+            Frame::Retry(delay) => Bytes::from(format!("retry: {}\n\n", delay.as_millis())),
         }
     }
 }

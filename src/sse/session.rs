@@ -63,6 +63,9 @@ pub struct Plan {
     pub boundary: u64,
     /// Set when the stream resumes after a `Last-Event-ID`.
     pub resume: Option<Resume>,
+    /// Reconnection delay announced to `EventSource` clients (GET forms only: aviso clients
+    /// expect no `retry:` line).
+    pub retry: Option<Duration>,
 }
 
 /// Timings and CloudEvent settings shared by every stream.
@@ -179,6 +182,9 @@ async fn run(
     emitter: &mut Emitter,
 ) -> Result<(), Gone> {
     let watch = plan.kind == Kind::Watch;
+    if let Some(retry) = plan.retry {
+        emitter.send(Frame::Retry(retry)).await?;
+    }
     let far_future = Instant::now() + Duration::from_secs(10 * 365 * 86_400);
     let deadline = if watch {
         Instant::now() + settings.max_duration
