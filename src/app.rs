@@ -99,7 +99,8 @@ impl App {
             .unwrap_or_default();
         tracing::info!(%address, event_types = ?self.state.catalog.event_type_names(), "listening");
         let router = api::router(self.state);
-        axum::serve(self.listener, router)
+        let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+        axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown.cancelled_owned())
             .await
             .map_err(AppError::Serve)?;

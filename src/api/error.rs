@@ -16,6 +16,8 @@ pub enum Endpoint {
     Notify,
     Watch,
     Replay,
+    /// History pages and single notifications (a Tidings addition).
+    Browse,
 }
 
 impl Endpoint {
@@ -24,6 +26,7 @@ impl Endpoint {
             Endpoint::Notify => "Invalid Notification Request",
             Endpoint::Watch => "Invalid Watch Request",
             Endpoint::Replay => "Invalid Replay Request",
+            Endpoint::Browse => "Invalid Browse Request",
         }
     }
 
@@ -32,6 +35,7 @@ impl Endpoint {
             Endpoint::Notify => "INVALID_NOTIFICATION_REQUEST",
             Endpoint::Watch => "INVALID_WATCH_REQUEST",
             Endpoint::Replay => "INVALID_REPLAY_REQUEST",
+            Endpoint::Browse => "INVALID_BROWSE_REQUEST",
         }
     }
 
@@ -41,6 +45,7 @@ impl Endpoint {
             Endpoint::Notify => "/notification",
             Endpoint::Watch => "/watch",
             Endpoint::Replay => "/replay",
+            Endpoint::Browse => "/notifications",
         }
     }
 }
@@ -88,6 +93,8 @@ pub enum ApiError {
     Admin(AdminFailure),
     #[error("Event type '{0}' not found")]
     SchemaNotFound(String, Vec<String>),
+    #[error("Notification {0} not found")]
+    NotificationNotFound(String),
     #[error("no route")]
     NoRoute { method: String, path: String },
     #[error("method not allowed")]
@@ -150,7 +157,9 @@ impl ApiError {
             }
             ApiError::Storage(_) | ApiError::StreamSetup(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Admin(failure) => failure.status,
-            ApiError::SchemaNotFound(..) | ApiError::NoRoute { .. } => StatusCode::NOT_FOUND,
+            ApiError::SchemaNotFound(..)
+            | ApiError::NoRoute { .. }
+            | ApiError::NotificationNotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Rejected(status, _) => *status,
@@ -247,6 +256,10 @@ impl ApiError {
                 );
                 body.insert("status".to_owned(), json!("error"));
                 body
+            }
+            ApiError::NotificationNotFound(id) => {
+                let message = format!("Notification {id} not found");
+                standard("NOT_FOUND", "not_found", &message, &message)
             }
             ApiError::NoRoute { method, path } => {
                 let message = format!("No route for {method} {path}");

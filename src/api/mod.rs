@@ -3,10 +3,12 @@
 
 mod admin;
 mod body;
+mod browse;
 mod cursor;
 mod error;
 mod health;
 mod notify;
+mod pagination;
 mod query;
 mod request_id;
 mod router;

@@ -8,7 +8,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use super::error::ApiError;
 use super::state::AppState;
-use super::{admin, health, notify, request_id, schema, stream};
+use super::{admin, browse, health, notify, request_id, schema, stream};
 
 async fn no_route(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
     ApiError::NoRoute {
@@ -63,12 +63,18 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/replay/{event_type}", get(stream::replay_get))
         .route("/api/v1/schema", get(schema::list))
         .route("/api/v1/schema/{event_type}", get(schema::one))
+        .route("/api/v1/notifications/{event_type}", get(browse::page))
+        .route("/api/v1/notification/{id}", get(browse::one))
+        .route("/api/v1/admin/notification/{id}", delete(admin::delete_one))
+        .route("/api/v1/admin/notifications", delete(admin::delete_many))
         .route(
-            "/api/v1/admin/notification/{id}",
-            delete(admin::delete_notification),
+            "/api/v1/admin/notifications/{event_type}",
+            delete(admin::purge_by_identifier),
         )
         .route("/api/v1/admin/wipe/stream", delete(admin::wipe_stream))
         .route("/api/v1/admin/wipe/all", delete(admin::wipe_all))
+        .route("/api/v1/admin/streams", get(admin::overview))
+        .route("/api/v1/admin/audit", get(admin::audit_trail))
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(body_limit))

@@ -78,6 +78,13 @@ fn compile(entry: &RawEntry, problems: &mut Vec<String>) -> Option<EventSchema> 
         ));
         ok = false;
     }
+    if topic.base.eq_ignore_ascii_case(crate::store::AUDIT_BASE) {
+        report(format!(
+            "topic base '{}' is reserved for the audit trail",
+            topic.base
+        ));
+        ok = false;
+    }
     let mut keys = BTreeMap::new();
     let mut broken_keys = HashSet::new();
     for (key, definition) in raw.identifier.unwrap_or_default() {

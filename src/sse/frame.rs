@@ -66,6 +66,16 @@ pub enum Frame {
     KeepAlive,
     /// How long an `EventSource` waits before reconnecting.
     Retry(std::time::Duration),
+    /// A notification the watcher may have seen was deleted (`request_id`: the deletion's).
+    Deleted {
+        id: String,
+        request_id: String,
+    },
+    /// The watcher's stream was wiped (all of it, or the part an identifier purge matched).
+    Wiped {
+        stream: String,
+        request_id: String,
+    },
 }
 
 /// A stream resumed after `Last-Event-ID`; `first_available` is set when that id is older
@@ -206,6 +216,18 @@ impl Frame {
             }
             Frame::KeepAlive => Bytes::from_static(b": keep-alive\n\n"),
             Frame::Retry(delay) => Bytes::from(format!("retry: {}\n\n", delay.as_millis())),
+            Frame::Deleted { id, request_id } => frame(
+                "notification-deleted",
+                &object(
+                    json!({"id": id, "request_id": request_id, "type": "notification_deleted"}),
+                ),
+            ),
+            Frame::Wiped { stream, request_id } => frame(
+                "stream-wiped",
+                &object(
+                    json!({"request_id": request_id, "stream": stream, "type": "stream_wiped"}),
+                ),
+            ),
         }
     }
 }

@@ -22,7 +22,7 @@ use super::cloudevent::{self, CloudEventSettings};
 use super::frame::{CloseReason, Frame, FrameContext, Phase, Resume};
 use crate::domain::Sequence;
 use crate::schema::{EventSchema, IdentifierFilter};
-use crate::store::{ReadRequest, SharedMessage, Start, Store, StoreError};
+use crate::store::{ReadRequest, Retraction, SharedMessage, Start, Store, StoreError};
 
 /// Encoded frames buffered per connection before the task waits for the client.
 pub const FRAME_QUEUE: usize = 32;
@@ -333,6 +333,8 @@ async fn live(
     deadline: Instant,
     heartbeat: &mut tokio::time::Interval,
 ) -> Result<(), Gone> {
+    let mut retractions = store.retractions();
+    let stream_name = plan.schema.stream.stream_name();
     let mut subscription = match store
         .subscribe(
             &plan.schema.stream,
@@ -354,6 +356,20 @@ async fn live(
             () = sleep_until(deadline) => return emitter.send(Frame::Closing(CloseReason::MaxDurationReached)).await,
             () = emitter.sender.closed() => return Err(Gone),
             _ = heartbeat.tick() => emitter.send(Frame::Heartbeat).await?,
+            retraction = retractions.recv() => {
+                if let Ok(retraction) = retraction
+                    && retraction.stream() == stream_name
+                {
+                    let frame = match retraction {
+                        Retraction::Deleted { sequence, request_id, .. } => Frame::Deleted {
+                            id: cloudevent::event_id(&plan.schema, sequence),
+                            request_id,
+                        },
+                        Retraction::Wiped { stream, request_id } => Frame::Wiped { stream, request_id },
+                    };
+                    emitter.send(frame).await?;
+                }
+            }
             item = subscription.next() => match item {
                 Some(Ok(message)) => {
                     if admits(plan, &message) {

@@ -10,7 +10,10 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use futures::stream::{self, BoxStream, StreamExt};
 
+use tokio::sync::broadcast;
+
 use super::fanout::{self, FanOut, Subscription};
+use super::retraction::{self, Retraction};
 use super::types::{
     DeleteOutcome, Publication, PublishAck, PurgeReport, ReadRequest, SharedMessage, Start,
     StoreError, StoredMessage, StreamInfo, StreamSpec,
@@ -94,6 +97,7 @@ impl MemoryStream {
 pub struct MemoryStore {
     streams: HashMap<String, Arc<Mutex<MemoryStream>>>,
     max_messages_per_stream: usize,
+    retractions: broadcast::Sender<Retraction>,
 }
 
 fn poisoned() -> StoreError {
@@ -114,6 +118,7 @@ impl MemoryStore {
         Self {
             streams,
             max_messages_per_stream,
+            retractions: retraction::channel(),
         }
     }
 
@@ -194,7 +199,11 @@ impl MemoryStore {
     }
 
     pub fn delete(&self, key: &StreamKey, sequence: Sequence) -> Result<DeleteOutcome, StoreError> {
-        Ok(if self.lock(key)?.remove(sequence.get()) {
+        let mut stream = self.lock(key)?;
+        if stream.spec.protected {
+            return Err(StoreError::Protected(key.stream_name()));
+        }
+        Ok(if stream.remove(sequence.get()) {
             DeleteOutcome::Deleted
         } else {
             DeleteOutcome::NotFound
@@ -208,6 +217,9 @@ impl MemoryStore {
         dry_run: bool,
     ) -> Result<PurgeReport, StoreError> {
         let mut stream = self.lock(key)?;
+        if stream.spec.protected {
+            return Err(StoreError::Protected(key.stream_name()));
+        }
         let sequences: Vec<u64> = stream.matching(filter).map(|m| m.sequence.get()).collect();
         let report = PurgeReport {
             count: sequences.len() as u64,
@@ -226,7 +238,13 @@ impl MemoryStore {
         let mut keys: Vec<StreamKey> = self
             .streams
             .values()
-            .filter_map(|stream| stream.lock().ok().map(|s| s.spec.key.clone()))
+            .filter_map(|stream| {
+                stream
+                    .lock()
+                    .ok()
+                    .filter(|s| !s.spec.protected)
+                    .map(|s| s.spec.key.clone())
+            })
             .collect();
         keys.sort();
         keys
@@ -322,6 +340,14 @@ impl MemoryStore {
             None
         };
         Ok(fanout::subscription(after, attachment, catch_up))
+    }
+
+    pub fn announce(&self, retraction: Retraction) {
+        let _ = self.retractions.send(retraction);
+    }
+
+    pub fn retractions(&self) -> broadcast::Receiver<Retraction> {
+        self.retractions.subscribe()
     }
 
     pub fn stream_info(&self, key: &StreamKey) -> Result<StreamInfo, StoreError> {

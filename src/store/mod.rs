@@ -4,6 +4,7 @@
 mod fanout;
 mod jetstream;
 mod memory;
+mod retraction;
 mod types;
 
 use futures::stream::BoxStream;
@@ -11,10 +12,11 @@ use futures::stream::BoxStream;
 pub use fanout::{DEFAULT_SUBSCRIBER_BUDGET, MAX_QUEUED_MESSAGES, Subscription};
 pub use jetstream::{JetstreamStore, Reconciled};
 pub use memory::MemoryStore;
+pub use retraction::{RETRACTION_SUBJECT, Retraction};
 pub use types::{
-    DeleteOutcome, Publication, PublishAck, PurgeReport, ReadRequest, SPATIAL_BBOX_HEADER,
-    SPATIAL_GEOMETRY_HEADER, SharedMessage, Start, StoreError, StoredMessage, StreamInfo,
-    StreamPolicy, StreamSpec,
+    AUDIT_BASE, DeleteOutcome, Publication, PublishAck, PurgeReport, ReadRequest,
+    SPATIAL_BBOX_HEADER, SPATIAL_GEOMETRY_HEADER, SharedMessage, Start, StoreError, StoredMessage,
+    StreamInfo, StreamPolicy, StreamSpec,
 };
 
 use crate::domain::{Sequence, StreamKey};
@@ -33,10 +35,11 @@ pub enum Store {
 impl Store {
     /// Opens the engine named by settings, managing one stream per event type.
     pub async fn open(settings: &StoreSettings, catalog: &Catalog) -> Result<Self, StoreError> {
-        let specs: Vec<StreamSpec> = catalog
+        let mut specs: Vec<StreamSpec> = catalog
             .event_types()
             .map(|schema| StreamSpec::new(schema, &settings.jetstream))
             .collect();
+        specs.push(StreamSpec::audit(&settings.jetstream));
         Ok(match settings.kind {
             StoreKind::Memory => Store::Memory(MemoryStore::new(
                 specs,
@@ -157,6 +160,27 @@ impl Store {
         match self {
             Store::Memory(store) => store.stream_info(stream),
             Store::Jetstream(store) => store.stream_info(stream).await,
+        }
+    }
+
+    /// The append-only audit trail.
+    pub fn audit_stream(&self) -> StreamKey {
+        StreamKey::new(AUDIT_BASE)
+    }
+
+    /// Tells the watchers of a stream, on every instance, that notifications are gone.
+    pub async fn announce(&self, retraction: Retraction) {
+        match self {
+            Store::Memory(store) => store.announce(retraction),
+            Store::Jetstream(store) => store.announce(retraction).await,
+        }
+    }
+
+    /// Retractions announced by any instance, from now on.
+    pub fn retractions(&self) -> tokio::sync::broadcast::Receiver<Retraction> {
+        match self {
+            Store::Memory(store) => store.retractions(),
+            Store::Jetstream(store) => store.retractions(),
         }
     }
 

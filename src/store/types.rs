@@ -25,6 +25,9 @@ pub enum StoreError {
     /// The stream is not one this store manages.
     #[error("stream {0} is not managed by this store")]
     UnknownStream(String),
+    /// The stream is append-only (the audit trail).
+    #[error("stream {0} is protected: no delete, no purge")]
+    Protected(String),
     /// A live subscriber fell behind its bounded queue and was cut off.
     #[error("subscriber fell behind; last delivered sequence {last_sequence}")]
     SubscriberOverflow { last_sequence: u64 },
@@ -165,11 +168,16 @@ pub struct StreamPolicy {
     pub duplicate_window: Duration,
 }
 
+/// Base (and, upper-cased, stream name) of the audit trail; schemas may not use it.
+pub const AUDIT_BASE: &str = "tidings_audit";
+
 /// A stream Tidings manages, as derived from the schema and settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StreamSpec {
     pub key: StreamKey,
     pub policy: StreamPolicy,
+    /// Append-only: no delete, no purge (JetStream `deny_delete`/`deny_purge`); wipes skip it.
+    pub protected: bool,
 }
 
 impl StreamSpec {
@@ -187,6 +195,24 @@ impl StreamSpec {
                 compression: policy.compression,
                 duplicate_window: policy.duplicate_window.unwrap_or(defaults.duplicate_window),
             },
+            protected: false,
+        }
+    }
+
+    /// The audit trail: every record kept, protected from deletion and purge.
+    pub fn audit(defaults: &JetstreamSettings) -> Self {
+        Self {
+            key: StreamKey::new(AUDIT_BASE),
+            policy: StreamPolicy {
+                max_messages_per_subject: -1,
+                max_age: None,
+                max_messages: None,
+                max_bytes: None,
+                replicas: defaults.replicas,
+                compression: false,
+                duplicate_window: defaults.duplicate_window,
+            },
+            protected: true,
         }
     }
 }

@@ -18,10 +18,12 @@ use async_nats::jetstream::{
 };
 use futures::stream::{BoxStream, StreamExt};
 use secrecy::ExposeSecret;
+use tokio::sync::broadcast;
 
 pub use streams::Reconciled;
 
 use super::fanout::{self, FanOut, Subscription};
+use super::retraction::{self, RETRACTION_SUBJECT, Retraction};
 use super::types::{
     DeleteOutcome, Publication, PublishAck, PurgeReport, ReadRequest, SharedMessage, Start,
     StoreError, StreamInfo, StreamSpec,
@@ -35,6 +37,31 @@ pub struct JetstreamStore {
     specs: HashMap<String, StreamSpec>,
     hubs: live::Hubs,
     request_timeout: Duration,
+    retractions: broadcast::Sender<Retraction>,
+}
+
+/// Forwards retractions published by any instance to this process's listeners.
+async fn spawn_retraction_listener(
+    client: async_nats::Client,
+    sender: broadcast::Sender<Retraction>,
+) {
+    let mut subscription = match client.subscribe(RETRACTION_SUBJECT).await {
+        Ok(subscription) => subscription,
+        Err(error) => {
+            tracing::warn!(%error, "cannot listen for retractions");
+            return;
+        }
+    };
+    tokio::spawn(async move {
+        while let Some(message) = subscription.next().await {
+            match serde_json::from_slice::<Retraction>(&message.payload) {
+                Ok(retraction) => {
+                    let _ = sender.send(retraction);
+                }
+                Err(error) => tracing::debug!(%error, "ignoring a malformed retraction"),
+            }
+        }
+    });
 }
 
 fn reconnect_delay(attempt: usize) -> Duration {
@@ -72,6 +99,8 @@ impl JetstreamStore {
             .await
             .map_err(|error| StoreError::Unavailable(format!("connect to NATS: {error}")))?;
         let context = jetstream::new(client.clone());
+        let retractions = retraction::channel();
+        spawn_retraction_listener(client.clone(), retractions.clone()).await;
         Ok(Self {
             client,
             context,
@@ -81,6 +110,7 @@ impl JetstreamStore {
                 .collect(),
             hubs: Arc::new(Mutex::new(HashMap::new())),
             request_timeout: settings.request_timeout,
+            retractions,
         })
     }
 
@@ -196,6 +226,9 @@ impl JetstreamStore {
         key: &StreamKey,
         sequence: Sequence,
     ) -> Result<DeleteOutcome, StoreError> {
+        if self.spec(key)?.protected {
+            return Err(StoreError::Protected(key.stream_name()));
+        }
         let stream = self.stream_handle(key).await?;
         match stream.delete_message(sequence.get()).await {
             Ok(true) => Ok(DeleteOutcome::Deleted),
@@ -213,6 +246,9 @@ impl JetstreamStore {
         filter: Option<&str>,
         dry_run: bool,
     ) -> Result<PurgeReport, StoreError> {
+        if self.spec(key)?.protected {
+            return Err(StoreError::Protected(key.stream_name()));
+        }
         let report = self.count(key, filter).await?;
         if dry_run || report.count == 0 {
             return Ok(report);
@@ -269,7 +305,12 @@ impl JetstreamStore {
     }
 
     pub fn managed_streams(&self) -> Vec<StreamKey> {
-        let mut keys: Vec<StreamKey> = self.specs.values().map(|spec| spec.key.clone()).collect();
+        let mut keys: Vec<StreamKey> = self
+            .specs
+            .values()
+            .filter(|spec| !spec.protected)
+            .map(|spec| spec.key.clone())
+            .collect();
         keys.sort();
         keys
     }
@@ -386,6 +427,22 @@ impl JetstreamStore {
             last_time: has_messages.then(|| convert::to_chrono(state.last_timestamp)),
             policy: spec.policy.clone(),
         })
+    }
+
+    /// Publishes a retraction for every instance (this one included, through its listener).
+    pub async fn announce(&self, retraction: Retraction) {
+        match serde_json::to_vec(&retraction) {
+            Ok(bytes) => {
+                if let Err(error) = self.client.publish(RETRACTION_SUBJECT, bytes.into()).await {
+                    tracing::warn!(%error, "could not announce a retraction");
+                }
+            }
+            Err(error) => tracing::warn!(%error, "could not encode a retraction"),
+        }
+    }
+
+    pub fn retractions(&self) -> broadcast::Receiver<Retraction> {
+        self.retractions.subscribe()
     }
 
     /// Flushes pending publishes; the client then drains as it is dropped.

@@ -35,6 +35,8 @@ pub(crate) fn desired_config(spec: &StreamSpec) -> stream::Config {
         }),
         duplicate_window: policy.duplicate_window,
         allow_direct: true,
+        deny_delete: spec.protected,
+        deny_purge: spec.protected,
         ..Default::default()
     }
 }
@@ -54,6 +56,7 @@ fn owned_fields(config: &stream::Config) -> impl PartialEq + std::fmt::Debug {
         config.duplicate_window,
         config.retention,
         config.discard,
+        (config.deny_delete, config.deny_purge),
     )
 }
 
@@ -90,6 +93,8 @@ pub(crate) async fn reconcile(
             updated.duplicate_window = desired.duplicate_window;
             updated.retention = desired.retention;
             updated.discard = desired.discard;
+            updated.deny_delete = desired.deny_delete;
+            updated.deny_purge = desired.deny_purge;
             tracing::info!(stream = %name, before = ?owned_fields(&current), after = ?owned_fields(&updated), "stream policy drifted; updating");
             context
                 .update_stream(updated)

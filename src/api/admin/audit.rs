@@ -1,0 +1,149 @@
+//! The audit trail: one CloudEvent per destructive request (dry runs and refusals too) in a
+//! protected, append-only stream that wipes never touch; `GET /api/v1/admin/audit` pages it.
+
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use cloudevents::{EventBuilder, EventBuilderV10};
+use serde::Serialize;
+
+use super::answer::{AdminAnswer, failure};
+use super::context::AdminRequest;
+use crate::api::error::ApiError;
+use crate::api::pagination::{self, PageRequest};
+use crate::api::state::AppState;
+use crate::store::{Publication, StoredMessage};
+use crate::subject::Subject;
+
+/// What happened to a destructive request.
+#[derive(Debug, Serialize)]
+struct AuditRecord<'a> {
+    operation: &'a str,
+    target: &'a str,
+    dry_run: bool,
+    /// `success`, `refused` (4xx) or `failed` (5xx).
+    outcome: &'static str,
+    status: u16,
+    message: String,
+    count: Option<u64>,
+    request_id: &'a str,
+    client_address: Option<String>,
+    method: &'a str,
+    route: &'a str,
+    /// Set when authentication is on.
+    actor: Option<String>,
+    roles: Vec<String>,
+}
+
+/// Appends the outcome of `operation` on `target` to the audit trail. A failure to record
+/// is logged, never turned into a failure of the operation that already happened.
+pub(crate) async fn record(
+    state: &AppState,
+    request: &AdminRequest,
+    operation: &str,
+    target: &str,
+    dry_run: bool,
+    result: &Result<AdminAnswer, ApiError>,
+) {
+    let (outcome, status, message, count) = match result {
+        Ok(answer) => ("success", 200, answer.message.clone(), answer.count),
+        Err(error) => {
+            let status = error.status();
+            let outcome = if status.is_client_error() {
+                "refused"
+            } else {
+                "failed"
+            };
+            (outcome, status.as_u16(), error.to_string(), None)
+        }
+    };
+    let record = AuditRecord {
+        operation,
+        target,
+        dry_run,
+        outcome,
+        status,
+        message,
+        count,
+        request_id: &request.request_id,
+        client_address: request.client.map(|address| address.to_string()),
+        method: &request.method,
+        route: &request.route,
+        actor: None,
+        roles: Vec::new(),
+    };
+    let stream = state.store.audit_stream();
+    let payload = match serde_json::to_vec(&record) {
+        Ok(payload) => payload,
+        Err(error) => return tracing::error!(%error, "cannot encode an audit record"),
+    };
+    let subject = match Subject::build(stream.base(), [operation]) {
+        Ok(subject) => subject,
+        Err(error) => return tracing::error!(%error, "cannot address an audit record"),
+    };
+    let publication = Publication {
+        stream,
+        subject,
+        headers: Vec::new(),
+        payload: payload.into(),
+        idempotency_key: None,
+    };
+    if let Err(error) = state.store.publish(publication).await {
+        tracing::error!(%error, operation, target, "audit record lost");
+    }
+}
+
+fn render(state: &AppState, message: &StoredMessage) -> Option<Bytes> {
+    let data: serde_json::Value = serde_json::from_slice(&message.payload).ok()?;
+    let operation = data
+        .get("operation")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("unknown");
+    let event = EventBuilderV10::new()
+        .id(format!("audit@{}", message.sequence))
+        .ty(format!("tidings.audit.{operation}"))
+        .source(state.settings.base_url.trim_end_matches('/'))
+        .time(message.time)
+        .data("application/json", data)
+        .build()
+        .ok()?;
+    serde_json::to_value(&event)
+        .ok()
+        .map(|value| Bytes::from(value.to_string()))
+}
+
+/// `GET /api/v1/admin/audit`: the trail, newest first, in pages.
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    request: AdminRequest,
+    Query(mut pairs): Query<Vec<(String, String)>>,
+) -> Result<Response, ApiError> {
+    let page_request = PageRequest::take_from(&mut pairs)
+        .map_err(|message| failure(StatusCode::BAD_REQUEST, message))?;
+    if let Some((key, _)) = pairs.first() {
+        return Err(failure(
+            StatusCode::BAD_REQUEST,
+            format!("unknown query parameter '{key}'"),
+        ));
+    }
+    let stream = state.store.audit_stream();
+    let filter = format!("{}.>", stream.base());
+    let page = pagination::page(&state.store, &stream, &filter, |_| true, &page_request)
+        .await
+        .map_err(|error| super::answer::store_failure("read the audit trail", &error))?;
+    let models: Vec<Bytes> = page
+        .items
+        .iter()
+        .filter_map(|message| render(&state, message))
+        .collect();
+    let envelope = serde_json::to_string(&AdminAnswer::ok(
+        format!("{} audit records", models.len()),
+        &request.request_id,
+    ))
+    .unwrap_or_default();
+    let page_body = pagination::page_json(&models, page.next.as_deref(), page.prev.as_deref());
+    // The envelope first, then the page fields, as one object.
+    let body = format!("{},{}", envelope.trim_end_matches('}'), &page_body[1..]);
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}

@@ -1,0 +1,39 @@
+//! Who asked, from where, on which route: what the audit trail records of a request.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath};
+use axum::http::request::Parts;
+
+use crate::api::request_id::RequestId;
+
+#[derive(Debug, Clone)]
+pub(crate) struct AdminRequest {
+    pub request_id: String,
+    pub client: Option<SocketAddr>,
+    pub method: String,
+    pub route: String,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for AdminRequest {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self {
+            request_id: parts
+                .extensions
+                .get::<RequestId>()
+                .map(|id| id.0.clone())
+                .unwrap_or_default(),
+            client: parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|info| info.0),
+            method: parts.method.to_string(),
+            route: parts.extensions.get::<MatchedPath>().map_or_else(
+                || parts.uri.path().to_owned(),
+                |path| path.as_str().to_owned(),
+            ),
+        })
+    }
+}

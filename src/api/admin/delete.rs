@@ -1,0 +1,229 @@
+//! Deleting notifications by id: one (aviso's route) or up to 1000 at once.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+
+use super::answer::{AdminAnswer, DryRun, ItemFailure, failure, store_failure};
+use super::audit;
+use super::context::AdminRequest;
+use crate::api::error::{AdminFailure, ApiError};
+use crate::api::state::AppState;
+use crate::domain::{NotificationId, NotificationRef};
+use crate::store::{DeleteOutcome, PurgeReport, Retraction, StoreError};
+
+/// Most ids one bulk request may name.
+pub(crate) const MAX_BULK_IDS: usize = 1000;
+
+/// Why one id could not be deleted.
+enum ItemError {
+    InvalidId(String),
+    UnknownStream,
+    NotFound,
+    Unavailable(StoreError),
+}
+
+impl ItemError {
+    fn code(&self) -> &'static str {
+        match self {
+            ItemError::InvalidId(_) => "INVALID_ID",
+            ItemError::UnknownStream => "UNKNOWN_STREAM",
+            ItemError::NotFound => "NOT_FOUND",
+            ItemError::Unavailable(_) => "UNAVAILABLE",
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            ItemError::InvalidId(message) => message.clone(),
+            ItemError::UnknownStream => "no event type or stream of that name".to_owned(),
+            ItemError::NotFound => "Notification not found".to_owned(),
+            ItemError::Unavailable(error) => format!("store unavailable: {error}"),
+        }
+    }
+}
+
+/// Resolves and deletes (or, on a dry run, checks) one id.
+async fn delete_id(
+    state: &AppState,
+    raw: &str,
+    dry_run: bool,
+    request_id: &str,
+) -> Result<NotificationId, ItemError> {
+    let reference: NotificationRef = raw
+        .parse()
+        .map_err(|error: crate::domain::IdError| ItemError::InvalidId(error.to_string()))?;
+    let id = state
+        .catalog
+        .resolve_id(&reference)
+        .ok_or(ItemError::UnknownStream)?;
+    if dry_run {
+        return match state.store.get(&id.stream, id.sequence).await {
+            Ok(Some(_)) => Ok(id),
+            Ok(None) => Err(ItemError::NotFound),
+            Err(error) => Err(ItemError::Unavailable(error)),
+        };
+    }
+    match state.store.delete(&id.stream, id.sequence).await {
+        Ok(DeleteOutcome::Deleted) => {
+            tracing::info!(stream = %id.stream, seq = id.sequence.get(), "notification deleted");
+            state
+                .store
+                .announce(Retraction::Deleted {
+                    stream: id.stream.stream_name(),
+                    sequence: id.sequence.get(),
+                    request_id: request_id.to_owned(),
+                })
+                .await;
+            Ok(id)
+        }
+        Ok(DeleteOutcome::NotFound) => Err(ItemError::NotFound),
+        Err(error) => Err(ItemError::Unavailable(error)),
+    }
+}
+
+/// `DELETE /api/v1/admin/notification/{id}` (aviso's route, `?dry_run=true` added).
+pub(crate) async fn delete_one(
+    State(state): State<AppState>,
+    request: AdminRequest,
+    Path(raw_id): Path<String>,
+    Query(dry): Query<DryRun>,
+) -> Result<Json<AdminAnswer>, ApiError> {
+    let result = match delete_id(&state, &raw_id, dry.dry_run, &request.request_id).await {
+        Ok(id) => {
+            let message = if dry.dry_run {
+                "Notification would be deleted"
+            } else {
+                "Notification deleted"
+            };
+            let mut answer = AdminAnswer::ok(message, &request.request_id).with_report(
+                id.stream.stream_name(),
+                PurgeReport {
+                    count: 1,
+                    first_sequence: Some(id.sequence.get()),
+                    last_sequence: Some(id.sequence.get()),
+                },
+            );
+            answer.notification_id = Some(raw_id.clone());
+            answer.dry_run = dry.dry_run;
+            Ok(answer)
+        }
+        Err(ItemError::Unavailable(error)) => Err(with_id(
+            store_failure("delete notification", &error),
+            &raw_id,
+        )),
+        Err(error) => {
+            let status = match &error {
+                ItemError::InvalidId(_) => StatusCode::BAD_REQUEST,
+                _ => StatusCode::NOT_FOUND,
+            };
+            let message = match error {
+                ItemError::UnknownStream => "Notification not found".to_owned(),
+                other => other.message(),
+            };
+            Err(ApiError::Admin(AdminFailure {
+                status,
+                message,
+                notification_id: Some(raw_id.clone()),
+            }))
+        }
+    };
+    finish(&state, &request, &raw_id, dry.dry_run, result).await
+}
+
+fn with_id(error: ApiError, raw_id: &str) -> ApiError {
+    match error {
+        ApiError::Admin(mut failure) => {
+            failure.notification_id = Some(raw_id.to_owned());
+            ApiError::Admin(failure)
+        }
+        other => other,
+    }
+}
+
+async fn finish(
+    state: &AppState,
+    request: &AdminRequest,
+    raw_id: &str,
+    dry_run: bool,
+    result: Result<AdminAnswer, ApiError>,
+) -> Result<Json<AdminAnswer>, ApiError> {
+    audit::record(
+        state,
+        request,
+        "delete_notification",
+        raw_id,
+        dry_run,
+        &result,
+    )
+    .await;
+    result.map(Json)
+}
+
+#[derive(Deserialize)]
+struct BulkRequest {
+    ids: Vec<String>,
+}
+
+fn parse_bulk(body: &[u8]) -> Result<Vec<String>, ApiError> {
+    let request: BulkRequest = serde_json::from_slice(body).map_err(|error| {
+        failure(
+            StatusCode::BAD_REQUEST,
+            format!("Json deserialize error: {error}"),
+        )
+    })?;
+    if request.ids.is_empty() || request.ids.len() > MAX_BULK_IDS {
+        return Err(failure(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "ids must list 1 to {MAX_BULK_IDS} notification ids, got {}",
+                request.ids.len()
+            ),
+        ));
+    }
+    Ok(request.ids)
+}
+
+/// `DELETE /api/v1/admin/notifications` `{"ids":[...]}`: each id on its own.
+pub(crate) async fn delete_many(
+    State(state): State<AppState>,
+    request: AdminRequest,
+    Query(dry): Query<DryRun>,
+    body: Bytes,
+) -> Result<Json<AdminAnswer>, ApiError> {
+    let result = match parse_bulk(&body) {
+        Ok(ids) => {
+            let mut successful = Vec::new();
+            let mut failed = Vec::new();
+            for raw in ids {
+                match delete_id(&state, &raw, dry.dry_run, &request.request_id).await {
+                    Ok(_) => successful.push(raw),
+                    Err(error) => failed.push(ItemFailure {
+                        id: raw,
+                        code: error.code(),
+                        message: error.message(),
+                    }),
+                }
+            }
+            let verb = if dry.dry_run {
+                "would be deleted"
+            } else {
+                "deleted"
+            };
+            let mut answer = AdminAnswer::ok(
+                format!("{} {verb}, {} failed", successful.len(), failed.len()),
+                &request.request_id,
+            );
+            answer.dry_run = dry.dry_run;
+            answer.count = Some(successful.len() as u64);
+            answer.successful = Some(successful);
+            answer.failed = Some(failed);
+            Ok(answer)
+        }
+        Err(error) => Err(error),
+    };
+    audit::record(&state, &request, "bulk_delete", "ids", dry.dry_run, &result).await;
+    result.map(Json)
+}

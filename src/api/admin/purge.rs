@@ -1,0 +1,325 @@
+//! Purges: one stream (aviso's wipe), every managed stream (aviso's wipe-all, never the
+//! audit trail or foreign streams), and the notifications matching an identifier.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use futures::StreamExt;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::answer::{AdminAnswer, DryRun, StreamReport, failure, store_failure};
+use super::audit;
+use super::context::AdminRequest;
+use crate::api::error::ApiError;
+use crate::api::state::AppState;
+use crate::domain::StreamKey;
+use crate::schema::Operation;
+use crate::store::{PurgeReport, ReadRequest, Retraction, Start};
+
+/// Longest identifier value a purge filter may carry.
+const MAX_VALUE_LENGTH: usize = 1000;
+
+fn unknown_stream(state: &AppState, name: &str) -> ApiError {
+    failure(
+        StatusCode::NOT_FOUND,
+        format!(
+            "Stream not found: {name}. Known event types: {}",
+            state.catalog.event_type_names().join(", ")
+        ),
+    )
+}
+
+async fn announce_wipe(
+    state: &AppState,
+    stream: &StreamKey,
+    report: &PurgeReport,
+    request_id: &str,
+) {
+    if report.count > 0 {
+        state
+            .store
+            .announce(Retraction::Wiped {
+                stream: stream.stream_name(),
+                request_id: request_id.to_owned(),
+            })
+            .await;
+    }
+}
+
+fn is_json_content_type(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|mime| {
+            let mime = mime.trim().to_ascii_lowercase();
+            mime == "application/json"
+                || (mime.starts_with("application/") && mime.ends_with("+json"))
+        })
+}
+
+#[derive(Deserialize)]
+struct WipeStream {
+    stream_name: String,
+}
+
+async fn wipe_one(
+    state: &AppState,
+    request: &AdminRequest,
+    headers: &HeaderMap,
+    body: &[u8],
+    dry_run: bool,
+) -> (String, Result<AdminAnswer, ApiError>) {
+    if !is_json_content_type(headers) {
+        let error = failure(
+            StatusCode::BAD_REQUEST,
+            "Content type error: expected Content-Type: application/json",
+        );
+        return (String::new(), Err(error));
+    }
+    let wipe: WipeStream = match serde_json::from_slice(body) {
+        Ok(wipe) => wipe,
+        Err(error) => {
+            return (
+                String::new(),
+                Err(failure(
+                    StatusCode::BAD_REQUEST,
+                    format!("Json deserialize error: {error}"),
+                )),
+            );
+        }
+    };
+    let name = wipe.stream_name;
+    let Some(stream) = state.catalog.resolve_stream(&name).cloned() else {
+        let error = unknown_stream(state, &name);
+        return (name, Err(error));
+    };
+    let result = match state.store.purge(&stream, None, dry_run).await {
+        Ok(report) => {
+            if !dry_run {
+                tracing::info!(stream = %stream, count = report.count, "stream wiped");
+                announce_wipe(state, &stream, &report, &request.request_id).await;
+            }
+            let message = if dry_run {
+                format!("Would wipe stream: {name}")
+            } else {
+                format!("Successfully wiped stream: {name}")
+            };
+            let mut answer = AdminAnswer::ok(message, &request.request_id)
+                .with_report(stream.stream_name(), report);
+            answer.dry_run = dry_run;
+            Ok(answer)
+        }
+        Err(error) => Err(store_failure("wipe stream", &error)),
+    };
+    (name, result)
+}
+
+/// `DELETE /api/v1/admin/wipe/stream` `{"stream_name": ...}`: event type or stream key.
+pub(crate) async fn wipe_stream(
+    State(state): State<AppState>,
+    request: AdminRequest,
+    Query(dry): Query<DryRun>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<AdminAnswer>, ApiError> {
+    let (target, result) = wipe_one(&state, &request, &headers, &body, dry.dry_run).await;
+    audit::record(
+        &state,
+        &request,
+        "wipe_stream",
+        &target,
+        dry.dry_run,
+        &result,
+    )
+    .await;
+    result.map(Json)
+}
+
+/// `DELETE /api/v1/admin/wipe/all`: every stream of the schema; nothing else.
+pub(crate) async fn wipe_all(
+    State(state): State<AppState>,
+    request: AdminRequest,
+    Query(dry): Query<DryRun>,
+) -> Result<Json<AdminAnswer>, ApiError> {
+    let result = match state.store.purge_managed(dry.dry_run).await {
+        Ok(reports) => {
+            let total: u64 = reports.iter().map(|(_, report)| report.count).sum();
+            if !dry.dry_run {
+                tracing::info!(
+                    streams = reports.len(),
+                    count = total,
+                    "all managed streams wiped"
+                );
+                for (stream, report) in &reports {
+                    announce_wipe(&state, stream, report, &request.request_id).await;
+                }
+            }
+            let message = if dry.dry_run {
+                "Would wipe all data"
+            } else {
+                "Successfully wiped all data"
+            };
+            let mut answer = AdminAnswer::ok(message, &request.request_id);
+            answer.dry_run = dry.dry_run;
+            answer.count = Some(total);
+            answer.streams = Some(
+                reports
+                    .into_iter()
+                    .map(|(stream, report)| StreamReport::new(stream.stream_name(), report))
+                    .collect(),
+            );
+            Ok(answer)
+        }
+        Err(error) => Err(store_failure("wipe all streams", &error)),
+    };
+    audit::record(&state, &request, "wipe_all", "*", dry.dry_run, &result).await;
+    result.map(Json)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PurgeRequest {
+    identifier: Map<String, Value>,
+}
+
+fn check_values(identifier: &Map<String, Value>) -> Result<(), String> {
+    if identifier.is_empty() {
+        return Err("an empty identifier would purge the whole stream; use DELETE /api/v1/admin/wipe/stream for that".to_owned());
+    }
+    for (key, value) in identifier {
+        let text = match value {
+            Value::String(text) => text.clone(),
+            Value::Object(_) => continue,
+            other => other.to_string(),
+        };
+        if text.trim().is_empty() {
+            return Err(format!("Field '{key}' cannot be empty"));
+        }
+        if text.chars().count() > MAX_VALUE_LENGTH {
+            return Err(format!(
+                "Field '{key}' exceeds maximum length of {MAX_VALUE_LENGTH} characters"
+            ));
+        }
+    }
+    Ok(())
+}
+
+async fn purge_matching(
+    state: &AppState,
+    request: &AdminRequest,
+    event_type: &str,
+    body: &[u8],
+    dry_run: bool,
+) -> Result<AdminAnswer, ApiError> {
+    let schema = state
+        .catalog
+        .event_type(event_type)
+        .ok_or_else(|| unknown_stream(state, event_type))?;
+    let purge: PurgeRequest = serde_json::from_slice(body).map_err(|error| {
+        failure(
+            StatusCode::BAD_REQUEST,
+            format!("Json deserialize error: {error}"),
+        )
+    })?;
+    check_values(&purge.identifier).map_err(|message| failure(StatusCode::BAD_REQUEST, message))?;
+    let filter = schema
+        .filter(&purge.identifier, Operation::Watch)
+        .map_err(|rejection| failure(StatusCode::BAD_REQUEST, rejection.to_string()))?;
+    let nats_filter = filter
+        .subject
+        .to_nats_filter()
+        .map_err(|error| failure(StatusCode::BAD_REQUEST, error.to_string()))?;
+    let stream = schema.stream.clone();
+    let report = if filter.constraints.is_empty() && filter.spatial.is_none() {
+        state
+            .store
+            .purge(&stream, Some(&nats_filter), dry_run)
+            .await
+            .map_err(|error| store_failure("purge notifications", &error))?
+    } else {
+        // Constraints and spatial filters are not subject filters: find, then delete each.
+        let boundary = state
+            .store
+            .last_sequence(&stream)
+            .await
+            .map_err(|error| store_failure("purge notifications", &error))?;
+        let read_request = ReadRequest {
+            filter: nats_filter,
+            start: Start::Beginning,
+            last_sequence: boundary,
+            until: None,
+            limit: None,
+        };
+        let mut read = state
+            .store
+            .read(&stream, read_request)
+            .await
+            .map_err(|error| store_failure("purge notifications", &error))?;
+        let mut matching = Vec::new();
+        while let Some(message) = read.next().await {
+            let message = message.map_err(|error| store_failure("purge notifications", &error))?;
+            let values = message
+                .subject
+                .decode_values(schema.key_order.len())
+                .unwrap_or_default();
+            let polygon = filter.spatial.as_ref().and_then(|_| message.polygon());
+            if filter.matches(&values, polygon.as_ref()) {
+                matching.push(message.sequence);
+            }
+        }
+        let mut report = PurgeReport {
+            count: 0,
+            first_sequence: matching.first().map(|s| s.get()),
+            last_sequence: matching.last().map(|s| s.get()),
+        };
+        for sequence in matching {
+            if dry_run {
+                report.count += 1;
+                continue;
+            }
+            match state.store.delete(&stream, sequence).await {
+                Ok(crate::store::DeleteOutcome::Deleted) => report.count += 1,
+                Ok(crate::store::DeleteOutcome::NotFound) => {}
+                Err(error) => return Err(store_failure("purge notifications", &error)),
+            }
+        }
+        report
+    };
+    if !dry_run {
+        tracing::info!(stream = %stream, count = report.count, "notifications purged by identifier");
+        announce_wipe(state, &stream, &report, &request.request_id).await;
+    }
+    let message = if dry_run {
+        format!("{} notifications would be purged", report.count)
+    } else {
+        format!("{} notifications purged", report.count)
+    };
+    let mut answer =
+        AdminAnswer::ok(message, &request.request_id).with_report(stream.stream_name(), report);
+    answer.dry_run = dry_run;
+    Ok(answer)
+}
+
+/// `DELETE /api/v1/admin/notifications/{event_type}` `{"identifier": {...}}`.
+pub(crate) async fn purge_by_identifier(
+    State(state): State<AppState>,
+    request: AdminRequest,
+    Path(event_type): Path<String>,
+    Query(dry): Query<DryRun>,
+    body: Bytes,
+) -> Result<Json<AdminAnswer>, ApiError> {
+    let result = purge_matching(&state, &request, &event_type, &body, dry.dry_run).await;
+    audit::record(
+        &state,
+        &request,
+        "purge_by_identifier",
+        &event_type,
+        dry.dry_run,
+        &result,
+    )
+    .await;
+    result.map(Json)
+}

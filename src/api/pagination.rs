@@ -1,0 +1,318 @@
+//! Cursor pages over one stream (browse and the audit trail): `limit` items at a time in
+//! either direction, opaque `next`/`prev` cursors that are `null` at either end. Pages are
+//! computed from ordered reads, so a page never holds a notification twice and paging on
+//! while notifications are published visits each one exactly once.
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+
+use crate::domain::{Sequence, StreamKey};
+use crate::store::{ReadRequest, SharedMessage, Start, Store, StoreError, StoredMessage};
+
+/// Page size bounds (`limit`).
+pub(crate) const DEFAULT_LIMIT: usize = 100;
+pub(crate) const MAX_LIMIT: usize = 1000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Direction {
+    Asc,
+    Desc,
+}
+
+/// Where a page starts: strictly after or strictly before a sequence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cursor {
+    After(u64),
+    Before(u64),
+}
+
+impl Cursor {
+    pub(crate) fn encode(self) -> String {
+        match self {
+            Cursor::After(sequence) => format!("a{sequence:x}"),
+            Cursor::Before(sequence) => format!("b{sequence:x}"),
+        }
+    }
+
+    pub(crate) fn decode(raw: &str) -> Option<Cursor> {
+        let (kind, hex) = raw.split_at_checked(1)?;
+        let sequence = u64::from_str_radix(hex, 16).ok()?;
+        match kind {
+            "a" => Some(Cursor::After(sequence)),
+            "b" => Some(Cursor::Before(sequence)),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct PageRequest {
+    pub direction: Direction,
+    pub cursor: Option<Cursor>,
+    pub limit: usize,
+    pub from_time: Option<DateTime<Utc>>,
+    pub to_time: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Page {
+    /// In display order.
+    pub items: Vec<SharedMessage>,
+    pub next: Option<String>,
+    pub prev: Option<String>,
+}
+
+struct Scan<'a, F> {
+    store: &'a Store,
+    stream: &'a StreamKey,
+    filter: &'a str,
+    admits: F,
+    from_time: Option<DateTime<Utc>>,
+    to_time: Option<DateTime<Utc>>,
+}
+
+impl<F: Fn(&StoredMessage) -> bool> Scan<'_, F> {
+    fn keeps(&self, message: &StoredMessage) -> bool {
+        self.from_time.is_none_or(|from| message.time >= from)
+            && self.to_time.is_none_or(|to| message.time <= to)
+            && (self.admits)(message)
+    }
+
+    /// Up to `count` admitted messages with sequences in `[low, high]`, ascending.
+    async fn window(
+        &self,
+        low: u64,
+        high: u64,
+        count: Option<usize>,
+    ) -> Result<Vec<SharedMessage>, StoreError> {
+        let Some(start) = Sequence::new(low) else {
+            return Ok(Vec::new());
+        };
+        if high < low {
+            return Ok(Vec::new());
+        }
+        let request = ReadRequest {
+            filter: self.filter.to_owned(),
+            start: Start::Sequence(start),
+            last_sequence: high,
+            until: self.to_time,
+            limit: None,
+        };
+        let mut read = self.store.read(self.stream, request).await?;
+        let mut found = Vec::new();
+        while let Some(message) = read.next().await {
+            let message = message?;
+            if self.keeps(&message) {
+                found.push(message);
+                if count.is_some_and(|count| found.len() >= count) {
+                    break;
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// The first `count` admitted messages after `after`, ascending.
+    async fn ascending_after(
+        &self,
+        after: u64,
+        boundary: u64,
+        count: usize,
+    ) -> Result<Vec<SharedMessage>, StoreError> {
+        self.window(after + 1, boundary, Some(count)).await
+    }
+
+    /// The last `count` admitted messages before `before`, descending; reads windows that
+    /// double in size going back, so sparse matches cost few reads.
+    async fn descending_before(
+        &self,
+        before: u64,
+        count: usize,
+    ) -> Result<Vec<SharedMessage>, StoreError> {
+        let mut found = Vec::new();
+        let mut high = before.saturating_sub(1);
+        let mut width = (count as u64 * 4).max(256);
+        while high >= 1 && found.len() < count {
+            let low = high.saturating_sub(width - 1).max(1);
+            let mut window = self.window(low, high, None).await?;
+            window.reverse();
+            found.extend(window);
+            if low == 1 {
+                break;
+            }
+            if let (Some(from), Some(oldest)) = (self.from_time, found.last())
+                && oldest.time < from
+            {
+                break;
+            }
+            high = low - 1;
+            width = width.saturating_mul(2);
+        }
+        found.truncate(count);
+        Ok(found)
+    }
+}
+
+/// One page of the messages of `stream` matching `filter` and `admits`.
+pub(crate) async fn page(
+    store: &Store,
+    stream: &StreamKey,
+    filter: &str,
+    admits: impl Fn(&StoredMessage) -> bool,
+    request: &PageRequest,
+) -> Result<Page, StoreError> {
+    let boundary = store.last_sequence(stream).await?;
+    let scan = Scan {
+        store,
+        stream,
+        filter,
+        admits,
+        from_time: request.from_time,
+        to_time: request.to_time,
+    };
+    let wanted = request.limit + 1;
+    let cursor = request.cursor.unwrap_or(match request.direction {
+        Direction::Desc => Cursor::Before(boundary + 1),
+        Direction::Asc => Cursor::After(0),
+    });
+    let (mut fetched, ascending) = match cursor {
+        Cursor::After(after) => (scan.ascending_after(after, boundary, wanted).await?, true),
+        Cursor::Before(before) => (scan.descending_before(before, wanted).await?, false),
+    };
+    let more = fetched.len() > request.limit;
+    fetched.truncate(request.limit);
+    let came_from_somewhere = request.cursor.is_some();
+    // Links in fetch direction: "onward" continues the fetch, "back" returns where we came from.
+    let (onward, back) = match (fetched.first(), fetched.last()) {
+        (Some(first), Some(last)) => {
+            let (first, last) = (first.sequence.get(), last.sequence.get());
+            if ascending {
+                (
+                    more.then_some(Cursor::After(last)),
+                    came_from_somewhere.then_some(Cursor::Before(first)),
+                )
+            } else {
+                (
+                    more.then_some(Cursor::Before(last)),
+                    came_from_somewhere.then_some(Cursor::After(first)),
+                )
+            }
+        }
+        _ => (None, None),
+    };
+    let display_ascending = request.direction == Direction::Asc;
+    if display_ascending != ascending {
+        fetched.reverse();
+    }
+    // `next` moves in the display direction, `prev` against it.
+    let (next, prev) = if display_ascending == ascending {
+        (onward, back)
+    } else {
+        (back, onward)
+    };
+    Ok(Page {
+        items: fetched,
+        next: next.map(Cursor::encode),
+        prev: prev.map(Cursor::encode),
+    })
+}
+
+impl PageRequest {
+    /// Takes `limit`, `dir`, `next`, `prev`, `time[gte]` and `time[lte]` out of query pairs,
+    /// leaving the rest (identifier filters) in place.
+    pub(crate) fn take_from(pairs: &mut Vec<(String, String)>) -> Result<Self, String> {
+        let mut request = PageRequest {
+            direction: Direction::Desc,
+            cursor: None,
+            limit: DEFAULT_LIMIT,
+            from_time: None,
+            to_time: None,
+        };
+        let mut seen = Vec::new();
+        let mut rest = Vec::new();
+        for (key, value) in pairs.drain(..) {
+            let reserved = ["limit", "dir", "next", "prev", "time[gte]", "time[lte]"];
+            if !reserved.contains(&key.as_str()) {
+                rest.push((key, value));
+                continue;
+            }
+            if seen.contains(&key) {
+                return Err(format!("query parameter '{key}' is given more than once"));
+            }
+            seen.push(key.clone());
+            match key.as_str() {
+                "limit" => {
+                    request.limit = value
+                        .parse()
+                        .ok()
+                        .filter(|limit| (1..=MAX_LIMIT).contains(limit))
+                        .ok_or_else(|| {
+                            format!("limit must be an integer from 1 to {MAX_LIMIT}, got '{value}'")
+                        })?;
+                }
+                "dir" => {
+                    request.direction = match value.as_str() {
+                        "asc" => Direction::Asc,
+                        "desc" => Direction::Desc,
+                        _ => return Err(format!("dir must be 'asc' or 'desc', got '{value}'")),
+                    };
+                }
+                "next" | "prev" => {
+                    if request.cursor.is_some() {
+                        return Err("give either next or prev, not both".to_owned());
+                    }
+                    request.cursor = Some(
+                        Cursor::decode(&value)
+                            .ok_or_else(|| format!("{key} is not a cursor this server issued"))?,
+                    );
+                }
+                bound => {
+                    let time = super::cursor::parse_instant(&value).map_err(|error| {
+                        format!("{bound} must be a datetime or unix timestamp: {error}")
+                    })?;
+                    if bound == "time[gte]" {
+                        request.from_time = Some(time);
+                    } else {
+                        request.to_time = Some(time);
+                    }
+                }
+            }
+        }
+        *pairs = rest;
+        Ok(request)
+    }
+}
+
+/// `{"models":[...],"pagination":{"next":...,"prev":...}}` from rendered CloudEvents.
+pub(crate) fn page_json(models: &[bytes::Bytes], next: Option<&str>, prev: Option<&str>) -> String {
+    let mut body = String::from("{\"models\":[");
+    for (index, model) in models.iter().enumerate() {
+        if index > 0 {
+            body.push(',');
+        }
+        body.push_str(&String::from_utf8_lossy(model));
+    }
+    body.push_str("],\"pagination\":");
+    body.push_str(&serde_json::json!({"next": next, "prev": prev}).to_string());
+    body.push('}');
+    body
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_reject_garbage() {
+        for cursor in [
+            Cursor::After(0),
+            Cursor::Before(12345),
+            Cursor::After(u64::MAX),
+        ] {
+            assert_eq!(Cursor::decode(&cursor.encode()), Some(cursor));
+        }
+        for raw in ["", "x12", "a", "bzz", "a-1"] {
+            assert_eq!(Cursor::decode(raw), None, "{raw}");
+        }
+    }
+}

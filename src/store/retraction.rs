@@ -1,0 +1,39 @@
+//! Retractions: news that notifications were deleted or a stream wiped, for the watchers of
+//! that stream on every instance. The memory store broadcasts in-process; the JetStream
+//! store publishes on a core NATS subject that every instance subscribes to.
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+
+/// Core NATS subject carrying retractions between instances (not stored in a stream).
+pub const RETRACTION_SUBJECT: &str = "tidings.retractions";
+
+/// Retractions buffered per local listener before a slow one skips some.
+pub(crate) const RETRACTION_QUEUE: usize = 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Retraction {
+    /// One notification was deleted.
+    Deleted {
+        stream: String,
+        sequence: u64,
+        request_id: String,
+    },
+    /// Every notification of the stream was purged (or a filtered part of them).
+    Wiped { stream: String, request_id: String },
+}
+
+impl Retraction {
+    /// The JetStream stream name it concerns.
+    pub fn stream(&self) -> &str {
+        match self {
+            Retraction::Deleted { stream, .. } | Retraction::Wiped { stream, .. } => stream,
+        }
+    }
+}
+
+/// A fresh local fan-out for retractions.
+pub(crate) fn channel() -> broadcast::Sender<Retraction> {
+    broadcast::channel(RETRACTION_QUEUE).0
+}
