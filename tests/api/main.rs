@@ -7,6 +7,7 @@ mod support;
 mod admin;
 mod helpers;
 mod notify;
+mod operations;
 mod resume;
 mod schema;
 mod stream;
@@ -79,4 +80,15 @@ both_stores!(resume_cases => resume:
     streams_over_the_cap_get_503,
     a_stalled_watcher_is_cut_off_while_a_healthy_one_keeps_receiving,
     two_thousand_watchers_each_get_every_notification,
+);
+
+both_stores!(operations_cases => operations:
+    bulk_delete_reports_each_id,
+    dry_runs_predict_exactly_what_the_real_call_removes,
+    purge_by_identifier_removes_only_matches,
+    every_destructive_request_is_audited,
+    the_stream_overview_lists_managed_streams,
+    watchers_hear_about_deletions_and_wipes,
+    browsing_visits_every_notification_once_both_ways,
+    browsing_filters_by_time_and_checks_its_parameters,
 );
