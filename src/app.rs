@@ -8,6 +8,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, AppState};
+use crate::auth::Authenticator;
 use crate::schema::{Catalog, SchemaError};
 use crate::settings::Settings;
 use crate::sse::cloudevent::CloudEventSettings;
@@ -27,6 +28,8 @@ pub enum AppError {
     },
     #[error("server failed: {0}")]
     Serve(std::io::Error),
+    #[error("invalid auth settings: {0}")]
+    Auth(String),
 }
 
 pub struct App {
@@ -65,12 +68,27 @@ impl App {
             },
         };
         let settings_max_connections = settings.sse.max_connections;
+        let auth = if settings.auth.enabled {
+            let authenticator = Authenticator::new(&settings.auth).map_err(AppError::Auth)?;
+            tracing::info!(mode = ?settings.auth.mode, "auth: enabled; admin routes need an admin role");
+            Some(Arc::new(authenticator))
+        } else {
+            if settings.admin.allow_unauthenticated_remote {
+                tracing::warn!(
+                    "auth: disabled; admin routes open to every client (admin.allow_unauthenticated_remote)"
+                );
+            } else {
+                tracing::info!("auth: disabled; admin routes answer loopback clients only");
+            }
+            None
+        };
         let state = AppState {
             catalog,
             store,
             settings: Arc::new(settings),
             session: Arc::new(session),
             streams: Arc::new(tokio::sync::Semaphore::new(settings_max_connections)),
+            auth,
             shutdown,
         };
         Ok(Self { listener, state })

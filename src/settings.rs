@@ -32,6 +32,8 @@ pub struct Settings {
     pub replay: ReplaySettings,
     pub cloudevents: CloudEventSettings,
     pub http: HttpSettings,
+    pub auth: AuthSettings,
+    pub admin: AdminSettings,
 }
 
 impl Default for Settings {
@@ -45,6 +47,8 @@ impl Default for Settings {
             replay: ReplaySettings::default(),
             cloudevents: CloudEventSettings::default(),
             http: HttpSettings::default(),
+            auth: AuthSettings::default(),
+            admin: AdminSettings::default(),
         }
     }
 }
@@ -204,6 +208,11 @@ pub struct HttpSettings {
     pub body_limit: usize,
     /// Origins allowed by CORS on every API route; `*` allows any.
     pub cors_allowed_origins: Vec<String>,
+    /// Non-streaming requests taking longer are answered 408.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// Longest accepted query string, in bytes.
+    pub max_query_length: usize,
 }
 
 impl Default for HttpSettings {
@@ -211,8 +220,73 @@ impl Default for HttpSettings {
         Self {
             body_limit: 256 * 1024,
             cors_allowed_origins: vec!["*".to_owned()],
+            request_timeout: Duration::from_secs(30),
+            max_query_length: 8192,
         }
     }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMode {
+    /// Bearer JWTs validated locally (a proxy in front authenticated the user).
+    #[default]
+    TrustedProxy,
+    /// Credentials forwarded to `auth_service_url` (aviso's auth-o-tron), which returns a JWT.
+    Direct,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSettings {
+    pub enabled: bool,
+    pub mode: AuthMode,
+    /// HS256 shared secret (aviso's `jwt_secret`).
+    pub jwt_secret: Option<SecretString>,
+    /// RS256/ES256 public keys, from a JWKS file or URL.
+    pub jwks_file: Option<PathBuf>,
+    pub jwks_url: Option<String>,
+    /// Checked when set.
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+    /// Clock skew tolerated on `exp`/`nbf`.
+    #[serde(with = "humantime_serde")]
+    pub leeway: Duration,
+    /// Realm → roles allowed on `/api/v1/admin` (`*`: any role of that realm).
+    pub admin_roles: crate::schema::RoleMap,
+    /// `direct` mode: base URL of the authentication service (`GET <url>/authenticate`).
+    #[serde(alias = "auth_o_tron_url")]
+    pub auth_service_url: Option<String>,
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Cached `direct` answers (one per credential, until the token expires).
+    pub cache_size: usize,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            mode: AuthMode::TrustedProxy,
+            jwt_secret: None,
+            jwks_file: None,
+            jwks_url: None,
+            issuer: None,
+            audience: None,
+            leeway: Duration::from_secs(60),
+            admin_roles: crate::schema::RoleMap::new(),
+            auth_service_url: None,
+            timeout: Duration::from_secs(5),
+            cache_size: 10_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminSettings {
+    /// With auth off, admin routes answer only loopback clients unless this is true.
+    pub allow_unauthenticated_remote: bool,
 }
 
 impl Settings {
@@ -291,6 +365,24 @@ impl Settings {
             return invalid(
                 "sse.watcher_buffer_bytes and sse.max_connections must be at least 1".to_owned(),
             );
+        }
+        if self.auth.enabled {
+            if self.auth.admin_roles.is_empty() {
+                return invalid(
+                    "auth.admin_roles must name at least one realm when auth is enabled".to_owned(),
+                );
+            }
+            if self.auth.jwt_secret.is_none()
+                && self.auth.jwks_file.is_none()
+                && self.auth.jwks_url.is_none()
+            {
+                return invalid(
+                    "auth needs auth.jwt_secret, auth.jwks_file or auth.jwks_url".to_owned(),
+                );
+            }
+            if self.auth.mode == AuthMode::Direct && self.auth.auth_service_url.is_none() {
+                return invalid("auth.mode direct needs auth.auth_service_url".to_owned());
+            }
         }
         if self.http.body_limit == 0 {
             return invalid("http.body_limit must be at least 1".to_owned());

@@ -30,7 +30,35 @@ pub(crate) struct RequestBody {
     pub payload: Option<Value>,
 }
 
+/// Most identifier keys a request may carry.
+pub(crate) const MAX_IDENTIFIER_KEYS: usize = 64;
+/// Longest identifier value, in characters (a schema may set less).
+pub(crate) const MAX_VALUE_CHARS: usize = 1000;
+
 impl RequestBody {
+    /// Size limits that hold whatever the schema says: key count and value length.
+    pub(crate) fn check_limits(&self) -> Result<(), String> {
+        if self.identifier.len() > MAX_IDENTIFIER_KEYS {
+            return Err(format!(
+                "identifier has {} keys; at most {MAX_IDENTIFIER_KEYS} are accepted",
+                self.identifier.len()
+            ));
+        }
+        for (key, value) in &self.identifier {
+            let length = match value {
+                Value::String(text) => text.chars().count(),
+                Value::Object(_) | Value::Array(_) => value.to_string().chars().count(),
+                other => other.to_string().len(),
+            };
+            if length > MAX_VALUE_CHARS {
+                return Err(format!(
+                    "Field '{key}' exceeds maximum length of {MAX_VALUE_CHARS} characters, got: {length}"
+                ));
+            }
+        }
+        Ok(())
+    }
+
     pub(crate) fn parse(bytes: &[u8]) -> Result<Self, BodyError> {
         let value: Value =
             serde_json::from_slice(bytes).map_err(|error| BodyError::Json(error.to_string()))?;

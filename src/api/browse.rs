@@ -2,15 +2,18 @@
 //! (`GET /api/v1/notifications/{event_type}`) and one notification by id
 //! (`GET /api/v1/notification/{id}`).
 
+use axum::Extension;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
 use super::error::{ApiError, Endpoint};
+use super::guard::{self, Caller};
 use super::pagination::{self, PageRequest};
 use super::query;
 use super::state::AppState;
+use crate::auth::Access;
 use crate::domain::NotificationRef;
 use crate::schema::Operation;
 use crate::sse::cloudevent;
@@ -22,6 +25,7 @@ fn json(body: String) -> Response {
 #[tracing::instrument(skip_all, fields(event_type = %event_type))]
 pub(crate) async fn page(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(event_type): Path<String>,
     Query(mut pairs): Query<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
@@ -33,8 +37,10 @@ pub(crate) async fn page(
             ApiError::UnknownEventType(event_type.clone(), state.catalog.event_type_names())
         })?
         .clone();
+    guard::authorize(&state, &caller, &schema, Access::Read)?;
     let request = PageRequest::take_from(&mut pairs).map_err(bad)?;
     let body = query::request(event_type, pairs).map_err(bad)?;
+    body.check_limits().map_err(bad)?;
     if body.from_id.is_some()
         || body.from_date.is_some()
         || body.to_id.is_some()

@@ -89,6 +89,15 @@ pub enum ApiError {
     StreamSetup(StoreError),
     #[error("too many open streams (limit {0})")]
     TooManyStreams(usize),
+    /// 401, with the `WWW-Authenticate` challenges of the configured mode.
+    #[error("{0}")]
+    Unauthorized(String, &'static [&'static str]),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("Authentication service temporarily unavailable")]
+    AuthUnavailable,
+    #[error("query string longer than {limit} bytes")]
+    QueryTooLong { limit: usize },
     #[error("{}", .0.message)]
     Admin(AdminFailure),
     #[error("Event type '{0}' not found")]
@@ -127,6 +136,15 @@ fn standard(code: &str, error: &str, message: &str, details: &str) -> Map<String
     body
 }
 
+/// Aviso's auth error shape: no `details`.
+fn auth_error(code: &str, error: &str, message: &str) -> Map<String, Value> {
+    let mut body = Map::new();
+    body.insert("code".to_owned(), json!(code));
+    body.insert("error".to_owned(), json!(error));
+    body.insert("message".to_owned(), json!(message));
+    body
+}
+
 impl From<IdError> for AdminFailure {
     fn from(error: IdError) -> Self {
         AdminFailure {
@@ -152,9 +170,12 @@ impl ApiError {
             | ApiError::UnknownEventType(..)
             | ApiError::Invalid(..)
             | ApiError::BadRequest(..) => StatusCode::BAD_REQUEST,
-            ApiError::Unavailable(_) | ApiError::TooManyStreams(_) => {
+            ApiError::Unavailable(_) | ApiError::TooManyStreams(_) | ApiError::AuthUnavailable => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
+            ApiError::Unauthorized(..) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::QueryTooLong { .. } => StatusCode::URI_TOO_LONG,
             ApiError::Storage(_) | ApiError::StreamSetup(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Admin(failure) => failure.status,
             ApiError::SchemaNotFound(..)
@@ -214,6 +235,19 @@ impl ApiError {
                 "store unavailable, retry later",
                 "the notification store is not reachable",
             ),
+            ApiError::Unauthorized(message, _) => {
+                auth_error("UNAUTHORIZED", "unauthorized", message)
+            }
+            ApiError::Forbidden(message) => auth_error("FORBIDDEN", "forbidden", message),
+            ApiError::AuthUnavailable => auth_error(
+                "SERVICE_UNAVAILABLE",
+                "service_unavailable",
+                "Authentication service temporarily unavailable",
+            ),
+            ApiError::QueryTooLong { limit } => {
+                let message = format!("The query string exceeds the limit of {limit} bytes");
+                standard("URI_TOO_LONG", "uri_too_long", &message, &message)
+            }
             ApiError::TooManyStreams(limit) => standard(
                 "SERVICE_UNAVAILABLE",
                 "service_unavailable",
@@ -296,6 +330,15 @@ impl IntoResponse for ApiError {
             tracing::warn!(error = %self, "request failed");
         }
         let mut response = self.status().into_response();
+        if let ApiError::Unauthorized(_, challenges) = &self {
+            for challenge in *challenges {
+                if let Ok(value) = axum::http::HeaderValue::from_str(challenge) {
+                    response
+                        .headers_mut()
+                        .append(axum::http::header::WWW_AUTHENTICATE, value);
+                }
+            }
+        }
         response.extensions_mut().insert(self.body());
         response
     }

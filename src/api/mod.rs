@@ -6,6 +6,7 @@ mod body;
 mod browse;
 mod cursor;
 mod error;
+mod guard;
 mod health;
 mod notify;
 mod pagination;

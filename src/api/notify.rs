@@ -10,8 +10,10 @@ use serde::Serialize;
 
 use super::body::RequestBody;
 use super::error::{ApiError, Endpoint};
+use super::guard::{self, Caller};
 use super::request_id::RequestId;
 use super::state::AppState;
+use crate::auth::Access;
 use crate::schema::Rejection;
 use crate::store::Publication;
 
@@ -49,6 +51,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 pub(crate) async fn notify(
     State(state): State<AppState>,
     Extension(request_id): Extension<RequestId>,
+    Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -60,6 +63,18 @@ pub(crate) async fn notify(
         .ok_or_else(|| {
             ApiError::UnknownEventType(request.event_type.clone(), state.catalog.event_type_names())
         })?;
+    request
+        .check_limits()
+        .map_err(|message| ApiError::BadRequest(Endpoint::Notify, message))?;
+    if request.identifier.contains_key(crate::schema::POINT_KEY)
+        && !schema.keys.contains_key(crate::schema::POINT_KEY)
+    {
+        return Err(ApiError::Invalid(
+            Endpoint::Notify,
+            Rejection::PointOnNotify,
+        ));
+    }
+    guard::authorize(&state, &caller, schema, Access::Write)?;
     if request.to_id.is_some() || request.to_date.is_some() {
         return Err(ApiError::BadRequest(
             Endpoint::Notify,

@@ -8,7 +8,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use super::error::ApiError;
 use super::state::AppState;
-use super::{admin, browse, health, notify, request_id, schema, stream};
+use super::{admin, browse, guard, health, notify, request_id, schema, stream};
 
 async fn no_route(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
     ApiError::NoRoute {
@@ -78,6 +78,10 @@ pub fn router(state: AppState) -> Router {
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::middleware,
+        ))
         .layer(cors(&cors_origins))
         .layer(axum::middleware::from_fn(request_id::middleware))
         .with_state(state)

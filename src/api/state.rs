@@ -5,6 +5,7 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::Authenticator;
 use crate::schema::Catalog;
 use crate::settings::Settings;
 use crate::sse::session::SessionSettings;
@@ -19,4 +20,6 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// One permit per open SSE stream (`sse.max_connections`).
     pub streams: Arc<Semaphore>,
+    /// `None` when auth is disabled.
+    pub auth: Option<Arc<Authenticator>>,
 }

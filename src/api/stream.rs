@@ -14,9 +14,11 @@ use axum::response::{IntoResponse, Response};
 use super::body::RequestBody;
 use super::cursor::{self, From, To};
 use super::error::{ApiError, Endpoint};
+use super::guard::{self, Caller};
 use super::query;
 use super::request_id::RequestId;
 use super::state::AppState;
+use crate::auth::Access;
 use crate::domain::{NotificationRef, Sequence};
 use crate::schema::{EventSchema, Operation};
 use crate::sse::frame::{FrameContext, Resume};
@@ -77,6 +79,7 @@ const BROWSER_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 async fn open(
     state: AppState,
     request_id: RequestId,
+    caller: Caller,
     mut request: RequestBody,
     endpoint: Endpoint,
     last_event_id: Option<String>,
@@ -89,6 +92,10 @@ async fn open(
             ApiError::UnknownEventType(request.event_type.clone(), state.catalog.event_type_names())
         })?
         .clone();
+    guard::authorize(&state, &caller, &schema, Access::Read)?;
+    request
+        .check_limits()
+        .map_err(|message| ApiError::BadRequest(endpoint, message))?;
     let resumed = match &last_event_id {
         Some(raw) => {
             let after = resume_after(&schema, &state, raw, endpoint)?;
@@ -212,6 +219,7 @@ fn from_query(
 pub(crate) async fn watch(
     State(state): State<AppState>,
     Extension(request_id): Extension<RequestId>,
+    Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -219,6 +227,7 @@ pub(crate) async fn watch(
     open(
         state,
         request_id,
+        caller,
         request,
         Endpoint::Watch,
         last_event_id(&headers),
@@ -231,6 +240,7 @@ pub(crate) async fn watch(
 pub(crate) async fn replay(
     State(state): State<AppState>,
     Extension(request_id): Extension<RequestId>,
+    Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -238,6 +248,7 @@ pub(crate) async fn replay(
     open(
         state,
         request_id,
+        caller,
         request,
         Endpoint::Replay,
         last_event_id(&headers),
@@ -250,6 +261,7 @@ pub(crate) async fn replay(
 pub(crate) async fn watch_get(
     State(state): State<AppState>,
     Extension(request_id): Extension<RequestId>,
+    Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     Path(event_type): Path<String>,
     Query(pairs): Query<Vec<(String, String)>>,
@@ -258,6 +270,7 @@ pub(crate) async fn watch_get(
     open(
         state,
         request_id,
+        caller,
         request,
         Endpoint::Watch,
         last_event_id(&headers),
@@ -270,6 +283,7 @@ pub(crate) async fn watch_get(
 pub(crate) async fn replay_get(
     State(state): State<AppState>,
     Extension(request_id): Extension<RequestId>,
+    Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     Path(event_type): Path<String>,
     Query(pairs): Query<Vec<(String, String)>>,
@@ -278,6 +292,7 @@ pub(crate) async fn replay_get(
     open(
         state,
         request_id,
+        caller,
         request,
         Endpoint::Replay,
         last_event_id(&headers),

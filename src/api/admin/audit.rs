@@ -70,8 +70,8 @@ pub(crate) async fn record(
         client_address: request.client.map(|address| address.to_string()),
         method: &request.method,
         route: &request.route,
-        actor: None,
-        roles: Vec::new(),
+        actor: request.actor.clone(),
+        roles: request.roles.clone(),
     };
     let stream = state.store.audit_stream();
     let payload = match serde_json::to_vec(&record) {

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath};
 use axum::http::request::Parts;
 
+use crate::api::guard::Caller;
 use crate::api::request_id::RequestId;
 
 #[derive(Debug, Clone)]
@@ -13,13 +14,22 @@ pub(crate) struct AdminRequest {
     pub client: Option<SocketAddr>,
     pub method: String,
     pub route: String,
+    /// `username@realm` and roles of the authenticated caller (auth on).
+    pub actor: Option<String>,
+    pub roles: Vec<String>,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for AdminRequest {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let caller = parts
+            .extensions
+            .get::<Caller>()
+            .and_then(|caller| caller.0.clone());
         Ok(Self {
+            actor: caller.as_ref().map(crate::auth::User::actor),
+            roles: caller.map(|user| user.roles).unwrap_or_default(),
             request_id: parts
                 .extensions
                 .get::<RequestId>()
