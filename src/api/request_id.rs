@@ -114,7 +114,7 @@ pub(crate) async fn middleware(mut request: Request, next: Next) -> Response {
         let mut rendered = (status, render(&body, &request_id)).into_response();
         for (name, value) in response.headers() {
             if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
-                rendered.headers_mut().insert(name.clone(), value.clone());
+                rendered.headers_mut().append(name.clone(), value.clone());
             }
         }
         rendered.headers_mut().insert(

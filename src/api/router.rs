@@ -2,9 +2,11 @@
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::routing::{delete, get, post};
 use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::timeout::TimeoutLayer;
 
 use super::error::ApiError;
 use super::state::AppState;
@@ -52,15 +54,18 @@ fn cors(origins: &[String]) -> CorsLayer {
 pub fn router(state: AppState) -> Router {
     let body_limit = state.settings.http.body_limit;
     let cors_origins = state.settings.http.cors_allowed_origins.clone();
-    Router::new()
+    let timeout = state.settings.http.request_timeout;
+    // Streams may last an hour; everything else gets the request timeout (408 past it).
+    let streams = Router::new()
+        .route("/api/v1/watch", post(stream::watch))
+        .route("/api/v1/replay", post(stream::replay))
+        .route("/api/v1/watch/{event_type}", get(stream::watch_get))
+        .route("/api/v1/replay/{event_type}", get(stream::replay_get));
+    let requests = Router::new()
         .route("/", get(health::landing))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .route("/api/v1/notification", post(notify::notify))
-        .route("/api/v1/watch", post(stream::watch))
-        .route("/api/v1/replay", post(stream::replay))
-        .route("/api/v1/watch/{event_type}", get(stream::watch_get))
-        .route("/api/v1/replay/{event_type}", get(stream::replay_get))
         .route("/api/v1/schema", get(schema::list))
         .route("/api/v1/schema/{event_type}", get(schema::one))
         .route("/api/v1/notifications/{event_type}", get(browse::page))
@@ -75,6 +80,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/admin/wipe/all", delete(admin::wipe_all))
         .route("/api/v1/admin/streams", get(admin::overview))
         .route("/api/v1/admin/audit", get(admin::audit_trail))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ));
+    streams
+        .merge(requests)
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(body_limit))

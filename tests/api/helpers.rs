@@ -14,6 +14,8 @@ use crate::support::nats::NatsServer;
 
 pub struct TestApp {
     pub address: String,
+    /// The running app's state, for in-process requests (`tower::ServiceExt::oneshot`).
+    pub state: Option<tidings::api::AppState>,
     pub client: Client,
     pub shutdown: CancellationToken,
     pub server: tokio::task::JoinHandle<()>,
@@ -63,11 +65,13 @@ impl TestApp {
             .await
             .expect("app builds");
         let address = format!("http://127.0.0.1:{}", app.port());
+        let state = Some(app.state().clone());
         let server = tokio::spawn(async move {
             app.run_until_stopped().await.expect("server runs");
         });
         let test_app = Self {
             address,
+            state,
             client: Client::builder()
                 .timeout(Duration::from_secs(30))
                 .build()

@@ -5,6 +5,7 @@
 mod support;
 
 mod admin;
+mod auth;
 mod helpers;
 mod notify;
 mod operations;
@@ -91,4 +92,13 @@ both_stores!(operations_cases => operations:
     watchers_hear_about_deletions_and_wipes,
     browsing_visits_every_notification_once_both_ways,
     browsing_filters_by_time_and_checks_its_parameters,
+);
+
+both_stores!(auth_cases => auth:
+    the_per_stream_table_holds_on_every_route,
+    admin_routes_need_an_admin_role,
+    broken_tokens_are_refused,
+    direct_mode_asks_the_auth_service_once_per_credential,
+    admin_routes_answer_only_loopback_while_auth_is_off,
+    oversized_requests_get_json_errors,
 );
