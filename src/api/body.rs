@@ -115,4 +115,11 @@ mod tests {
             Err(BodyError::Shape(_))
         ));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256)) {
+            let _ = RequestBody::parse(&bytes);
+        }
+    }
 }

@@ -117,4 +117,11 @@ mod tests {
     fn splits_at_the_first_at_sign() {
         assert_eq!(parse("a@b@1"), Err(IdError::NotAnInteger));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_ids_never_panic(raw in "\\PC{0,40}") {
+            let _ = raw.parse::<NotificationRef>();
+        }
+    }
 }

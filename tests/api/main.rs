@@ -7,6 +7,7 @@ mod support;
 mod admin;
 mod auth;
 mod helpers;
+mod hostile;
 mod notify;
 mod operations;
 mod resume;
