@@ -34,6 +34,48 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Print an HS256 token for trying auth (the secret must match `auth.jwt_secret`).
+    Token {
+        /// Shared secret; read from TIDINGS_JWT_SECRET when not given.
+        #[arg(long, env = "TIDINGS_JWT_SECRET", hide_env_values = true)]
+        secret: String,
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        realm: String,
+        /// Comma-separated roles.
+        #[arg(long, value_delimiter = ',')]
+        roles: Vec<String>,
+        /// Lifetime, e.g. 1h or 15m.
+        #[arg(long, default_value = "1h")]
+        ttl: humantime::Duration,
+    },
+}
+
+fn token(
+    secret: &str,
+    username: &str,
+    realm: &str,
+    roles: &[String],
+    ttl: std::time::Duration,
+) -> ExitCode {
+    let expires = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |now| now.as_secs())
+        + ttl.as_secs();
+    let claims =
+        serde_json::json!({"username": username, "realm": realm, "roles": roles, "exp": expires});
+    let key = jsonwebtoken::EncodingKey::from_secret(secret.as_bytes());
+    match jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key) {
+        Ok(token) => {
+            println!("{token}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn check(config: Option<PathBuf>) -> ExitCode {
@@ -135,6 +177,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Serve { config: None }) {
         Command::Check { config } => check(config),
+        Command::Token {
+            secret,
+            username,
+            realm,
+            roles,
+            ttl,
+        } => token(&secret, &username, &realm, &roles, ttl.into()),
         Command::Serve { config } => match tokio::runtime::Runtime::new() {
             Ok(runtime) => runtime.block_on(serve(config)),
             Err(error) => {
