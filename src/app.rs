@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, AppState};
 use crate::auth::Authenticator;
+use crate::metrics::Metrics;
 use crate::schema::{Catalog, SchemaError};
 use crate::settings::Settings;
 use crate::sse::cloudevent::CloudEventSettings;
@@ -34,6 +35,7 @@ pub enum AppError {
 
 pub struct App {
     listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
     state: AppState,
 }
 
@@ -41,14 +43,16 @@ impl App {
     /// Loads the schema, opens the store and binds the listener (port 0 picks a free one).
     pub async fn build(settings: Settings, shutdown: CancellationToken) -> Result<Self, AppError> {
         let catalog = Arc::new(Catalog::load(&settings.schema.paths)?);
-        let store = Arc::new(Store::open(&settings.store, &catalog).await?);
-        match store.as_ref() {
-            Store::Memory(_) => tracing::warn!(
-                "store: memory (not durable: notifications are lost when the process stops)"
-            ),
-            Store::Jetstream(_) => {
-                tracing::info!(urls = %settings.store.jetstream.url, "store: jetstream")
+        let metrics = Arc::new(Metrics::new(&catalog.event_type_names()));
+        let store = Arc::new(Store::open(&settings.store, &catalog, metrics.clone()).await?);
+        match store.jetstream() {
+            None => {
+                metrics.nats_connected.set(1);
+                tracing::warn!(
+                    "store: memory (not durable: notifications are lost when the process stops)"
+                )
             }
+            Some(_) => tracing::info!(urls = %settings.store.jetstream.url, "store: jetstream"),
         }
         spawn_reconciliation(store.clone(), shutdown.clone());
         let listener = TcpListener::bind(&settings.listen)
@@ -57,7 +61,21 @@ impl App {
                 address: settings.listen.clone(),
                 source,
             })?;
+        let metrics_listener = match &settings.metrics.listen {
+            Some(address) => {
+                Some(
+                    TcpListener::bind(address)
+                        .await
+                        .map_err(|source| AppError::Listen {
+                            address: address.clone(),
+                            source,
+                        })?,
+                )
+            }
+            None => None,
+        };
         let session = SessionSettings {
+            metrics: metrics.clone(),
             watcher_buffer: settings.sse.watcher_buffer_bytes,
             heartbeat: settings.sse.heartbeat,
             max_duration: settings.sse.max_duration,
@@ -89,9 +107,14 @@ impl App {
             session: Arc::new(session),
             streams: Arc::new(tokio::sync::Semaphore::new(settings_max_connections)),
             auth,
+            metrics,
             shutdown,
         };
-        Ok(Self { listener, state })
+        Ok(Self {
+            listener,
+            metrics_listener,
+            state,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -99,6 +122,14 @@ impl App {
             .local_addr()
             .map(|address| address.port())
             .unwrap_or_default()
+    }
+
+    /// Port of the separate metrics listener, when configured.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|listener| listener.local_addr().ok())
+            .map(|address| address.port())
     }
 
     pub fn state(&self) -> &AppState {
@@ -116,6 +147,18 @@ impl App {
             .map(|a| a.to_string())
             .unwrap_or_default();
         tracing::info!(%address, event_types = ?self.state.catalog.event_type_names(), "listening");
+        if let Some(listener) = self.metrics_listener {
+            let router = api::metrics_router(self.state.clone());
+            let shutdown = shutdown.clone();
+            tokio::spawn(async move {
+                let served = axum::serve(listener, router)
+                    .with_graceful_shutdown(shutdown.cancelled_owned())
+                    .await;
+                if let Err(error) = served {
+                    tracing::error!(%error, "metrics listener failed");
+                }
+            });
+        }
         let router = api::router(self.state);
         let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
         axum::serve(self.listener, service)
@@ -131,13 +174,13 @@ impl App {
 /// JetStream streams are created or reconciled once the first connection is up; until
 /// then requests fail fast as unavailable and `/ready` says so.
 fn spawn_reconciliation(store: Arc<Store>, shutdown: CancellationToken) {
-    let Store::Jetstream(_) = store.as_ref() else {
+    if store.jetstream().is_none() {
         return;
-    };
+    }
     tokio::spawn(async move {
         let mut delay = Duration::from_millis(100);
         loop {
-            if let Store::Jetstream(jetstream) = store.as_ref()
+            if let Some(jetstream) = store.jetstream()
                 && jetstream.is_connected()
             {
                 match jetstream.reconcile().await {

@@ -34,6 +34,7 @@ pub struct Settings {
     pub http: HttpSettings,
     pub auth: AuthSettings,
     pub admin: AdminSettings,
+    pub metrics: MetricsSettings,
 }
 
 impl Default for Settings {
@@ -49,6 +50,7 @@ impl Default for Settings {
             http: HttpSettings::default(),
             auth: AuthSettings::default(),
             admin: AdminSettings::default(),
+            metrics: MetricsSettings::default(),
         }
     }
 }
@@ -280,6 +282,14 @@ impl Default for AuthSettings {
             cache_size: 10_000,
         }
     }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// A second listener (`host:port`) serving only `/metrics`; `/metrics` on the main
+    /// listener stays.
+    pub listen: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -21,9 +21,9 @@ use crate::store::Publication;
 pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
 
 #[derive(Serialize)]
-struct Accepted<'a> {
+struct Accepted {
     status: &'static str,
-    request_id: &'a str,
+    request_id: String,
     processed_at: String,
     id: String,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -55,8 +55,44 @@ pub(crate) async fn notify(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    let mut event_type = None;
+    let result = accept(
+        &state,
+        &request_id,
+        &caller,
+        &headers,
+        &body,
+        &mut event_type,
+    )
+    .await;
+    let label = state
+        .metrics
+        .event_type_label(event_type.as_deref().unwrap_or_default());
+    let outcome = match &result {
+        Ok(accepted) if accepted.duplicate => "duplicate",
+        Ok(_) => "stored",
+        Err(error) if error.status().is_client_error() => "rejected",
+        Err(_) => "failed",
+    };
+    state
+        .metrics
+        .notifications
+        .with_label_values(&[label, outcome])
+        .inc();
+    result.map(|accepted| axum::Json(accepted).into_response())
+}
+
+async fn accept(
+    state: &AppState,
+    request_id: &RequestId,
+    caller: &Caller,
+    headers: &HeaderMap,
+    body: &[u8],
+    event_type: &mut Option<String>,
+) -> Result<Accepted, ApiError> {
     let request =
-        RequestBody::parse(&body).map_err(|error| ApiError::Body(Endpoint::Notify, error))?;
+        RequestBody::parse(body).map_err(|error| ApiError::Body(Endpoint::Notify, error))?;
+    *event_type = Some(request.event_type.clone());
     let schema = state
         .catalog
         .event_type(&request.event_type)
@@ -74,7 +110,7 @@ pub(crate) async fn notify(
             Rejection::PointOnNotify,
         ));
     }
-    guard::authorize(&state, &caller, schema, Access::Write)?;
+    guard::authorize(state, caller, schema, Access::Write)?;
     if request.to_id.is_some() || request.to_date.is_some() {
         return Err(ApiError::BadRequest(
             Endpoint::Notify,
@@ -91,7 +127,7 @@ pub(crate) async fn notify(
             Rejection::PayloadRequired,
         ));
     }
-    let idempotency_key = idempotency_key(&headers)?;
+    let idempotency_key = idempotency_key(headers)?;
     let subject = schema.subject(&identifier).map_err(|error| {
         ApiError::Invalid(Endpoint::Notify, Rejection::Filter(error.to_string()))
     })?;
@@ -115,12 +151,11 @@ pub(crate) async fn notify(
         .await
         .map_err(ApiError::from_store)?;
     tracing::info!(event_type = %schema.event_type, seq = ack.sequence.get(), duplicate = ack.duplicate, "notification stored");
-    Ok(axum::Json(Accepted {
+    Ok(Accepted {
         status: "success",
-        request_id: request_id.as_str(),
+        request_id: request_id.0.clone(),
         processed_at: chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
         id: format!("{}@{}", schema.event_type, ack.sequence),
         duplicate: ack.duplicate,
     })
-    .into_response())
 }

@@ -10,7 +10,7 @@ use tower_http::timeout::TimeoutLayer;
 
 use super::error::ApiError;
 use super::state::AppState;
-use super::{admin, browse, guard, health, notify, request_id, schema, stream};
+use super::{admin, browse, guard, health, notify, observe, request_id, schema, stream};
 
 async fn no_route(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
     ApiError::NoRoute {
@@ -51,6 +51,14 @@ fn cors(origins: &[String]) -> CorsLayer {
         .max_age(std::time::Duration::from_secs(600))
 }
 
+/// The separate metrics listener's routes: `/metrics` only.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(observe::metrics))
+        .layer(axum::middleware::from_fn(request_id::middleware))
+        .with_state(state)
+}
+
 pub fn router(state: AppState) -> Router {
     let body_limit = state.settings.http.body_limit;
     let cors_origins = state.settings.http.cors_allowed_origins.clone();
@@ -65,6 +73,7 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(health::landing))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
+        .route("/metrics", get(observe::metrics))
         .route("/api/v1/notification", post(notify::notify))
         .route("/api/v1/schema", get(schema::list))
         .route("/api/v1/schema/{event_type}", get(schema::one))
@@ -86,6 +95,10 @@ pub fn router(state: AppState) -> Router {
         ));
     streams
         .merge(requests)
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            observe::middleware,
+        ))
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(body_limit))

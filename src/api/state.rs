@@ -6,6 +6,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::Authenticator;
+use crate::metrics::Metrics;
 use crate::schema::Catalog;
 use crate::settings::Settings;
 use crate::sse::session::SessionSettings;
@@ -22,4 +23,5 @@ pub struct AppState {
     pub streams: Arc<Semaphore>,
     /// `None` when auth is disabled.
     pub auth: Option<Arc<Authenticator>>,
+    pub metrics: Arc<Metrics>,
 }

@@ -147,7 +147,14 @@ async fn open(
     let limit = schema
         .max_historical_notifications
         .unwrap_or(state.settings.replay.max_historical_notifications);
+    let route = match (endpoint, form) {
+        (Endpoint::Replay, Form::Post) => "/api/v1/replay",
+        (Endpoint::Replay, Form::Get) => "/api/v1/replay/{event_type}",
+        (_, Form::Post) => "/api/v1/watch",
+        (_, Form::Get) => "/api/v1/watch/{event_type}",
+    };
     let plan = Plan {
+        route,
         kind: if endpoint == Endpoint::Replay {
             Kind::Replay
         } else {

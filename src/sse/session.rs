@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 use super::cloudevent::{self, CloudEventSettings};
 use super::frame::{CloseReason, Frame, FrameContext, Phase, Resume};
 use crate::domain::Sequence;
+use crate::metrics::{Metrics, OpenStreamGuard};
 use crate::schema::{EventSchema, IdentifierFilter};
 use crate::store::{ReadRequest, Retraction, SharedMessage, Start, Store, StoreError};
 
@@ -51,6 +52,8 @@ pub enum HistoryEnd {
 /// Everything a stream needs, validated before the 200 is sent.
 pub struct Plan {
     pub kind: Kind,
+    /// Route template, for metrics.
+    pub route: &'static str,
     pub schema: Arc<EventSchema>,
     pub filter: IdentifierFilter,
     pub nats_filter: String,
@@ -69,8 +72,9 @@ pub struct Plan {
 }
 
 /// Timings and CloudEvent settings shared by every stream.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SessionSettings {
+    pub metrics: Arc<Metrics>,
     /// Bytes of live notifications that may wait for one watcher before it is cut off.
     pub watcher_buffer: usize,
     pub heartbeat: Duration,
@@ -115,7 +119,13 @@ pub fn spawn(
             context: plan.context.clone(),
             last_sent: Instant::now(),
         };
+        let open = settings
+            .metrics
+            .sse_open
+            .with_label_values(&[plan.route, plan.schema.event_type.as_str()]);
+        let guard = OpenStreamGuard::new(open);
         let _ = run(&plan, &store, &settings, &shutdown, &mut emitter).await;
+        drop(guard);
         drop(permit);
     });
     let frames = tokio_stream::wrappers::ReceiverStream::new(receiver)
@@ -149,7 +159,20 @@ async fn notification(
             message: error.to_string(),
         },
     };
-    emitter.send(frame).await
+    let delivered = matches!(frame, Frame::Notification { .. });
+    emitter.send(frame).await?;
+    if delivered {
+        let labels = [plan.route, plan.schema.event_type.as_str()];
+        settings.metrics.sse_frames.with_label_values(&labels).inc();
+        if phase == Phase::Replay {
+            settings
+                .metrics
+                .replay_delivered
+                .with_label_values(&[plan.schema.event_type.as_str()])
+                .inc();
+        }
+    }
+    Ok(())
 }
 
 /// Reports a store failure to the client as aviso does: an `error` frame.
@@ -377,6 +400,11 @@ async fn live(
                     }
                 }
                 Some(Err(StoreError::SubscriberOverflow { last_sequence })) => {
+                    settings
+                        .metrics
+                        .sse_cut_off
+                        .with_label_values(&[plan.schema.event_type.as_str()])
+                        .inc();
                     let last = cloudevent::event_id(&plan.schema, last_sequence);
                     emitter
                         .send(Frame::Error {

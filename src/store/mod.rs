@@ -19,7 +19,11 @@ pub use types::{
     StreamInfo, StreamPolicy, StreamSpec,
 };
 
+use std::sync::Arc;
+use std::time::Instant;
+
 use crate::domain::{Sequence, StreamKey};
+use crate::metrics::Metrics;
 use crate::schema::Catalog;
 use crate::settings::{StoreKind, StoreSettings};
 
@@ -27,43 +31,80 @@ use crate::settings::{StoreKind, StoreSettings};
 pub type MessageStream = BoxStream<'static, Result<SharedMessage, StoreError>>;
 
 /// The configured engine.
-pub enum Store {
+pub enum Engine {
     Memory(MemoryStore),
     Jetstream(Box<JetstreamStore>),
 }
 
+/// The store: an engine plus the metrics every operation reports to.
+pub struct Store {
+    engine: Engine,
+    metrics: Arc<Metrics>,
+}
+
 impl Store {
-    /// Opens the engine named by settings, managing one stream per event type.
-    pub async fn open(settings: &StoreSettings, catalog: &Catalog) -> Result<Self, StoreError> {
+    /// Opens the engine named by settings, managing one stream per event type (plus the
+    /// audit trail).
+    pub async fn open(
+        settings: &StoreSettings,
+        catalog: &Catalog,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, StoreError> {
         let mut specs: Vec<StreamSpec> = catalog
             .event_types()
             .map(|schema| StreamSpec::new(schema, &settings.jetstream))
             .collect();
         specs.push(StreamSpec::audit(&settings.jetstream));
-        Ok(match settings.kind {
-            StoreKind::Memory => Store::Memory(MemoryStore::new(
+        let engine = match settings.kind {
+            StoreKind::Memory => Engine::Memory(MemoryStore::new(
                 specs,
                 settings.memory.max_messages_per_stream,
             )),
-            StoreKind::Jetstream => Store::Jetstream(Box::new(
-                JetstreamStore::connect(&settings.jetstream, specs).await?,
+            StoreKind::Jetstream => Engine::Jetstream(Box::new(
+                JetstreamStore::connect(&settings.jetstream, specs, metrics.clone()).await?,
             )),
-        })
+        };
+        Ok(Self { engine, metrics })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The JetStream engine, when that is the one configured.
+    pub fn jetstream(&self) -> Option<&JetstreamStore> {
+        match &self.engine {
+            Engine::Jetstream(store) => Some(store),
+            Engine::Memory(_) => None,
+        }
+    }
+
+    fn observe<T>(
+        &self,
+        operation: &'static str,
+        started: Instant,
+        result: &Result<T, StoreError>,
+    ) {
+        self.metrics
+            .observe_store(operation, started, result.is_ok());
     }
 
     /// Whether the backend is reachable (`/ready`).
     pub fn is_connected(&self) -> bool {
-        match self {
-            Store::Memory(_) => true,
-            Store::Jetstream(store) => store.is_connected(),
+        match &self.engine {
+            Engine::Memory(_) => true,
+            Engine::Jetstream(store) => store.is_connected(),
         }
     }
 
     pub async fn publish(&self, publication: Publication) -> Result<PublishAck, StoreError> {
-        match self {
-            Store::Memory(store) => store.publish(publication),
-            Store::Jetstream(store) => store.publish(publication).await,
-        }
+        let started = Instant::now();
+        let result = match &self.engine {
+            Engine::Memory(store) => store.publish(publication),
+            Engine::Jetstream(store) => store.publish(publication).await,
+        };
+        self.observe("publish", started, &result);
+        result
     }
 
     pub async fn get(
@@ -71,10 +112,13 @@ impl Store {
         stream: &StreamKey,
         sequence: Sequence,
     ) -> Result<Option<SharedMessage>, StoreError> {
-        match self {
-            Store::Memory(store) => store.get(stream, sequence),
-            Store::Jetstream(store) => store.get(stream, sequence).await,
-        }
+        let started = Instant::now();
+        let result = match &self.engine {
+            Engine::Memory(store) => store.get(stream, sequence),
+            Engine::Jetstream(store) => store.get(stream, sequence).await,
+        };
+        self.observe("get", started, &result);
+        result
     }
 
     pub async fn delete(
@@ -82,10 +126,13 @@ impl Store {
         stream: &StreamKey,
         sequence: Sequence,
     ) -> Result<DeleteOutcome, StoreError> {
-        match self {
-            Store::Memory(store) => store.delete(stream, sequence),
-            Store::Jetstream(store) => store.delete(stream, sequence).await,
-        }
+        let started = Instant::now();
+        let result = match &self.engine {
+            Engine::Memory(store) => store.delete(stream, sequence),
+            Engine::Jetstream(store) => store.delete(stream, sequence).await,
+        };
+        self.observe("delete", started, &result);
+        result
     }
 
     /// Removes every message of a stream, or only those matching `filter`; the stream and
@@ -96,49 +143,67 @@ impl Store {
         filter: Option<&str>,
         dry_run: bool,
     ) -> Result<PurgeReport, StoreError> {
-        match self {
-            Store::Memory(store) => store.purge(stream, filter, dry_run),
-            Store::Jetstream(store) => store.purge(stream, filter, dry_run).await,
-        }
+        let started = Instant::now();
+        let result = match &self.engine {
+            Engine::Memory(store) => store.purge(stream, filter, dry_run),
+            Engine::Jetstream(store) => store.purge(stream, filter, dry_run).await,
+        };
+        self.observe("purge", started, &result);
+        result
     }
 
-    /// Purges every stream of the schema, and nothing else.
+    /// Purges every stream of the schema, and nothing else (never the audit trail).
     pub async fn purge_managed(
         &self,
         dry_run: bool,
     ) -> Result<Vec<(StreamKey, PurgeReport)>, StoreError> {
+        let started = Instant::now();
         let mut reports = Vec::new();
+        let mut result = Ok(());
         for stream in self.managed_streams() {
-            let report = self.purge(&stream, None, dry_run).await?;
-            reports.push((stream, report));
+            match self.purge(&stream, None, dry_run).await {
+                Ok(report) => reports.push((stream, report)),
+                Err(error) => {
+                    result = Err(error);
+                    break;
+                }
+            }
         }
-        Ok(reports)
+        self.observe("purge_managed", started, &result);
+        result.map(|()| reports)
     }
 
     pub fn managed_streams(&self) -> Vec<StreamKey> {
-        match self {
-            Store::Memory(store) => store.managed_streams(),
-            Store::Jetstream(store) => store.managed_streams(),
+        match &self.engine {
+            Engine::Memory(store) => store.managed_streams(),
+            Engine::Jetstream(store) => store.managed_streams(),
         }
     }
 
     /// The stream's last sequence (0 when nothing was ever stored): the history boundary.
     pub async fn last_sequence(&self, stream: &StreamKey) -> Result<u64, StoreError> {
-        match self {
-            Store::Memory(store) => store.last_sequence(stream),
-            Store::Jetstream(store) => store.last_sequence(stream).await,
-        }
+        let started = Instant::now();
+        let result = match &self.engine {
+            Engine::Memory(store) => store.last_sequence(stream),
+            Engine::Jetstream(store) => store.last_sequence(stream).await,
+        };
+        self.observe("last_sequence", started, &result);
+        result
     }
 
+    /// Opens a finite read (the time to open it is what is measured).
     pub async fn read(
         &self,
         stream: &StreamKey,
         request: ReadRequest,
     ) -> Result<MessageStream, StoreError> {
-        match self {
-            Store::Memory(store) => store.read(stream, request),
-            Store::Jetstream(store) => store.read(stream, request).await,
-        }
+        let started = Instant::now();
+        let result = match &self.engine {
+            Engine::Memory(store) => store.read(stream, request),
+            Engine::Jetstream(store) => store.read(stream, request).await,
+        };
+        self.observe("read", started, &result);
+        result
     }
 
     /// Live messages matching `filter` with sequences above `after`, no gap, no duplicate;
@@ -150,17 +215,23 @@ impl Store {
         after: u64,
         budget: usize,
     ) -> Result<Subscription, StoreError> {
-        match self {
-            Store::Memory(store) => store.subscribe(stream, filter, after, budget),
-            Store::Jetstream(store) => store.subscribe(stream, filter, after, budget).await,
-        }
+        let started = Instant::now();
+        let result = match &self.engine {
+            Engine::Memory(store) => store.subscribe(stream, filter, after, budget),
+            Engine::Jetstream(store) => store.subscribe(stream, filter, after, budget).await,
+        };
+        self.observe("subscribe", started, &result);
+        result
     }
 
     pub async fn stream_info(&self, stream: &StreamKey) -> Result<StreamInfo, StoreError> {
-        match self {
-            Store::Memory(store) => store.stream_info(stream),
-            Store::Jetstream(store) => store.stream_info(stream).await,
-        }
+        let started = Instant::now();
+        let result = match &self.engine {
+            Engine::Memory(store) => store.stream_info(stream),
+            Engine::Jetstream(store) => store.stream_info(stream).await,
+        };
+        self.observe("stream_info", started, &result);
+        result
     }
 
     /// The append-only audit trail.
@@ -170,22 +241,22 @@ impl Store {
 
     /// Tells the watchers of a stream, on every instance, that notifications are gone.
     pub async fn announce(&self, retraction: Retraction) {
-        match self {
-            Store::Memory(store) => store.announce(retraction),
-            Store::Jetstream(store) => store.announce(retraction).await,
+        match &self.engine {
+            Engine::Memory(store) => store.announce(retraction),
+            Engine::Jetstream(store) => store.announce(retraction).await,
         }
     }
 
     /// Retractions announced by any instance, from now on.
     pub fn retractions(&self) -> tokio::sync::broadcast::Receiver<Retraction> {
-        match self {
-            Store::Memory(store) => store.retractions(),
-            Store::Jetstream(store) => store.retractions(),
+        match &self.engine {
+            Engine::Memory(store) => store.retractions(),
+            Engine::Jetstream(store) => store.retractions(),
         }
     }
 
     pub async fn close(&self) {
-        if let Store::Jetstream(store) = self {
+        if let Engine::Jetstream(store) = &self.engine {
             store.close().await;
         }
     }

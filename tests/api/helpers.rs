@@ -16,6 +16,7 @@ pub struct TestApp {
     pub address: String,
     /// The running app's state, for in-process requests (`tower::ServiceExt::oneshot`).
     pub state: Option<tidings::api::AppState>,
+    pub metrics_port: Option<u16>,
     pub client: Client,
     pub shutdown: CancellationToken,
     pub server: tokio::task::JoinHandle<()>,
@@ -66,12 +67,14 @@ impl TestApp {
             .expect("app builds");
         let address = format!("http://127.0.0.1:{}", app.port());
         let state = Some(app.state().clone());
+        let metrics_port = app.metrics_port();
         let server = tokio::spawn(async move {
             app.run_until_stopped().await.expect("server runs");
         });
         let test_app = Self {
             address,
             state,
+            metrics_port,
             client: Client::builder()
                 .timeout(Duration::from_secs(30))
                 .build()

@@ -8,6 +8,7 @@ mod admin;
 mod auth;
 mod helpers;
 mod hostile;
+mod metrics;
 mod notify;
 mod operations;
 mod resume;
@@ -102,4 +103,9 @@ both_stores!(auth_cases => auth:
     direct_mode_asks_the_auth_service_once_per_credential,
     admin_routes_answer_only_loopback_while_auth_is_off,
     oversized_requests_get_json_errors,
+);
+
+both_stores!(metrics_cases => metrics:
+    metrics_describe_the_traffic_with_bounded_labels,
+    metrics_can_have_their_own_listener,
 );

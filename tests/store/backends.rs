@@ -17,6 +17,10 @@ pub struct Backend {
     pub settings: StoreSettings,
 }
 
+pub fn metrics() -> std::sync::Arc<tidings::metrics::Metrics> {
+    std::sync::Arc::new(tidings::metrics::Metrics::new(&[]))
+}
+
 pub fn catalog() -> Catalog {
     let schema = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/store_schema.yaml");
     Catalog::load(&[schema]).unwrap()
@@ -24,7 +28,7 @@ pub fn catalog() -> Catalog {
 
 /// Waits until the JetStream engine is connected, then creates the streams.
 pub async fn connect_and_reconcile(store: &Store) {
-    let Store::Jetstream(jetstream) = store else {
+    let Some(jetstream) = store.jetstream() else {
         return;
     };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
@@ -42,7 +46,7 @@ impl Backend {
     pub async fn memory() -> Self {
         let catalog = catalog();
         let settings = StoreSettings::default();
-        let store = Store::open(&settings, &catalog).await.unwrap();
+        let store = Store::open(&settings, &catalog, metrics()).await.unwrap();
         Self {
             store,
             catalog,
@@ -60,7 +64,7 @@ impl Backend {
         };
         settings.jetstream.url = nats.url();
         settings.jetstream.request_timeout = Duration::from_secs(2);
-        let store = Store::open(&settings, &catalog).await.unwrap();
+        let store = Store::open(&settings, &catalog, metrics()).await.unwrap();
         connect_and_reconcile(&store).await;
         Self {
             store,

@@ -10,10 +10,7 @@ use tidings::subject::Subject;
 use crate::backends::{Backend, connect_and_reconcile};
 
 fn jetstream(backend: &Backend) -> &tidings::store::JetstreamStore {
-    match &backend.store {
-        Store::Jetstream(store) => store,
-        Store::Memory(_) => unreachable!("jetstream backend"),
-    }
+    backend.store.jetstream().expect("a jetstream backend")
 }
 
 #[tokio::test]
@@ -51,13 +48,15 @@ async fn start_up_on_matching_streams_issues_no_update_and_repairs_drift() {
             .all(|(_, outcome)| *outcome == Reconciled::Unchanged),
         "{outcomes:?}"
     );
-    let second = Store::open(&backend.settings, &backend.catalog)
-        .await
-        .unwrap();
+    let second = Store::open(
+        &backend.settings,
+        &backend.catalog,
+        crate::backends::metrics(),
+    )
+    .await
+    .unwrap();
     connect_and_reconcile(&second).await;
-    let Store::Jetstream(second) = &second else {
-        unreachable!()
-    };
+    let second = second.jetstream().expect("a jetstream backend");
     assert!(
         second
             .reconcile()

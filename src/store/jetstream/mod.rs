@@ -29,6 +29,7 @@ use super::types::{
     StoreError, StreamInfo, StreamSpec,
 };
 use crate::domain::{Sequence, StreamKey};
+use crate::metrics::Metrics;
 use crate::settings::JetstreamSettings;
 
 pub struct JetstreamStore {
@@ -74,7 +75,9 @@ impl JetstreamStore {
     pub async fn connect(
         settings: &JetstreamSettings,
         specs: Vec<StreamSpec>,
+        metrics: Arc<Metrics>,
     ) -> Result<Self, StoreError> {
+        let first_connection = Arc::new(std::sync::atomic::AtomicBool::new(true));
         let mut options = async_nats::ConnectOptions::new()
             .name("tidings")
             .retry_on_initial_connect()
@@ -82,13 +85,27 @@ impl JetstreamStore {
             .reconnect_delay_callback(reconnect_delay)
             .connection_timeout(settings.request_timeout)
             .request_timeout(Some(settings.request_timeout))
-            .event_callback(|event| async move {
-                match event {
-                    async_nats::Event::Connected => tracing::info!("connected to NATS"),
-                    async_nats::Event::Disconnected => {
-                        tracing::warn!("disconnected from NATS; reconnecting")
+            .event_callback(move |event| {
+                let metrics = metrics.clone();
+                let first = first_connection.clone();
+                async move {
+                    match event {
+                        async_nats::Event::Connected => {
+                            // The first connection is not a reconnection.
+                            if first.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                                tracing::info!("connected to NATS");
+                            } else {
+                                metrics.nats_reconnects.inc();
+                                tracing::info!("reconnected to NATS");
+                            }
+                            metrics.nats_connected.set(1);
+                        }
+                        async_nats::Event::Disconnected => {
+                            metrics.nats_connected.set(0);
+                            tracing::warn!("disconnected from NATS; reconnecting");
+                        }
+                        other => tracing::debug!(event = %other, "nats event"),
                     }
-                    other => tracing::debug!(event = %other, "nats event"),
                 }
             });
         if let Some(token) = &settings.token {
