@@ -1,3 +1,4 @@
+#![recursion_limit = "512"]
 //! Tidings: a schema-checked HTTP and Server-Sent-Events gateway for notifications stored
 //! in NATS JetStream, wire-compatible with aviso-server v1.
 //!

@@ -179,8 +179,12 @@ impl Metrics {
             registry,
         };
         for event_type in event_types {
-            metrics.sse_cut_off.with_label_values(&[event_type.as_str()]);
-            metrics.replay_delivered.with_label_values(&[event_type.as_str()]);
+            metrics
+                .sse_cut_off
+                .with_label_values(&[event_type.as_str()]);
+            metrics
+                .replay_delivered
+                .with_label_values(&[event_type.as_str()]);
         }
         for event_type in event_types.iter().map(String::as_str).chain([UNKNOWN]) {
             for outcome in ["stored", "duplicate", "rejected", "failed"] {

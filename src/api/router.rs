@@ -10,7 +10,9 @@ use tower_http::timeout::TimeoutLayer;
 
 use super::error::ApiError;
 use super::state::AppState;
-use super::{admin, browse, guard, health, notify, observe, request_id, schema, stream};
+use super::{admin, browse, guard, health, notify, observe, openapi, request_id, schema, stream};
+use axum::routing::MethodRouter;
+use utoipa_swagger_ui::SwaggerUi;
 
 async fn no_route(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
     ApiError::NoRoute {
@@ -59,46 +61,131 @@ pub fn metrics_router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// One served route.
+#[derive(Debug, Clone)]
+pub(crate) struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    /// Streams may last an hour; everything else gets the request timeout.
+    pub streaming: bool,
+}
+
+fn entry(
+    method: Method,
+    path: &'static str,
+    handler: MethodRouter<AppState>,
+) -> (Route, MethodRouter<AppState>) {
+    (
+        Route {
+            method,
+            path,
+            streaming: false,
+        },
+        handler,
+    )
+}
+
+fn streaming(
+    method: Method,
+    path: &'static str,
+    handler: MethodRouter<AppState>,
+) -> (Route, MethodRouter<AppState>) {
+    (
+        Route {
+            method,
+            path,
+            streaming: true,
+        },
+        handler,
+    )
+}
+
+/// Every route the API serves; the router and the OpenAPI document are built from it.
+pub(crate) fn route_table() -> Vec<(Route, MethodRouter<AppState>)> {
+    use Method as M;
+    vec![
+        entry(M::GET, "/", get(health::landing)),
+        entry(M::GET, "/health", get(health::health)),
+        entry(M::GET, "/ready", get(health::ready)),
+        entry(M::GET, "/metrics", get(observe::metrics)),
+        entry(M::POST, "/api/v1/notification", post(notify::notify)),
+        streaming(M::POST, "/api/v1/watch", post(stream::watch)),
+        streaming(M::POST, "/api/v1/replay", post(stream::replay)),
+        streaming(M::GET, "/api/v1/watch/{event_type}", get(stream::watch_get)),
+        streaming(
+            M::GET,
+            "/api/v1/replay/{event_type}",
+            get(stream::replay_get),
+        ),
+        entry(M::GET, "/api/v1/schema", get(schema::list)),
+        entry(M::GET, "/api/v1/schema/{event_type}", get(schema::one)),
+        entry(
+            M::GET,
+            "/api/v1/notifications/{event_type}",
+            get(browse::page),
+        ),
+        entry(M::GET, "/api/v1/notification/{id}", get(browse::one)),
+        entry(
+            M::DELETE,
+            "/api/v1/admin/notification/{id}",
+            delete(admin::delete_one),
+        ),
+        entry(
+            M::DELETE,
+            "/api/v1/admin/notifications",
+            delete(admin::delete_many),
+        ),
+        entry(
+            M::DELETE,
+            "/api/v1/admin/notifications/{event_type}",
+            delete(admin::purge_by_identifier),
+        ),
+        entry(
+            M::DELETE,
+            "/api/v1/admin/wipe/stream",
+            delete(admin::wipe_stream),
+        ),
+        entry(M::DELETE, "/api/v1/admin/wipe/all", delete(admin::wipe_all)),
+        entry(M::GET, "/api/v1/admin/streams", get(admin::overview)),
+        entry(M::GET, "/api/v1/admin/audit", get(admin::audit_trail)),
+    ]
+}
+
+/// The method and path of every served route (for tests and tools).
+pub fn served_routes() -> Vec<(String, String)> {
+    route_table()
+        .into_iter()
+        .map(|(route, _)| (route.method.to_string(), route.path.to_owned()))
+        .collect()
+}
+
 pub fn router(state: AppState) -> Router {
     let body_limit = state.settings.http.body_limit;
     let cors_origins = state.settings.http.cors_allowed_origins.clone();
     let timeout = state.settings.http.request_timeout;
-    // Streams may last an hour; everything else gets the request timeout (408 past it).
-    let streams = Router::new()
-        .route("/api/v1/watch", post(stream::watch))
-        .route("/api/v1/replay", post(stream::replay))
-        .route("/api/v1/watch/{event_type}", get(stream::watch_get))
-        .route("/api/v1/replay/{event_type}", get(stream::replay_get));
-    let requests = Router::new()
-        .route("/", get(health::landing))
-        .route("/health", get(health::health))
-        .route("/ready", get(health::ready))
-        .route("/metrics", get(observe::metrics))
-        .route("/api/v1/notification", post(notify::notify))
-        .route("/api/v1/schema", get(schema::list))
-        .route("/api/v1/schema/{event_type}", get(schema::one))
-        .route("/api/v1/notifications/{event_type}", get(browse::page))
-        .route("/api/v1/notification/{id}", get(browse::one))
-        .route("/api/v1/admin/notification/{id}", delete(admin::delete_one))
-        .route("/api/v1/admin/notifications", delete(admin::delete_many))
-        .route(
-            "/api/v1/admin/notifications/{event_type}",
-            delete(admin::purge_by_identifier),
-        )
-        .route("/api/v1/admin/wipe/stream", delete(admin::wipe_stream))
-        .route("/api/v1/admin/wipe/all", delete(admin::wipe_all))
-        .route("/api/v1/admin/streams", get(admin::overview))
-        .route("/api/v1/admin/audit", get(admin::audit_trail))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            timeout,
-        ));
+    let mut streams = Router::new();
+    let mut requests = Router::new();
+    for (route, handler) in route_table() {
+        if route.streaming {
+            streams = streams.route(route.path, handler);
+        } else {
+            requests = requests.route(route.path, handler);
+        }
+    }
+    let requests = requests.layer(TimeoutLayer::with_status_code(
+        StatusCode::REQUEST_TIMEOUT,
+        timeout,
+    ));
+    let docs: Router<AppState> = SwaggerUi::new("/swagger-ui")
+        .external_url_unchecked("/api-docs/openapi.json", openapi::document())
+        .into();
     streams
         .merge(requests)
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             observe::middleware,
         ))
+        .merge(docs)
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(body_limit))

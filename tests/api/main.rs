@@ -10,6 +10,7 @@ mod helpers;
 mod hostile;
 mod metrics;
 mod notify;
+mod openapi;
 mod operations;
 mod resume;
 mod schema;
@@ -108,4 +109,8 @@ both_stores!(auth_cases => auth:
 both_stores!(metrics_cases => metrics:
     metrics_describe_the_traffic_with_bounded_labels,
     metrics_can_have_their_own_listener,
+);
+
+both_stores!(openapi_cases => openapi:
+    the_document_lists_every_served_route,
 );
