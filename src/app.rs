@@ -159,13 +159,23 @@ impl App {
                 }
             });
         }
+        let grace = self.state.settings.shutdown_timeout;
         let router = api::router(self.state);
         let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-        axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await
-            .map_err(AppError::Serve)?;
-        store.close().await;
+        let server = axum::serve(self.listener, service)
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+        let deadline = async {
+            shutdown.cancelled().await;
+            tokio::time::sleep(grace).await;
+        };
+        // Graceful shutdown waits for open requests; the deadline bounds that wait.
+        tokio::select! {
+            served = server => served.map_err(AppError::Serve)?,
+            () = deadline => tracing::warn!(?grace, "shutdown deadline reached; exiting with requests still open"),
+        }
+        if tokio::time::timeout(grace, store.close()).await.is_err() {
+            tracing::warn!("store did not close within the shutdown deadline");
+        }
         tracing::info!("stopped");
         Ok(())
     }

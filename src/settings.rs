@@ -24,6 +24,9 @@ pub enum SettingsError {
 pub struct Settings {
     /// `host:port` of the HTTP listener.
     pub listen: String,
+    /// After SIGTERM, how long open requests may take before the process exits anyway.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_timeout: Duration,
     /// Public URL of this gateway: CloudEvent `source` and the root of `dataschema`.
     pub base_url: String,
     pub schema: SchemaSettings,
@@ -41,6 +44,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             listen: "127.0.0.1:8000".to_owned(),
+            shutdown_timeout: Duration::from_secs(10),
             base_url: "http://localhost:8000".to_owned(),
             schema: SchemaSettings::default(),
             store: StoreSettings::default(),
@@ -100,6 +104,18 @@ pub struct JetstreamSettings {
     pub url: String,
     /// Token authentication to NATS.
     pub token: Option<SecretString>,
+    /// User and password authentication to NATS.
+    pub user: Option<String>,
+    pub password: Option<SecretString>,
+    /// NKey seed (`SU...`) authentication to NATS.
+    pub nkey_seed: Option<SecretString>,
+    /// A `.creds` file (JWT + NKey) for NATS.
+    pub credentials_file: Option<PathBuf>,
+    /// TLS to NATS: CA bundle, client certificate and key, and whether TLS is required.
+    pub tls_ca_file: Option<PathBuf>,
+    pub tls_cert_file: Option<PathBuf>,
+    pub tls_key_file: Option<PathBuf>,
+    pub tls_required: bool,
     /// Stream replicas (3 in a production cluster).
     pub replicas: usize,
     /// Defaults for every stream; a schema's `storage_policy` overrides them.
@@ -120,6 +136,14 @@ impl Default for JetstreamSettings {
         Self {
             url: "nats://127.0.0.1:4222".to_owned(),
             token: None,
+            user: None,
+            password: None,
+            nkey_seed: None,
+            credentials_file: None,
+            tls_ca_file: None,
+            tls_cert_file: None,
+            tls_key_file: None,
+            tls_required: false,
             replicas: 1,
             max_age: None,
             max_messages: None,
@@ -355,6 +379,17 @@ impl Settings {
         }
         if self.store.kind == StoreKind::Jetstream && self.store.jetstream.urls().is_empty() {
             return invalid("store.jetstream.url must name at least one NATS URL".to_owned());
+        }
+        let nats = &self.store.jetstream;
+        if nats.user.is_some() != nats.password.is_some() {
+            return invalid(
+                "store.jetstream.user and store.jetstream.password go together".to_owned(),
+            );
+        }
+        if nats.tls_cert_file.is_some() != nats.tls_key_file.is_some() {
+            return invalid(
+                "store.jetstream.tls_cert_file and tls_key_file go together".to_owned(),
+            );
         }
         if self.store.jetstream.replicas == 0 || self.store.jetstream.replicas > 5 {
             return invalid("store.jetstream.replicas must be between 1 and 5".to_owned());

@@ -111,6 +111,26 @@ impl JetstreamStore {
         if let Some(token) = &settings.token {
             options = options.token(token.expose_secret().to_owned());
         }
+        if let (Some(user), Some(password)) = (&settings.user, &settings.password) {
+            options = options.user_and_password(user.clone(), password.expose_secret().to_owned());
+        }
+        if let Some(seed) = &settings.nkey_seed {
+            options = options.nkey(seed.expose_secret().to_owned());
+        }
+        if let Some(path) = &settings.credentials_file {
+            options = options.credentials_file(path).await.map_err(|error| {
+                StoreError::Backend(format!("credentials file {}: {error}", path.display()))
+            })?;
+        }
+        if let Some(ca) = &settings.tls_ca_file {
+            options = options.add_root_certificates(ca.clone());
+        }
+        if let (Some(cert), Some(key)) = (&settings.tls_cert_file, &settings.tls_key_file) {
+            options = options.add_client_certificate(cert.clone(), key.clone());
+        }
+        if settings.tls_required {
+            options = options.require_tls(true);
+        }
         let client = options
             .connect(settings.urls())
             .await
@@ -462,9 +482,12 @@ impl JetstreamStore {
         self.retractions.subscribe()
     }
 
-    /// Flushes pending publishes; the client then drains as it is dropped.
+    /// Flushes pending publishes and drains the connection.
     pub async fn close(&self) {
         let _ = self.client.flush().await;
+        if let Err(error) = self.client.drain().await {
+            tracing::debug!(%error, "drain");
+        }
     }
 
     /// The underlying context, for tests and tools that inspect streams directly.
