@@ -1,0 +1,530 @@
+//! Cluster behaviour on a real 3-node NATS cluster with two Tidings instances and R3
+//! streams, started by `deploy/local-cluster` (the same script operators use), plus the
+//! SIGTERM behaviour of a single instance. Bounded in time; loopback only.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub, dead_code)]
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+const SECOND: Duration = Duration::from_secs(1);
+
+struct Cluster {
+    dir: tempfile::TempDir,
+    tidings: Vec<String>,
+    nats_urls: Vec<String>,
+}
+
+fn script() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("deploy/local-cluster")
+}
+
+fn run_script(args: &[&str]) -> String {
+    let output = Command::new("bash")
+        .arg(script())
+        .args(args)
+        .env("TIDINGS_BIN", env!("CARGO_BIN_EXE_tidings"))
+        .env("TIDINGS__STORE__JETSTREAM__REQUEST_TIMEOUT", "2s")
+        .env("TIDINGS__SSE__HEARTBEAT", "1s")
+        .stdin(Stdio::null())
+        .output()
+        .expect("bash runs deploy/local-cluster");
+    assert!(
+        output.status.success(),
+        "local-cluster {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+impl Cluster {
+    fn up() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let output = run_script(&["up", dir.path().to_str().unwrap()]);
+        let value = |key: &str| {
+            output
+                .lines()
+                .find_map(|line| line.strip_prefix(&format!("{key}=")))
+                .unwrap_or_else(|| panic!("no {key} in:\n{output}"))
+                .to_owned()
+        };
+        Self {
+            tidings: value("TIDINGS_URLS")
+                .split(',')
+                .map(str::to_owned)
+                .collect(),
+            nats_urls: value("NATS_URLS").split(',').map(str::to_owned).collect(),
+            dir,
+        }
+    }
+
+    fn path(&self) -> &str {
+        self.dir.path().to_str().unwrap()
+    }
+
+    fn nats_pid(&self, index: usize) -> Option<i32> {
+        std::fs::read_to_string(self.dir.path().join(format!("nats-{index}.pid")))
+            .ok()
+            .and_then(|pid| pid.trim().parse().ok())
+    }
+
+    /// SIGKILL for NATS node `index` (1..3).
+    fn kill_nats(&self, index: usize) {
+        let pid = self.nats_pid(index).expect("a pid file");
+        Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status()
+            .unwrap();
+    }
+
+    fn restart_nats(&self, index: usize) {
+        run_script(&["restart-nats", self.path(), &index.to_string()]);
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(script())
+            .args(["down", self.path()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+fn mars(step: u64) -> Value {
+    json!({"event_type":"mars","identifier":{"class":"od","expver":"1","domain":"g","date":"2025-07-06","time":"12","stream":"enfo","step":step}})
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(20 * SECOND)
+        .build()
+        .unwrap()
+}
+
+async fn replay_ids(client: &reqwest::Client, base: &str) -> BTreeSet<u64> {
+    let response = client
+        .post(format!("{base}/api/v1/replay"))
+        .json(&json!({"event_type":"mars","identifier":{"class":"od"},"from_id":"1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    text.lines()
+        .filter_map(|line| line.strip_prefix("id: mars@"))
+        .map(|id| id.parse().unwrap())
+        .collect()
+}
+
+/// Reads `id:` lines from an SSE response until it ends or `count` ids arrived.
+async fn collect_ids(
+    response: reqwest::Response,
+    count: usize,
+    timeout: Duration,
+) -> (Vec<u64>, String) {
+    let mut body = response.bytes_stream();
+    let mut text = String::new();
+    let mut ids = Vec::new();
+    let deadline = Instant::now() + timeout;
+    while ids.len() < count && Instant::now() < deadline {
+        match tokio::time::timeout(
+            deadline.saturating_duration_since(Instant::now()),
+            body.next(),
+        )
+        .await
+        {
+            Ok(Some(Ok(chunk))) => {
+                text.push_str(&String::from_utf8_lossy(&chunk));
+                ids = text
+                    .lines()
+                    .filter_map(|line| line.strip_prefix("id: mars@"))
+                    .map(|id| id.parse().unwrap())
+                    .collect();
+            }
+            _ => break,
+        }
+    }
+    (ids, text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_watcher_on_one_instance_sees_what_another_instance_stores() {
+    let cluster = Cluster::up();
+    let client = client();
+    let watch = client
+        .post(format!("{}/api/v1/watch", cluster.tidings[0]))
+        .json(&json!({"event_type":"mars","identifier":{"class":"od"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(watch.status(), 200);
+    let reader = tokio::spawn(collect_ids(watch, 3, 20 * SECOND));
+    tokio::time::sleep(SECOND).await;
+    for step in 1..=3 {
+        let response = client
+            .post(format!("{}/api/v1/notification", cluster.tidings[1]))
+            .json(&mars(step))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    let (ids, text) = reader.await.unwrap();
+    assert_eq!(ids, [1, 2, 3], "{text}");
+}
+
+async fn stream_leader(nats_url: &str) -> String {
+    let client = async_nats::connect(nats_url).await.unwrap();
+    let jetstream = async_nats::jetstream::new(client);
+    let mut stream = jetstream.get_stream("MARS").await.unwrap();
+    let info = stream.info().await.unwrap();
+    info.cluster
+        .as_ref()
+        .and_then(|cluster| cluster.leader.clone())
+        .expect("a leader")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn killing_the_stream_leader_under_load_loses_nothing_acknowledged() {
+    let cluster = Cluster::up();
+    let client = client();
+    // Create the stream and learn its leader.
+    let first = client
+        .post(format!("{}/api/v1/notification", cluster.tidings[0]))
+        .json(&mars(0))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status(), 200);
+    let leader = stream_leader(&cluster.nats_urls[0]).await;
+    let leader_index: usize = leader
+        .trim_start_matches('n')
+        .parse()
+        .expect("nodes are named n1..n3");
+    let acknowledged = Arc::new(Mutex::new(BTreeSet::new()));
+    let failures = Arc::new(Mutex::new(Vec::new()));
+    let slowest = Arc::new(Mutex::new(Duration::ZERO));
+    let load_for = 8 * SECOND;
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for (worker, base) in cluster.tidings.iter().cycle().take(4).enumerate() {
+        let (client, base) = (client.clone(), base.clone());
+        let (acknowledged, failures, slowest) =
+            (acknowledged.clone(), failures.clone(), slowest.clone());
+        workers.push(tokio::spawn(async move {
+            // Distinct identifiers per worker (step is 0..=100000 in the schema).
+            let mut step = 20_000 * worker as u64;
+            while started.elapsed() < load_for {
+                step += 1;
+                let sent = Instant::now();
+                let outcome = client
+                    .post(format!("{base}/api/v1/notification"))
+                    .json(&mars(step))
+                    .send()
+                    .await;
+                let took = sent.elapsed();
+                {
+                    let mut slowest = slowest.lock().unwrap();
+                    *slowest = (*slowest).max(took);
+                }
+                match outcome {
+                    Ok(response) if response.status() == 200 => {
+                        let body: Value = response.json().await.unwrap();
+                        let id = body["id"]
+                            .as_str()
+                            .unwrap()
+                            .trim_start_matches("mars@")
+                            .parse::<u64>()
+                            .unwrap();
+                        acknowledged.lock().unwrap().insert(id);
+                    }
+                    Ok(response) => failures.lock().unwrap().push(response.status().as_u16()),
+                    Err(error) => panic!("a notify hung or broke: {error}"),
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }));
+    }
+    tokio::time::sleep(2 * SECOND).await;
+    cluster.kill_nats(leader_index);
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    let failures = failures.lock().unwrap().clone();
+    assert!(
+        failures.iter().all(|status| *status == 503),
+        "only 503 while electing: {failures:?}"
+    );
+    assert!(
+        *slowest.lock().unwrap() < 15 * SECOND,
+        "requests failed fast rather than hang"
+    );
+    // Service resumed by itself: both instances accept notifications again (steps no
+    // worker used: with one notification kept per identifier, a reused step replaces).
+    for (index, base) in cluster.tidings.iter().enumerate() {
+        let deadline = Instant::now() + 20 * SECOND;
+        loop {
+            let response = client
+                .post(format!("{base}/api/v1/notification"))
+                .json(&mars(99_000 + index as u64))
+                .send()
+                .await
+                .unwrap();
+            if response.status() == 200 {
+                let body: Value = response.json().await.unwrap();
+                let id = body["id"]
+                    .as_str()
+                    .unwrap()
+                    .trim_start_matches("mars@")
+                    .parse::<u64>()
+                    .unwrap();
+                acknowledged.lock().unwrap().insert(id);
+                break;
+            }
+            assert!(Instant::now() < deadline, "{base} did not resume");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(
+        acknowledged.len() > 50,
+        "the load produced {} notifications",
+        acknowledged.len()
+    );
+    let replayed = replay_ids(&client, &cluster.tidings[1]).await;
+    let lost: Vec<_> = acknowledged.difference(&replayed).collect();
+    if !lost.is_empty() {
+        let mut report = String::new();
+        for id in &lost {
+            for base in &cluster.tidings {
+                let response = client
+                    .get(format!("{base}/api/v1/notification/mars@{id}"))
+                    .send()
+                    .await
+                    .unwrap();
+                report.push_str(&format!(
+                    "\n{base} mars@{id}: {} {}",
+                    response.status(),
+                    response.text().await.unwrap()
+                ));
+            }
+        }
+        let again = replay_ids(&client, &cluster.tidings[0]).await;
+        let nats = async_nats::connect(&cluster.nats_urls[leader_index % 3])
+            .await
+            .unwrap();
+        let mut stream = async_nats::jetstream::new(nats)
+            .get_stream("MARS")
+            .await
+            .unwrap();
+        let info = stream.info().await.unwrap();
+        report.push_str(&format!(
+            "\nreplicas={} state={:?} cluster={:?}",
+            info.config.num_replicas, info.state, info.cluster
+        ));
+        panic!(
+            "acknowledged but not replayable: {lost:?} (acknowledged {}, replayed {}, replayed again via A {}){report}",
+            acknowledged.len(),
+            replayed.len(),
+            again.len()
+        );
+    }
+    // The killed node comes back and catches up.
+    cluster.restart_nats(leader_index);
+    let deadline = Instant::now() + 40 * SECOND;
+    let nats = async_nats::connect(&cluster.nats_urls[leader_index - 1])
+        .await
+        .unwrap();
+    let jetstream = async_nats::jetstream::new(nats);
+    loop {
+        let caught_up = match jetstream.get_stream("MARS").await {
+            Ok(mut stream) => stream.info().await.ok().and_then(|info| {
+                info.cluster.as_ref().map(|cluster| {
+                    cluster.leader.as_deref() == Some(leader.as_str())
+                        || cluster
+                            .replicas
+                            .iter()
+                            .any(|peer| peer.name == leader && peer.current)
+                })
+            }),
+            Err(_) => None,
+        };
+        if caught_up == Some(true) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{leader} did not catch up");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+async fn ready(client: &reqwest::Client, base: &str) -> u16 {
+    match client.get(format!("{base}/ready")).send().await {
+        Ok(response) => response.status().as_u16(),
+        Err(_) => 0,
+    }
+}
+
+async fn wait_ready(client: &reqwest::Client, base: &str, status: u16, within: Duration) {
+    let deadline = Instant::now() + within;
+    while ready(client, base).await != status {
+        assert!(
+            Instant::now() < deadline,
+            "{base}/ready never became {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_full_nats_outage_flips_readiness_and_watchers_resume_without_loss() {
+    let cluster = Cluster::up();
+    let client = client();
+    for step in 1..=3 {
+        let response = client
+            .post(format!("{}/api/v1/notification", cluster.tidings[0]))
+            .json(&mars(step))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    let watch = client
+        .post(format!("{}/api/v1/watch", cluster.tidings[1]))
+        .json(&json!({"event_type":"mars","identifier":{"class":"od"},"from_id":"1"}))
+        .send()
+        .await
+        .unwrap();
+    let (seen, _) = collect_ids(watch, 3, 20 * SECOND).await;
+    assert_eq!(seen, [1, 2, 3]);
+    for index in 1..=3 {
+        cluster.kill_nats(index);
+    }
+    for base in &cluster.tidings {
+        wait_ready(&client, base, 503, 30 * SECOND).await;
+    }
+    let refused = client
+        .post(format!("{}/api/v1/notification", cluster.tidings[0]))
+        .json(&mars(9))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 503);
+    // A lone node waits for its routes: the three must come back together.
+    std::thread::scope(|scope| {
+        for index in 1..=3 {
+            let cluster = &cluster;
+            scope.spawn(move || cluster.restart_nats(index));
+        }
+    });
+    for base in &cluster.tidings {
+        wait_ready(&client, base, 200, 60 * SECOND).await;
+    }
+    let deadline = Instant::now() + 30 * SECOND;
+    let mut published = Vec::new();
+    while published.len() < 2 {
+        let response = client
+            .post(format!("{}/api/v1/notification", cluster.tidings[0]))
+            .json(&mars(10 + published.len() as u64))
+            .send()
+            .await
+            .unwrap();
+        if response.status() == 200 {
+            let body: Value = response.json().await.unwrap();
+            published.push(
+                body["id"]
+                    .as_str()
+                    .unwrap()
+                    .trim_start_matches("mars@")
+                    .parse::<u64>()
+                    .unwrap(),
+            );
+        } else {
+            assert!(Instant::now() < deadline, "notify did not recover");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+    // A watcher cut off by the outage resumes with Last-Event-ID: exactly what it missed.
+    let resumed = client
+        .post(format!("{}/api/v1/watch", cluster.tidings[1]))
+        .header("last-event-id", "mars@3")
+        .json(&json!({"event_type":"mars","identifier":{"class":"od"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resumed.status(), 200);
+    let (ids, text) = collect_ids(resumed, published.len(), 20 * SECOND).await;
+    assert_eq!(ids, published, "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_closes_open_watchers_and_exits_within_the_deadline() {
+    let port = support::nats::free_loopback_port();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tidings"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("TIDINGS__LISTEN", format!("127.0.0.1:{port}"))
+        .env("TIDINGS__SHUTDOWN_TIMEOUT", "3s")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = client();
+    let deadline = Instant::now() + 20 * SECOND;
+    while client.get(format!("{base}/health")).send().await.is_err() {
+        assert!(Instant::now() < deadline, "tidings did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut watchers = Vec::new();
+    for _ in 0..5 {
+        let response = client
+            .post(format!("{base}/api/v1/watch"))
+            .json(&json!({"event_type":"mars","identifier":{"class":"od"}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        watchers.push(tokio::spawn(async move {
+            let mut body = response.bytes_stream();
+            let mut text = String::new();
+            while let Ok(Some(Ok(chunk))) = tokio::time::timeout(10 * SECOND, body.next()).await {
+                text.push_str(&String::from_utf8_lossy(&chunk));
+            }
+            text
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let signalled = Instant::now();
+    Command::new("kill")
+        .args(["-TERM", &child.id().unwrap().to_string()])
+        .status()
+        .unwrap();
+    let status = tokio::time::timeout(8 * SECOND, child.wait())
+        .await
+        .expect("exited within the deadline")
+        .unwrap();
+    assert!(status.success(), "{status}");
+    assert!(
+        signalled.elapsed() < 5 * SECOND,
+        "took {:?}",
+        signalled.elapsed()
+    );
+    for watcher in watchers {
+        let text = watcher.await.unwrap();
+        assert!(text.contains("event: connection-closing"), "{text}");
+        assert!(text.contains("\"reason\":\"server_shutdown\""), "{text}");
+    }
+}
