@@ -19,10 +19,30 @@ fn response(description: &str, schema: &str) -> Value {
     json!({"description": description, "content": json_content(reference(schema))})
 }
 
+/// One SSE event, chosen by its `event:` name; `data` is JSON of the frame schema.
+fn sse_event() -> Value {
+    let branch = |event: &str, schema: Value| json!({"properties": {"event": {"const": event}, "data": {"contentMediaType": "application/json", "contentSchema": schema}}});
+    json!({
+        "type": "object",
+        "required": ["event", "data"],
+        "properties": {"event": {"type": "string"}, "id": {"type": "string"}, "retry": {"type": "integer"}, "data": {"type": "string"}},
+        "oneOf": [
+            branch("live-notification", json!({"oneOf": [reference("ConnectionEstablished"), reference("CloudEvent")]})),
+            branch("replay-control", json!({"oneOf": [reference("ReplayStarted"), reference("ReplayCompleted"), reference("LimitReached")]})),
+            branch("replay", reference("CloudEvent")),
+            branch("heartbeat", reference("Heartbeat")),
+            branch("error", reference("ErrorFrame")),
+            branch("connection-closing", reference("ConnectionClosing")),
+            branch("notification-deleted", reference("NotificationDeleted")),
+            branch("stream-wiped", reference("StreamWiped")),
+        ]
+    })
+}
+
 fn stream_response() -> Value {
     json!({
-        "description": "A stream of Server-Sent Events: `event: <name>`, an `id:` line on notification frames, one `data:` line of JSON (see the SseFrame schema for every frame).",
-        "content": {"text/event-stream": {"schema": {"type": "string", "description": "SSE frames; data payloads follow SseFrame"}}}
+        "description": "Server-Sent Events, each `event: <name>`, an `id:` line on notification frames, and one `data:` line of JSON; the schema describes one event.",
+        "content": {"text/event-stream": {"schema": sse_event()}}
     })
 }
 
@@ -360,6 +380,14 @@ fn operation(route: &Route) -> Value {
         _ => ("general", "Undocumented", vec![], None, Map::new()),
     };
     responses.insert("405".to_owned(), response("Method not allowed", "Error"));
+    responses
+        .entry("414".to_owned())
+        .or_insert_with(|| response("Query string over the limit", "Error"));
+    if route.method == axum::http::Method::DELETE {
+        responses
+            .entry("413".to_owned())
+            .or_insert_with(|| response("Body over the limit", "Error"));
+    }
     let mut operation = json!({
         "tags": [tag],
         "summary": summary,
@@ -433,12 +461,12 @@ fn components() -> Value {
             "ReplayStarted": control("replay_started", json!({"batch_size": {"type": "integer"}, "from_sequence": nullable_integer, "from_date": nullable_string, "end_sequence": nullable_integer, "to_date": nullable_string, "request_id": string, "last_event_id": string, "first_available_sequence": {"type": "integer"}, "notifications_may_be_missing": {"type": "boolean"}})),
             "ReplayCompleted": control("replay_completed", json!({})),
             "LimitReached": control("notification_replay_limit_reached", json!({"max_allowed": {"type": "integer"}, "message": string})),
-            "Heartbeat": {"type": "object", "properties": {"timestamp": string, "topic": string}, "description": "event: heartbeat"},
-            "ErrorFrame": {"type": "object", "properties": {"error": string, "message": string, "request_id": string, "topic": string}, "description": "event: error"},
-            "ConnectionClosing": {"type": "object", "properties": {"message": string, "reason": {"enum": ["end_of_stream", "max_duration_reached", "server_shutdown"]}, "request_id": string, "timestamp": string, "topic": string}, "description": "event: connection-closing"},
+            "Heartbeat": {"type": "object", "required": ["timestamp", "topic"], "properties": {"timestamp": string, "topic": string}, "description": "event: heartbeat"},
+            "ErrorFrame": {"type": "object", "required": ["error", "message"], "properties": {"error": string, "message": string, "request_id": string, "topic": string}, "description": "event: error"},
+            "ConnectionClosing": {"type": "object", "required": ["reason", "message"], "properties": {"message": string, "reason": {"enum": ["end_of_stream", "max_duration_reached", "server_shutdown"]}, "request_id": string, "timestamp": string, "topic": string}, "description": "event: connection-closing"},
             "NotificationDeleted": control("notification_deleted", json!({"id": string, "request_id": string})),
             "StreamWiped": control("stream_wiped", json!({"stream": string, "request_id": string})),
-            "SseFrame": {"description": "`data:` of each frame: live-notification (ConnectionEstablished or CloudEvent), replay-control, replay (CloudEvent), heartbeat, error, connection-closing, notification-deleted, stream-wiped", "oneOf": [
+            "SseFrame": {"description": "`data:` of each frame: live-notification (ConnectionEstablished or CloudEvent), replay-control, replay (CloudEvent), heartbeat, error, connection-closing, notification-deleted, stream-wiped", "anyOf": [
                 reference("ConnectionEstablished"), reference("ReplayStarted"), reference("ReplayCompleted"), reference("LimitReached"),
                 reference("CloudEvent"), reference("Heartbeat"), reference("ErrorFrame"), reference("ConnectionClosing"),
                 reference("NotificationDeleted"), reference("StreamWiped")

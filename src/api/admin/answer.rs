@@ -1,16 +1,45 @@
 //! The admin envelope and its additions, and the `?dry_run=` switch.
 
+use axum::extract::{FromRequestParts, Query};
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
+use axum::http::request::Parts;
+use serde::Serialize;
 
 use crate::api::error::{AdminFailure, ApiError};
 use crate::store::{PurgeReport, StoreError};
 
-/// `?dry_run=true`: same validation and answer, nothing removed.
-#[derive(Debug, Default, Deserialize)]
+/// `?dry_run=true`: same validation and answer, nothing removed. Anything but one `true`
+/// or `false` is an admin-shaped 400.
+#[derive(Debug, Default)]
 pub(crate) struct DryRun {
-    #[serde(default)]
     pub dry_run: bool,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for DryRun {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let bad = || {
+            failure(
+                StatusCode::BAD_REQUEST,
+                "dry_run must be true or false, given once",
+            )
+        };
+        let pairs = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
+            .map_err(|_| bad())?
+            .0;
+        let mut values = pairs
+            .into_iter()
+            .filter(|(key, _)| key == "dry_run")
+            .map(|(_, value)| value);
+        let dry_run = match (values.next().as_deref(), values.next()) {
+            (None, _) => false,
+            (Some("true"), None) => true,
+            (Some("false"), None) => false,
+            _ => return Err(bad()),
+        };
+        Ok(Self { dry_run })
+    }
 }
 
 /// What one stream lost (or would lose).

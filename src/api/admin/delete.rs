@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 
@@ -89,7 +89,7 @@ pub(crate) async fn delete_one(
     State(state): State<AppState>,
     request: AdminRequest,
     Path(raw_id): Path<String>,
-    Query(dry): Query<DryRun>,
+    dry: DryRun,
 ) -> Result<Json<AdminAnswer>, ApiError> {
     let result = match delete_id(&state, &raw_id, dry.dry_run, &request.request_id).await {
         Ok(id) => {
@@ -190,7 +190,7 @@ fn parse_bulk(body: &[u8]) -> Result<Vec<String>, ApiError> {
 pub(crate) async fn delete_many(
     State(state): State<AppState>,
     request: AdminRequest,
-    Query(dry): Query<DryRun>,
+    dry: DryRun,
     body: Bytes,
 ) -> Result<Json<AdminAnswer>, ApiError> {
     let result = match parse_bulk(&body) {

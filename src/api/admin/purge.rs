@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use futures::StreamExt;
 use serde::Deserialize;
@@ -121,7 +121,7 @@ async fn wipe_one(
 pub(crate) async fn wipe_stream(
     State(state): State<AppState>,
     request: AdminRequest,
-    Query(dry): Query<DryRun>,
+    dry: DryRun,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<AdminAnswer>, ApiError> {
@@ -142,7 +142,7 @@ pub(crate) async fn wipe_stream(
 pub(crate) async fn wipe_all(
     State(state): State<AppState>,
     request: AdminRequest,
-    Query(dry): Query<DryRun>,
+    dry: DryRun,
 ) -> Result<Json<AdminAnswer>, ApiError> {
     let result = match state.store.purge_managed(dry.dry_run).await {
         Ok(reports) => {
@@ -308,7 +308,7 @@ pub(crate) async fn purge_by_identifier(
     State(state): State<AppState>,
     request: AdminRequest,
     Path(event_type): Path<String>,
-    Query(dry): Query<DryRun>,
+    dry: DryRun,
     body: Bytes,
 ) -> Result<Json<AdminAnswer>, ApiError> {
     let result = purge_matching(&state, &request, &event_type, &body, dry.dry_run).await;
