@@ -1,0 +1,550 @@
+//! `tidings-bench`: load scenarios against any aviso-compatible gateway, measured in the
+//! same run as raw JetStream on the same nats-server (the physical limit of each path).
+//! One JSON line per scenario on stdout. Every loop is bounded in count and time, and only
+//! loopback addresses are accepted.
+
+use std::collections::BTreeMap;
+use std::future::IntoFuture;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use futures::StreamExt;
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tidings-bench",
+    about = "Benchmark an aviso-compatible gateway against raw JetStream"
+)]
+struct Options {
+    /// Gateway base URL (loopback only).
+    #[arg(long, default_value = "http://127.0.0.1:8000")]
+    url: String,
+    /// NATS URL for the raw JetStream baseline (loopback only); omit to skip the baseline.
+    #[arg(long)]
+    nats: Option<String>,
+    /// Comma-separated scenarios: baseline, notify, replay, watch, idle.
+    #[arg(
+        long,
+        default_value = "baseline,notify,replay,watch,idle",
+        value_delimiter = ','
+    )]
+    scenarios: Vec<String>,
+    /// Notifications for notify and replay.
+    #[arg(long, default_value_t = 20_000)]
+    notifications: usize,
+    /// Concurrent notify connections.
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// Watchers for the watch scenario.
+    #[arg(long, default_value_t = 200)]
+    watchers: usize,
+    /// Notifications per second published during the watch scenario.
+    #[arg(long, default_value_t = 200)]
+    rate: u64,
+    /// Notifications published during the watch scenario.
+    #[arg(long, default_value_t = 2_000)]
+    watch_notifications: usize,
+    /// Idle watchers for the memory scenario.
+    #[arg(long, default_value_t = 1_000)]
+    idle: usize,
+    /// Gateway process id, to read its resident memory (idle scenario).
+    #[arg(long)]
+    pid: Option<u32>,
+    /// Upper bound on any one scenario.
+    #[arg(long, default_value = "120s")]
+    time_limit: humantime::Duration,
+    /// Event type used (needs the bundled `mars` schema).
+    #[arg(long, default_value = "mars")]
+    event_type: String,
+}
+
+fn loopback(url: &str) -> bool {
+    [
+        "http://127.0.0.1",
+        "http://localhost",
+        "http://[::1]",
+        "nats://127.0.0.1",
+        "nats://localhost",
+        "nats://[::1]",
+    ]
+    .iter()
+    .any(|prefix| url.starts_with(prefix))
+}
+
+fn percentile(sorted: &[f64], fraction: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let index = ((sorted.len() as f64 - 1.0) * fraction).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+fn latency_summary(mut millis: Vec<f64>) -> Value {
+    millis.sort_by(f64::total_cmp);
+    json!({
+        "p50_ms": percentile(&millis, 0.50),
+        "p90_ms": percentile(&millis, 0.90),
+        "p99_ms": percentile(&millis, 0.99),
+        "max_ms": millis.last().copied().unwrap_or(0.0),
+    })
+}
+
+/// A payload of the size the gateway scenarios send, for the raw baseline.
+fn sample_payload(sequence: usize) -> Vec<u8> {
+    json!({"bench": "raw", "sequence": sequence, "note": "x".repeat(64)})
+        .to_string()
+        .into_bytes()
+}
+
+fn identifier(run: &str, index: usize) -> Value {
+    // `stream` carries the run tag and `step` the index: every notification has its own subject.
+    json!({"class": "od", "expver": "1", "domain": "g", "date": "2025-07-06", "time": "12",
+           "stream": format!("b{run}{}", index / 100_000), "step": index % 100_000})
+}
+
+async fn baseline(options: &Options, deadline: Instant) -> Result<Value, String> {
+    let Some(url) = &options.nats else {
+        return Err("no --nats given".to_owned());
+    };
+    let client = async_nats::connect(url).await.map_err(|e| e.to_string())?;
+    let jetstream = async_nats::jetstream::new(client);
+    let _ = jetstream.delete_stream("BENCH_RAW").await;
+    let stream = jetstream
+        .create_stream(async_nats::jetstream::stream::Config {
+            name: "BENCH_RAW".to_owned(),
+            subjects: vec!["bench_raw.>".to_owned()],
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    let count = options.notifications;
+    let started = Instant::now();
+    let mut pending = futures::stream::FuturesOrdered::new();
+    let mut published = 0;
+    for sequence in 0..count {
+        if Instant::now() > deadline {
+            break;
+        }
+        let ack = jetstream
+            .publish(
+                format!("bench_raw.{}", sequence % 1000),
+                sample_payload(sequence).into(),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        pending.push_back(ack.into_future());
+        // Pipelined: at most 256 acks outstanding.
+        if pending.len() >= 256
+            && let Some(ack) = pending.next().await
+        {
+            ack.map_err(|e| e.to_string())?;
+            published += 1;
+        }
+    }
+    while let Some(ack) = pending.next().await {
+        ack.map_err(|e| e.to_string())?;
+        published += 1;
+    }
+    let publish_seconds = started.elapsed().as_secs_f64();
+    let consumer = stream
+        .create_consumer(async_nats::jetstream::consumer::pull::OrderedConfig::default())
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut messages = consumer.messages().await.map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    let mut read = 0;
+    while read < published && Instant::now() < deadline {
+        match tokio::time::timeout(Duration::from_secs(5), messages.next()).await {
+            Ok(Some(Ok(_))) => read += 1,
+            _ => break,
+        }
+    }
+    let read_seconds = started.elapsed().as_secs_f64();
+    let _ = jetstream.delete_stream("BENCH_RAW").await;
+    Ok(json!({
+        "scenario": "baseline",
+        "published": published,
+        "publish_per_second": published as f64 / publish_seconds,
+        "read": read,
+        "read_per_second": read as f64 / read_seconds,
+    }))
+}
+
+async fn notify(
+    options: &Options,
+    client: &reqwest::Client,
+    run: &str,
+    deadline: Instant,
+) -> Result<(Value, Option<u64>), String> {
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let latencies = Arc::new(Mutex::new(Vec::with_capacity(options.notifications)));
+    let statuses = Arc::new(Mutex::new(BTreeMap::<String, usize>::new()));
+    let first_id = Arc::new(Mutex::new(None::<u64>));
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..options.concurrency {
+        let (client, next, latencies, statuses, first_id) = (
+            client.clone(),
+            next.clone(),
+            latencies.clone(),
+            statuses.clone(),
+            first_id.clone(),
+        );
+        let (url, run, count, event_type) = (
+            format!("{}/api/v1/notification", options.url),
+            run.to_owned(),
+            options.notifications,
+            options.event_type.clone(),
+        );
+        workers.push(tokio::spawn(async move {
+            loop {
+                let index = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                if index >= count || Instant::now() > deadline {
+                    return;
+                }
+                let body = json!({"event_type": event_type, "identifier": identifier(&run, index), "payload": {"index": index}});
+                let sent = Instant::now();
+                let outcome = client.post(&url).json(&body).send().await;
+                let took = sent.elapsed().as_secs_f64() * 1000.0;
+                let status = match outcome {
+                    Ok(response) => {
+                        let status = response.status().as_u16();
+                        if status == 200
+                            && let Ok(answer) = response.json::<Value>().await
+                            && let Some(id) = answer["id"].as_str().and_then(|id| id.rsplit('@').next()?.parse::<u64>().ok())
+                        {
+                            let mut first = first_id.lock().await;
+                            *first = Some(first.map_or(id, |current: u64| current.min(id)));
+                        }
+                        status.to_string()
+                    }
+                    Err(error) => if error.is_timeout() { "timeout".to_owned() } else { "error".to_owned() },
+                };
+                latencies.lock().await.push(took);
+                *statuses.lock().await.entry(status).or_default() += 1;
+            }
+        }));
+    }
+    for worker in workers {
+        worker.await.map_err(|e| e.to_string())?;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let latencies = latencies.lock().await.clone();
+    let statuses = statuses.lock().await.clone();
+    let ok = statuses.get("200").copied().unwrap_or(0);
+    let mut result = json!({
+        "scenario": "notify",
+        "requests": latencies.len(),
+        "concurrency": options.concurrency,
+        "ok": ok,
+        "requests_per_second": latencies.len() as f64 / seconds,
+        "statuses": statuses,
+    });
+    if let (Value::Object(map), Value::Object(summary)) = (&mut result, latency_summary(latencies))
+    {
+        map.extend(summary);
+    }
+    let first = *first_id.lock().await;
+    Ok((result, first))
+}
+
+async fn replay(
+    options: &Options,
+    client: &reqwest::Client,
+    run: &str,
+    from: u64,
+    expected: usize,
+    deadline: Instant,
+) -> Result<Value, String> {
+    let body = json!({"event_type": options.event_type, "identifier": {"class": "od", "stream": format!("b{run}0")}, "from_id": from.to_string()});
+    let started = Instant::now();
+    let response = client
+        .post(format!("{}/api/v1/replay", options.url))
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut stream = response.bytes_stream();
+    let mut buffer = Vec::new();
+    let mut first_ms = None;
+    let mut count = 0usize;
+    let mut previous = 0u64;
+    let mut increasing = true;
+    let mut closed = false;
+    while !closed && Instant::now() < deadline {
+        let Ok(Some(Ok(chunk))) =
+            tokio::time::timeout(Duration::from_secs(30), stream.next()).await
+        else {
+            break;
+        };
+        buffer.extend_from_slice(&chunk);
+        while let Some(end) = buffer.windows(2).position(|w| w == b"\n\n") {
+            let frame: Vec<u8> = buffer.drain(..end + 2).collect();
+            let text = String::from_utf8_lossy(&frame);
+            if let Some(id) = text.lines().find_map(|line| line.strip_prefix("id: ")) {
+                first_ms.get_or_insert(started.elapsed().as_secs_f64() * 1000.0);
+                let sequence: u64 = id
+                    .rsplit('@')
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0);
+                increasing &= sequence > previous;
+                previous = sequence;
+                count += 1;
+            }
+            if text.starts_with("event: connection-closing") {
+                closed = true;
+            }
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    Ok(json!({
+        "scenario": "replay",
+        "expected": expected,
+        "delivered": count,
+        "count_matches": count == expected,
+        "ids_strictly_increase": increasing,
+        "notifications_per_second": count as f64 / seconds,
+        "first_notification_ms": first_ms,
+        "seconds": seconds,
+    }))
+}
+
+fn now_micros() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_micros() as u64)
+}
+
+async fn watch(
+    options: &Options,
+    client: &reqwest::Client,
+    run: &str,
+    deadline: Instant,
+) -> Result<Value, String> {
+    let latencies = Arc::new(Mutex::new(Vec::new()));
+    let counts = Arc::new(Mutex::new(Vec::new()));
+    let total = options.watch_notifications;
+    let mut readers = Vec::new();
+    let watch_tag = format!("w{run}");
+    for _ in 0..options.watchers {
+        let body = json!({"event_type": options.event_type, "identifier": {"class": "od", "stream": watch_tag}});
+        let response = client
+            .post(format!("{}/api/v1/watch", options.url))
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let (latencies, counts) = (latencies.clone(), counts.clone());
+        readers.push(tokio::spawn(async move {
+            let mut stream = response.bytes_stream();
+            let mut buffer = Vec::new();
+            let mut seen = std::collections::HashSet::new();
+            let mut duplicates = 0;
+            let mut mine = Vec::new();
+            while seen.len() < total && Instant::now() < deadline {
+                let Ok(Some(Ok(chunk))) =
+                    tokio::time::timeout(Duration::from_secs(15), stream.next()).await
+                else {
+                    break;
+                };
+                buffer.extend_from_slice(&chunk);
+                while let Some(end) = buffer.windows(2).position(|w| w == b"\n\n") {
+                    let frame: Vec<u8> = buffer.drain(..end + 2).collect();
+                    let text = String::from_utf8_lossy(&frame);
+                    let Some(data) = text.lines().find_map(|line| line.strip_prefix("data: "))
+                    else {
+                        continue;
+                    };
+                    if !text.contains("\nid: ") {
+                        continue;
+                    }
+                    let Ok(event) = serde_json::from_str::<Value>(data) else {
+                        continue;
+                    };
+                    let sent = event["data"]["payload"]["sent_us"].as_u64().unwrap_or(0);
+                    let index = event["data"]["payload"]["index"]
+                        .as_u64()
+                        .unwrap_or(u64::MAX);
+                    if !seen.insert(index) {
+                        duplicates += 1;
+                    }
+                    mine.push(now_micros().saturating_sub(sent) as f64 / 1000.0);
+                }
+            }
+            latencies.lock().await.extend(mine);
+            counts.lock().await.push((seen.len(), duplicates));
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let interval = Duration::from_secs_f64(1.0 / options.rate.max(1) as f64);
+    let mut ticker = tokio::time::interval(interval);
+    let url = format!("{}/api/v1/notification", options.url);
+    let mut publishers = Vec::new();
+    for index in 0..total {
+        if Instant::now() > deadline {
+            break;
+        }
+        ticker.tick().await;
+        let body = json!({"event_type": options.event_type,
+            "identifier": {"class": "od", "expver": "1", "domain": "g", "date": "2025-07-06", "time": "12", "stream": watch_tag, "step": index % 100_000},
+            "payload": {"index": index, "sent_us": now_micros()}});
+        let client = client.clone();
+        let url = url.clone();
+        publishers.push(tokio::spawn(async move {
+            client
+                .post(&url)
+                .json(&body)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+        }));
+    }
+    let mut publish_errors = 0;
+    for publisher in publishers {
+        if !matches!(publisher.await, Ok(Ok(200))) {
+            publish_errors += 1;
+        }
+    }
+    for reader in readers {
+        let _ = reader.await;
+    }
+    let counts = counts.lock().await.clone();
+    let expected = total * options.watchers;
+    let delivered: usize = counts.iter().map(|(seen, _)| seen).sum();
+    let duplicates: usize = counts.iter().map(|(_, duplicates)| duplicates).sum();
+    let mut result = json!({
+        "scenario": "watch",
+        "watchers": options.watchers,
+        "notifications": total,
+        "rate_per_second": options.rate,
+        "expected_deliveries": expected,
+        "delivered": delivered,
+        "missing": expected.saturating_sub(delivered),
+        "duplicates": duplicates,
+        "publish_errors": publish_errors,
+    });
+    let latencies = latencies.lock().await.clone();
+    if let (Value::Object(map), Value::Object(summary)) = (&mut result, latency_summary(latencies))
+    {
+        map.extend(summary);
+    }
+    Ok(result)
+}
+
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+}
+
+async fn idle(options: &Options, deadline: Instant) -> Result<Value, String> {
+    let pid = options.pid.ok_or("the idle scenario needs --pid")?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = rss_kib(pid).ok_or("cannot read the gateway's memory")?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut open = Vec::new();
+    for _ in 0..options.idle {
+        if Instant::now() > deadline {
+            break;
+        }
+        let response = client
+            .post(format!("{}/api/v1/watch", options.url))
+            .json(&json!({"event_type": options.event_type, "identifier": {"class": "od"}}))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut stream = response.bytes_stream();
+        let _ = tokio::time::timeout(Duration::from_secs(5), stream.next()).await;
+        open.push(stream);
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let after = rss_kib(pid).ok_or("cannot read the gateway's memory")?;
+    let count = open.len();
+    drop(open);
+    Ok(json!({
+        "scenario": "idle",
+        "watchers": count,
+        "rss_idle_kib": before,
+        "rss_with_watchers_kib": after,
+        "kib_per_watcher": (after.saturating_sub(before)) as f64 / count.max(1) as f64,
+    }))
+}
+
+fn emit(result: Result<Value, String>, scenario: &str) {
+    match result {
+        Ok(value) => println!("{value}"),
+        Err(error) => println!("{}", json!({"scenario": scenario, "error": error})),
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let options = Options::parse();
+    if !loopback(&options.url) || options.nats.as_deref().is_some_and(|url| !loopback(url)) {
+        eprintln!("tidings-bench: only loopback URLs are allowed");
+        std::process::exit(2);
+    }
+    let limit: Duration = options.time_limit.into();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(options.concurrency.max(options.watchers) + 8)
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap_or_else(|error| panic!("HTTP client: {error}"));
+    let run = format!("{:x}", now_micros() % 0xffff_ffff);
+    let wants = |name: &str| options.scenarios.iter().any(|scenario| scenario == name);
+    if wants("baseline") {
+        emit(baseline(&options, Instant::now() + limit).await, "baseline");
+    }
+    let mut first = None;
+    let mut stored = 0;
+    if wants("notify") || wants("replay") {
+        match notify(&options, &client, &run, Instant::now() + limit).await {
+            Ok((value, first_id)) => {
+                stored = value["ok"].as_u64().unwrap_or(0) as usize;
+                first = first_id;
+                if wants("notify") {
+                    println!("{value}");
+                }
+            }
+            Err(error) => emit(Err(error), "notify"),
+        }
+    }
+    if wants("replay") {
+        match first {
+            Some(from) => emit(
+                replay(
+                    &options,
+                    &client,
+                    &run,
+                    from,
+                    stored,
+                    Instant::now() + limit,
+                )
+                .await,
+                "replay",
+            ),
+            None => emit(
+                Err("no notification was stored to replay".to_owned()),
+                "replay",
+            ),
+        }
+    }
+    if wants("watch") {
+        emit(
+            watch(&options, &client, &run, Instant::now() + limit).await,
+            "watch",
+        );
+    }
+    if wants("idle") {
+        emit(idle(&options, Instant::now() + limit).await, "idle");
+    }
+}
