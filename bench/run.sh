@@ -47,12 +47,21 @@ for _ in $(seq 1 100); do (echo >/dev/tcp/127.0.0.1/"$NATS_PORT") 2>/dev/null &&
 PORT="$(free_port)"
 env -u TIDINGS_CONFIG TIDINGS__LISTEN="127.0.0.1:$PORT" TIDINGS__STORE__KIND="${STORE:-jetstream}" \
   TIDINGS__STORE__JETSTREAM__URL="nats://127.0.0.1:$NATS_PORT" TIDINGS__SSE__MAX_CONNECTIONS=20000 \
+  TIDINGS__REPLAY__MAX_HISTORICAL_NOTIFICATIONS=1000000 \
   RUST_LOG=warn "$BIN/tidings" >"$WORK/tidings.log" 2>&1 &
 TIDINGS_PID=$!
 PIDS+=("$TIDINGS_PID")
 wait_for "http://127.0.0.1:$PORT/ready"
 
 echo "{\"machine\":\"$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)\",\"store\":\"${STORE:-jetstream}\",\"profile\":\"$PROFILE\",\"nats\":\"$("$NATS" --version)\",\"date\":\"$(date -u +%FT%TZ)\"}"
-# shellcheck disable=SC2086
-timeout 900 "$BIN/tidings-bench" --url "http://127.0.0.1:$PORT" --nats "nats://127.0.0.1:$NATS_PORT" \
-  --pid "$TIDINGS_PID" "${ARGS[@]}" ${BENCH_ARGS:-}
+bench() {
+  # shellcheck disable=SC2086
+  timeout 900 "$BIN/tidings-bench" --url "http://127.0.0.1:$PORT" --nats "nats://127.0.0.1:$NATS_PORT" \
+    --pid "$TIDINGS_PID" "$@" ${BENCH_ARGS:-}
+}
+bench "${ARGS[@]}"
+if [ "$SMOKE" = 0 ]; then
+  # The second watch target and the large idle measurement, on the same instance.
+  bench --scenarios watch --watchers 2000 --rate 50 --watch-notifications 500 --time-limit 120s
+  bench --scenarios idle --idle 10000 --time-limit 300s
+fi

@@ -128,8 +128,17 @@ pub fn spawn(
         drop(guard);
         drop(permit);
     });
+    // Frames already waiting are written as one chunk: fewer writes on a fast replay.
     let frames = tokio_stream::wrappers::ReceiverStream::new(receiver)
-        .map(Ok::<_, std::convert::Infallible>);
+        .ready_chunks(FRAME_QUEUE)
+        .map(|frames| {
+            let bytes = if frames.len() == 1 {
+                frames.into_iter().next().unwrap_or_default()
+            } else {
+                Bytes::from(frames.concat())
+            };
+            Ok::<_, std::convert::Infallible>(bytes)
+        });
     Body::from_stream(frames)
 }
 

@@ -544,3 +544,70 @@ pub async fn oversized_requests_get_json_errors(kind: StoreKind) {
     tokio::time::sleep(Duration::from_millis(1)).await;
     app.stop().await;
 }
+
+pub async fn jwks_keys_can_come_from_a_url(kind: StoreKind) {
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
+    let counter = fetches.clone();
+    let router = axum::Router::new().route(
+        "/jwks.json",
+        axum::routing::get(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            async { std::fs::read_to_string(fixture("auth/jwks.json")).unwrap() }
+        }),
+    );
+    let server = tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let app = TestApp::spawn_with(kind, |settings| {
+        with_auth(settings);
+        settings.auth.jwt_secret = None;
+        settings.auth.jwks_file = None;
+        settings.auth.jwks_url = Some(url);
+    })
+    .await;
+    let admin = claims("ada", &["admin"]);
+    for (kid, algorithm, key) in [
+        ("rsa-1", Algorithm::RS256, rsa_key()),
+        ("ec-1", Algorithm::ES256, ec_key()),
+        ("rsa-1", Algorithm::RS256, rsa_key()),
+    ] {
+        let token = signed(algorithm, kid, &key, &admin);
+        let response = app
+            .client
+            .get(app.url("/api/v1/admin/streams"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{kid}");
+    }
+    assert_eq!(fetches.load(Ordering::SeqCst), 1, "keys are cached");
+    let unknown = signed(Algorithm::RS256, "rotated-away", &rsa_key(), &admin);
+    let response = app
+        .client
+        .get(app.url("/api/v1/admin/streams"))
+        .bearer_auth(unknown)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert!(
+        fetches.load(Ordering::SeqCst) <= 2,
+        "an unknown kid refetches at most once per interval"
+    );
+    let hs = hs256(&admin);
+    let response = app
+        .client
+        .get(app.url("/api/v1/admin/streams"))
+        .bearer_auth(hs)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        401,
+        "no shared secret configured: HS256 is refused"
+    );
+    server.abort();
+    app.stop().await;
+}

@@ -104,6 +104,7 @@ both_stores!(auth_cases => auth:
     direct_mode_asks_the_auth_service_once_per_credential,
     admin_routes_answer_only_loopback_while_auth_is_off,
     oversized_requests_get_json_errors,
+    jwks_keys_can_come_from_a_url,
 );
 
 both_stores!(metrics_cases => metrics:
