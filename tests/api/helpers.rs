@@ -196,6 +196,8 @@ pub struct FrameReader {
     pub content_type: String,
     body: futures::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
     buffer: String,
+    /// Where the unread part of `buffer` starts (avoids moving large buffers per frame).
+    read: usize,
     pub comments: usize,
 }
 
@@ -214,6 +216,7 @@ impl FrameReader {
             content_type: header("content-type"),
             body: response.bytes_stream().boxed(),
             buffer: String::new(),
+            read: 0,
             comments: 0,
         }
     }
@@ -221,8 +224,14 @@ impl FrameReader {
     /// The next frame, or `None` when the server closed the stream.
     pub async fn next(&mut self, timeout: Duration) -> Option<Frame> {
         loop {
-            if let Some(end) = self.buffer.find("\n\n") {
-                let block: String = self.buffer.drain(..end + 2).collect();
+            if let Some(offset) = self.buffer[self.read..].find("\n\n") {
+                let end = self.read + offset;
+                let block = self.buffer[self.read..end + 2].to_owned();
+                self.read = end + 2;
+                if self.read == self.buffer.len() || self.read > 1 << 20 {
+                    self.buffer.drain(..self.read);
+                    self.read = 0;
+                }
                 let mut event = None;
                 let mut id = None;
                 let mut data = None;
