@@ -54,6 +54,21 @@ fn quoted(text: &str) -> String {
     serde_json::Value::String(text.to_owned()).to_string()
 }
 
+/// The canonical identifier, rebuilt from the subject (and the polygon header).
+fn identifier_of(
+    schema: &EventSchema,
+    message: &StoredMessage,
+) -> Result<crate::domain::CanonicalIdentifier, RenderError> {
+    let values = message
+        .subject
+        .decode_values(schema.key_order.len())
+        .map_err(|error| RenderError {
+            sequence: message.sequence.get(),
+            reason: error.to_string(),
+        })?;
+    Ok(schema.identifier_from_values(values, message.polygon()))
+}
+
 /// [`render`] written directly, without a JSON tree: the hot path of replays and fan-out.
 /// The bytes are the same as the SDK's (a test holds them equal) except that a compact JSON
 /// payload is embedded as stored rather than re-sorted; Tidings stores payloads already in
@@ -64,12 +79,7 @@ pub fn render_fast(
     settings: &CloudEventSettings,
 ) -> Result<Bytes, RenderError> {
     let sequence = message.sequence.get();
-    let fail = |reason: String| RenderError { sequence, reason };
-    let values = message
-        .subject
-        .decode_values(schema.key_order.len())
-        .map_err(|error| fail(error.to_string()))?;
-    let identifier = schema.identifier_from_values(values, message.polygon());
+    let identifier = identifier_of(schema, message)?;
     let base = settings.base_url.trim_end_matches('/');
     let payload = &message.payload;
     let mut out = String::with_capacity(payload.len() + 512);
@@ -118,11 +128,7 @@ pub fn render(
 ) -> Result<Bytes, RenderError> {
     let sequence = message.sequence.get();
     let fail = |reason: String| RenderError { sequence, reason };
-    let values = message
-        .subject
-        .decode_values(schema.key_order.len())
-        .map_err(|error| fail(error.to_string()))?;
-    let identifier = schema.identifier_from_values(values, message.polygon());
+    let identifier = identifier_of(schema, message)?;
     let base = settings.base_url.trim_end_matches('/');
     let event = EventBuilderV10::new()
         .id(event_id(schema, sequence))

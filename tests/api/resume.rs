@@ -316,11 +316,14 @@ pub async fn a_stalled_watcher_is_cut_off_while_a_healthy_one_keeps_receiving(ki
                 break;
             };
             tail.extend_from_slice(&chunk);
-            let text = String::from_utf8_lossy(&tail).into_owned();
-            ids += text.matches("\nid: mars@").count();
-            errors += text.matches("event: error").count();
-            let keep = text.rfind("\n\n").map_or(0, |end| end + 2);
-            tail.drain(..keep);
+            // Count complete frames only; a partial one waits for the next chunk.
+            let Some(end) = tail.windows(2).rposition(|pair| pair == b"\n\n") else {
+                continue;
+            };
+            let complete = String::from_utf8_lossy(&tail[..end + 2]).into_owned();
+            ids += complete.matches("\nid: mars@").count();
+            errors += complete.matches("event: error").count();
+            tail.drain(..end + 2);
         }
         (ids, errors)
     });
