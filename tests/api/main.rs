@@ -82,7 +82,6 @@ both_stores!(resume_cases => resume:
     get_forms_serve_the_same_streams_with_cors,
     configured_origins_are_the_only_ones_allowed,
     streams_over_the_cap_get_503,
-    a_stalled_watcher_is_cut_off_while_a_healthy_one_keeps_receiving,
     two_thousand_watchers_each_get_every_notification,
 );
 
