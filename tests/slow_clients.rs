@@ -11,27 +11,12 @@ mod helpers;
 use std::time::Duration;
 
 use futures::StreamExt;
-use serde_json::{Value, json};
+use serde_json::json;
 use tidings::settings::StoreKind;
 
-use helpers::{FrameReader, TestApp, mars};
+use helpers::{TestApp, mars};
 
 const SECOND: Duration = Duration::from_secs(1);
-
-async fn open_with_last_event_id(
-    app: &TestApp,
-    path: &str,
-    body: Value,
-    last: Option<&str>,
-) -> FrameReader {
-    let mut request = app.client.post(app.url(path)).json(&body);
-    if let Some(last) = last {
-        request = request.header("last-event-id", last);
-    }
-    let response = request.send().await.unwrap();
-    assert_eq!(response.status(), 200);
-    FrameReader::new(response)
-}
 
 async fn a_stalled_watcher_is_cut_off_while_a_healthy_one_keeps_receiving(kind: StoreKind) {
     let app = TestApp::spawn_with(kind, |settings| {
@@ -40,7 +25,7 @@ async fn a_stalled_watcher_is_cut_off_while_a_healthy_one_keeps_receiving(kind: 
     })
     .await;
     let body = json!({"event_type":"mars","identifier":{"class":"od"}});
-    let mut stalled = open_with_last_event_id(&app, "/api/v1/watch", body.clone(), None).await;
+    let mut stalled = app.stream("/api/v1/watch", body.clone(), None).await;
     stalled.next(5 * SECOND).await.unwrap();
     // The healthy client reads on its own task and only counts ids: a client that keeps up.
     let healthy = app

@@ -161,6 +161,22 @@ impl TestApp {
         self.post(path, &body).await
     }
 
+    /// Opens a stream (200 expected), optionally resuming after `last_event_id`.
+    pub async fn stream(
+        &self,
+        path: &str,
+        body: Value,
+        last_event_id: Option<&str>,
+    ) -> FrameReader {
+        let mut request = self.client.post(self.url(path)).json(&body);
+        if let Some(last) = last_event_id {
+            request = request.header("last-event-id", last);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        FrameReader::new(response)
+    }
+
     /// A replay's frames, up to and including its closing frame.
     pub async fn replay(&self, body: Value) -> Vec<Frame> {
         let response = self.open("/api/v1/replay", body).await;

@@ -15,21 +15,6 @@ fn sequence(id: &str) -> u64 {
     id.rsplit('@').next().unwrap().parse().unwrap()
 }
 
-async fn open_with_last_event_id(
-    app: &TestApp,
-    path: &str,
-    body: Value,
-    last: Option<&str>,
-) -> FrameReader {
-    let mut request = app.client.post(app.url(path)).json(&body);
-    if let Some(last) = last {
-        request = request.header("last-event-id", last);
-    }
-    let response = request.send().await.unwrap();
-    assert_eq!(response.status(), 200);
-    FrameReader::new(response)
-}
-
 pub async fn a_watch_resumed_with_last_event_id_loses_and_repeats_nothing(kind: StoreKind) {
     let app = TestApp::spawn(kind).await;
     for step in 1..=10 {
@@ -51,7 +36,7 @@ pub async fn a_watch_resumed_with_last_event_id_loses_and_repeats_nothing(kind: 
     };
     let body = json!({"event_type":"mars","identifier":{"class":"od"},"from_id":"1"});
     let mut seen = Vec::new();
-    let mut first = open_with_last_event_id(&app, "/api/v1/watch", body.clone(), None).await;
+    let mut first = app.stream("/api/v1/watch", body.clone(), None).await;
     while seen.len() < 40 {
         let frame = first.next(10 * SECOND).await.unwrap();
         if let Some(id) = frame.id {
@@ -62,7 +47,7 @@ pub async fn a_watch_resumed_with_last_event_id_loses_and_repeats_nothing(kind: 
     let last = seen.last().unwrap().clone();
     // The header wins over the body's from_id, and the alias form works too.
     let resume_from = last.replace("mars@", "MARS@");
-    let mut second = open_with_last_event_id(&app, "/api/v1/watch", body, Some(&resume_from)).await;
+    let mut second = app.stream("/api/v1/watch", body, Some(&resume_from)).await;
     let opening = second.next(10 * SECOND).await.unwrap();
     assert_eq!(opening.kind(), "replay-control:replay_started");
     assert_eq!(opening.data["from_sequence"], sequence(&last) + 1);
@@ -85,7 +70,7 @@ pub async fn a_replay_cut_in_the_middle_resumes_exactly(kind: StoreKind) {
         app.notify_mars(step).await;
     }
     let body = json!({"event_type":"mars","identifier":{"class":"od"},"from_id":"1"});
-    let mut first = open_with_last_event_id(&app, "/api/v1/replay", body.clone(), None).await;
+    let mut first = app.stream("/api/v1/replay", body.clone(), None).await;
     let mut seen = Vec::new();
     while seen.len() < 12 {
         if let Some(id) = first.next(10 * SECOND).await.unwrap().id {
@@ -94,7 +79,7 @@ pub async fn a_replay_cut_in_the_middle_resumes_exactly(kind: StoreKind) {
     }
     drop(first);
     let last = seen.last().unwrap().clone();
-    let mut second = open_with_last_event_id(&app, "/api/v1/replay", body, Some(&last)).await;
+    let mut second = app.stream("/api/v1/replay", body, Some(&last)).await;
     let frames = second
         .until(|f| f.event == "connection-closing", 10 * SECOND)
         .await;
@@ -115,7 +100,7 @@ pub async fn an_old_last_event_id_after_a_purge_says_notifications_may_be_missin
     assert_eq!(wiped.status(), 200);
     app.notify_mars(6).await;
     let body = json!({"event_type":"mars","identifier":{"class":"od"}});
-    let mut reader = open_with_last_event_id(&app, "/api/v1/replay", body, Some("mars@2")).await;
+    let mut reader = app.stream("/api/v1/replay", body, Some("mars@2")).await;
     let frames = reader
         .until(|f| f.event == "connection-closing", 10 * SECOND)
         .await;
@@ -260,7 +245,7 @@ pub async fn streams_over_the_cap_get_503(kind: StoreKind) {
     let body = json!({"event_type":"mars","identifier":{"class":"od"}});
     let mut open = Vec::new();
     for _ in 0..2 {
-        let mut reader = open_with_last_event_id(&app, "/api/v1/watch", body.clone(), None).await;
+        let mut reader = app.stream("/api/v1/watch", body.clone(), None).await;
         reader.next(5 * SECOND).await.unwrap();
         open.push(reader);
     }

@@ -34,20 +34,11 @@ PORT="$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); 
 URL="http://127.0.0.1:$PORT"
 LOG="$(mktemp "${TMPDIR:-/tmp}/tidings-compat.XXXXXX.log")"
 
-# Only our settings: no inherited config file, schema path or store choice.
-for name in $(compgen -e | grep '^TIDINGS' || true); do unset "$name"; done
-
-TIDINGS__LISTEN="127.0.0.1:$PORT" TIDINGS__BASE_URL="$URL" TIDINGS__STORE__KIND=memory \
-  "$BIN" >"$LOG" 2>&1 &
-SERVER_PID=$!
-
+# shellcheck source=../support/tidings-server.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../support/tidings-server.sh"
+start_tidings "$BIN" "$PORT" "$LOG"
 stop_server() {
-  if kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$SERVER_PID" 2>/dev/null || true
-  fi
-  wait "$SERVER_PID" 2>/dev/null || true
+  stop_tidings
   rm -f "$LOG"
 }
 trap stop_server EXIT

@@ -1,0 +1,21 @@
+# Sourced by the end-to-end scripts (tests/compat, tests/contract): one Tidings on loopback
+# with the memory store and none of the caller's TIDINGS* settings, stopped on exit.
+
+# start_tidings BIN PORT LOG: sets SERVER_PID.
+start_tidings() {
+  local name
+  for name in $(compgen -e | grep '^TIDINGS' || true); do unset "$name"; done
+  TIDINGS__LISTEN="127.0.0.1:$2" TIDINGS__BASE_URL="http://127.0.0.1:$2" TIDINGS__STORE__KIND=memory \
+    "$1" >"$3" 2>&1 &
+  SERVER_PID=$!
+}
+
+# stop_tidings: TERM, then KILL after 5 s.
+stop_tidings() {
+  if kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$SERVER_PID" 2>/dev/null || true
+  fi
+  wait "$SERVER_PID" 2>/dev/null || true
+}
