@@ -30,13 +30,7 @@ pub(crate) async fn page(
     Query(mut pairs): Query<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
     let bad = |message: String| ApiError::BadRequest(Endpoint::Browse, message);
-    let schema = state
-        .catalog
-        .event_type(&event_type)
-        .ok_or_else(|| {
-            ApiError::UnknownEventType(event_type.clone(), state.catalog.event_type_names())
-        })?
-        .clone();
+    let schema = state.schema(&event_type)?;
     guard::authorize(&state, &caller, &schema, Access::Read)?;
     let request = PageRequest::take_from(&mut pairs).map_err(bad)?;
     let body = query::request(event_type, pairs).map_err(bad)?;

@@ -93,12 +93,7 @@ async fn accept(
     let request =
         RequestBody::parse(body).map_err(|error| ApiError::Body(Endpoint::Notify, error))?;
     *event_type = Some(request.event_type.clone());
-    let schema = state
-        .catalog
-        .event_type(&request.event_type)
-        .ok_or_else(|| {
-            ApiError::UnknownEventType(request.event_type.clone(), state.catalog.event_type_names())
-        })?;
+    let schema = state.schema(&request.event_type)?;
     request
         .check_limits()
         .map_err(|message| ApiError::BadRequest(Endpoint::Notify, message))?;
@@ -110,7 +105,7 @@ async fn accept(
             Rejection::PointOnNotify,
         ));
     }
-    guard::authorize(state, caller, schema, Access::Write)?;
+    guard::authorize(state, caller, &schema, Access::Write)?;
     if request.to_id.is_some() || request.to_date.is_some() {
         return Err(ApiError::BadRequest(
             Endpoint::Notify,

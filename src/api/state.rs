@@ -5,9 +5,10 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+use super::error::ApiError;
 use crate::auth::Authenticator;
 use crate::metrics::Metrics;
-use crate::schema::Catalog;
+use crate::schema::{Catalog, EventSchema};
 use crate::settings::Settings;
 use crate::sse::session::SessionSettings;
 use crate::store::Store;
@@ -24,4 +25,13 @@ pub struct AppState {
     /// `None` when auth is disabled.
     pub auth: Option<Arc<Authenticator>>,
     pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    /// The schema of an event type a request names, or the 400 listing the configured ones.
+    pub(crate) fn schema(&self, event_type: &str) -> Result<Arc<EventSchema>, ApiError> {
+        self.catalog.event_type(event_type).cloned().ok_or_else(|| {
+            ApiError::UnknownEventType(event_type.to_owned(), self.catalog.event_type_names())
+        })
+    }
 }

@@ -5,9 +5,9 @@
 //! `Last-Event-ID` (what a browser sends when it reconnects) wins over `from_id`/`from_date`:
 //! the stream continues strictly after that id.
 
-use axum::Extension;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
@@ -76,22 +76,47 @@ enum Form {
 /// Browsers reconnect this long after the server ends a GET stream.
 const BROWSER_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 
-async fn open(
-    state: AppState,
+/// What every stream route reads besides its request: the request id, the caller and
+/// `Last-Event-ID`.
+pub(crate) struct StreamCall {
     request_id: RequestId,
     caller: Caller,
+    last_event_id: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for StreamCall {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self {
+            request_id: parts
+                .extensions
+                .get::<RequestId>()
+                .cloned()
+                .unwrap_or(RequestId(String::new())),
+            caller: parts
+                .extensions
+                .get::<Caller>()
+                .cloned()
+                .unwrap_or_default(),
+            last_event_id: last_event_id(&parts.headers),
+        })
+    }
+}
+
+async fn open(
+    state: AppState,
+    call: StreamCall,
     mut request: RequestBody,
     endpoint: Endpoint,
-    last_event_id: Option<String>,
     form: Form,
 ) -> Result<Response, ApiError> {
-    let schema = state
-        .catalog
-        .event_type(&request.event_type)
-        .ok_or_else(|| {
-            ApiError::UnknownEventType(request.event_type.clone(), state.catalog.event_type_names())
-        })?
-        .clone();
+    let StreamCall {
+        request_id,
+        caller,
+        last_event_id,
+    } = call;
+    let schema = state.schema(&request.event_type)?;
     guard::authorize(&state, &caller, &schema, Access::Read)?;
     request
         .check_limits()
@@ -225,85 +250,41 @@ fn from_query(
 #[tracing::instrument(skip_all)]
 pub(crate) async fn watch(
     State(state): State<AppState>,
-    Extension(request_id): Extension<RequestId>,
-    Extension(caller): Extension<Caller>,
-    headers: HeaderMap,
+    call: StreamCall,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let request = parse_body(&body, Endpoint::Watch)?;
-    open(
-        state,
-        request_id,
-        caller,
-        request,
-        Endpoint::Watch,
-        last_event_id(&headers),
-        Form::Post,
-    )
-    .await
+    open(state, call, request, Endpoint::Watch, Form::Post).await
 }
 
 #[tracing::instrument(skip_all)]
 pub(crate) async fn replay(
     State(state): State<AppState>,
-    Extension(request_id): Extension<RequestId>,
-    Extension(caller): Extension<Caller>,
-    headers: HeaderMap,
+    call: StreamCall,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let request = parse_body(&body, Endpoint::Replay)?;
-    open(
-        state,
-        request_id,
-        caller,
-        request,
-        Endpoint::Replay,
-        last_event_id(&headers),
-        Form::Post,
-    )
-    .await
+    open(state, call, request, Endpoint::Replay, Form::Post).await
 }
 
 #[tracing::instrument(skip_all, fields(event_type = %event_type))]
 pub(crate) async fn watch_get(
     State(state): State<AppState>,
-    Extension(request_id): Extension<RequestId>,
-    Extension(caller): Extension<Caller>,
-    headers: HeaderMap,
+    call: StreamCall,
     Path(event_type): Path<String>,
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
     let request = from_query(event_type, pairs, Endpoint::Watch)?;
-    open(
-        state,
-        request_id,
-        caller,
-        request,
-        Endpoint::Watch,
-        last_event_id(&headers),
-        Form::Get,
-    )
-    .await
+    open(state, call, request, Endpoint::Watch, Form::Get).await
 }
 
 #[tracing::instrument(skip_all, fields(event_type = %event_type))]
 pub(crate) async fn replay_get(
     State(state): State<AppState>,
-    Extension(request_id): Extension<RequestId>,
-    Extension(caller): Extension<Caller>,
-    headers: HeaderMap,
+    call: StreamCall,
     Path(event_type): Path<String>,
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
     let request = from_query(event_type, pairs, Endpoint::Replay)?;
-    open(
-        state,
-        request_id,
-        caller,
-        request,
-        Endpoint::Replay,
-        last_event_id(&headers),
-        Form::Get,
-    )
-    .await
+    open(state, call, request, Endpoint::Replay, Form::Get).await
 }
