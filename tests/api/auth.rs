@@ -455,6 +455,19 @@ pub async fn direct_mode_asks_the_auth_service_once_per_credential(kind: StoreKi
     assert_eq!(denied.status(), 403);
     service.abort();
     let _ = service.await;
+    app.stop().await;
+    // An instance whose authentication service is unreachable (nothing listens there; a
+    // stopped stub could still answer on a kept-alive connection).
+    let nowhere = format!(
+        "http://127.0.0.1:{}",
+        crate::support::nats::free_loopback_port()
+    );
+    let app = TestApp::spawn_with(kind, |settings| {
+        with_auth(settings);
+        settings.auth.mode = AuthMode::Direct;
+        settings.auth.auth_service_url = Some(nowhere);
+    })
+    .await;
     let unavailable = app
         .client
         .get(app.url("/api/v1/admin/streams"))
