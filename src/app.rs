@@ -11,6 +11,7 @@ use crate::api::{self, AppState};
 use crate::auth::Authenticator;
 use crate::metrics::Metrics;
 use crate::schema::{Catalog, SchemaError};
+use crate::serve::{self, ConnectionLimits};
 use crate::settings::Settings;
 use crate::sse::cloudevent::CloudEventSettings;
 use crate::sse::session::SessionSettings;
@@ -27,8 +28,6 @@ pub enum AppError {
         address: String,
         source: std::io::Error,
     },
-    #[error("server failed: {0}")]
-    Serve(std::io::Error),
     #[error("invalid auth settings: {0}")]
     Auth(String),
 }
@@ -147,30 +146,24 @@ impl App {
             .map(|a| a.to_string())
             .unwrap_or_default();
         tracing::info!(%address, event_types = ?self.state.catalog.event_type_names(), "listening");
+        let limits = ConnectionLimits {
+            header_read_timeout: self.state.settings.http.header_read_timeout,
+            idle_timeout: self.state.settings.http.idle_timeout,
+        };
         if let Some(listener) = self.metrics_listener {
             let router = api::metrics_router(self.state.clone());
-            let shutdown = shutdown.clone();
-            tokio::spawn(async move {
-                let served = axum::serve(listener, router)
-                    .with_graceful_shutdown(shutdown.cancelled_owned())
-                    .await;
-                if let Err(error) = served {
-                    tracing::error!(%error, "metrics listener failed");
-                }
-            });
+            tokio::spawn(serve::serve(listener, router, limits, shutdown.clone()));
         }
         let grace = self.state.settings.shutdown_timeout;
         let router = api::router(self.state);
-        let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-        let server = axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+        let server = serve::serve(self.listener, router, limits, shutdown.clone());
         let deadline = async {
             shutdown.cancelled().await;
             tokio::time::sleep(grace).await;
         };
         // Graceful shutdown waits for open requests; the deadline bounds that wait.
         tokio::select! {
-            served = server => served.map_err(AppError::Serve)?,
+            () = server => {}
             () = deadline => tracing::warn!(?grace, "shutdown deadline reached; exiting with requests still open"),
         }
         if tokio::time::timeout(grace, store.close()).await.is_err() {

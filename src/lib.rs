@@ -18,6 +18,7 @@ pub mod auth;
 pub mod domain;
 pub mod metrics;
 pub mod schema;
+pub mod serve;
 pub mod settings;
 pub mod sse;
 pub mod store;

@@ -14,12 +14,13 @@ use prometheus::{
 pub const UNKNOWN: &str = "unknown";
 
 /// Store operations, as the `operation` label names them.
-pub const STORE_OPERATIONS: [&str; 9] = [
+pub const STORE_OPERATIONS: [&str; 10] = [
     "publish",
     "get",
     "delete",
     "purge",
     "last_sequence",
+    "last_sequence_at",
     "read",
     "subscribe",
     "stream_info",

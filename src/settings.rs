@@ -232,13 +232,28 @@ impl Default for CloudEventSettings {
 pub struct HttpSettings {
     /// Largest accepted request body in bytes (aviso: 256 KiB).
     pub body_limit: usize,
-    /// Origins allowed by CORS on every API route; `*` allows any.
+    /// Origins allowed by CORS on the public and stream routes; `*` allows any.
     pub cors_allowed_origins: Vec<String>,
+    /// Origins allowed by CORS on admin routes (`DELETE` included); empty by default, so a
+    /// page on another origin can neither delete nor read admin answers. `*` is refused.
+    pub cors_admin_origins: Vec<String>,
     /// Non-streaming requests taking longer are answered 408.
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
     /// Longest accepted query string, in bytes.
     pub max_query_length: usize,
+    /// A connection that has not sent a whole request head within this time is closed.
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
+    /// A stream route (watch, replay) whose body has not arrived within this time is
+    /// answered 408 (other routes are bounded by `request_timeout`).
+    #[serde(with = "humantime_serde")]
+    pub body_read_timeout: Duration,
+    /// A connection on which no byte moved either way for this long is closed: idle
+    /// keep-alive connections, and clients that stopped reading a stream. Longer than
+    /// `sse.heartbeat` and `sse.keep_alive`, so healthy streams never reach it.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
 }
 
 impl Default for HttpSettings {
@@ -246,8 +261,12 @@ impl Default for HttpSettings {
         Self {
             body_limit: 256 * 1024,
             cors_allowed_origins: vec!["*".to_owned()],
+            cors_admin_origins: Vec::new(),
             request_timeout: Duration::from_secs(30),
             max_query_length: 8192,
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(75),
         }
     }
 }
@@ -352,6 +371,7 @@ impl Settings {
                     .list_separator(",")
                     .with_list_parse_key("schema.paths")
                     .with_list_parse_key("http.cors_allowed_origins")
+                    .with_list_parse_key("http.cors_admin_origins")
                     .try_parsing(true)
                     .source(Some(environment)),
             )
@@ -431,6 +451,36 @@ impl Settings {
         }
         if self.http.body_limit == 0 {
             return invalid("http.body_limit must be at least 1".to_owned());
+        }
+        self.validate_connection_timeouts()
+    }
+
+    fn validate_connection_timeouts(&self) -> Result<(), SettingsError> {
+        let invalid = |message: String| Err(SettingsError::Invalid(message));
+        let http = &self.http;
+        if http.header_read_timeout.is_zero()
+            || http.body_read_timeout.is_zero()
+            || http.idle_timeout.is_zero()
+        {
+            return invalid(
+                "http.header_read_timeout, body_read_timeout and idle_timeout must be greater than zero"
+                    .to_owned(),
+            );
+        }
+        if http.idle_timeout <= self.sse.heartbeat
+            || http.idle_timeout <= self.sse.keep_alive
+            || http.idle_timeout <= http.request_timeout
+        {
+            return invalid(format!(
+                "http.idle_timeout ({}) must be longer than sse.heartbeat, sse.keep_alive and http.request_timeout, or healthy requests would be cut",
+                humantime::format_duration(http.idle_timeout)
+            ));
+        }
+        if http.cors_admin_origins.iter().any(|origin| origin == "*") {
+            return invalid(
+                "http.cors_admin_origins must list origins; '*' would let any web page call admin routes"
+                    .to_owned(),
+            );
         }
         Ok(())
     }

@@ -77,6 +77,7 @@ pub(crate) async fn page(
 #[tracing::instrument(skip_all, fields(id = %raw_id))]
 pub(crate) async fn one(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(raw_id): Path<String>,
 ) -> Result<Response, ApiError> {
     let reference: NotificationRef = raw_id.parse().map_err(|error: crate::domain::IdError| {
@@ -88,6 +89,7 @@ pub(crate) async fn one(
         .catalog
         .schema_for_stream(&id.stream)
         .ok_or_else(not_found)?;
+    guard::authorize(&state, &caller, schema, Access::Read)?;
     let message = state
         .store
         .get(&id.stream, id.sequence)

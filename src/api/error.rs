@@ -170,9 +170,10 @@ impl ApiError {
             | ApiError::UnknownEventType(..)
             | ApiError::Invalid(..)
             | ApiError::BadRequest(..) => StatusCode::BAD_REQUEST,
-            ApiError::Unavailable(_) | ApiError::TooManyStreams(_) | ApiError::AuthUnavailable => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ApiError::Unavailable(_)
+            | ApiError::StreamSetup(StoreError::Unavailable(_))
+            | ApiError::TooManyStreams(_)
+            | ApiError::AuthUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Unauthorized(..) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::QueryTooLong { .. } => StatusCode::URI_TOO_LONG,

@@ -1,16 +1,19 @@
-//! Who may call what, before any handler runs: authentication of `/api/v1` requests (the
-//! schema routes stay public), admin roles for `/api/v1/admin`, and with auth off the safe
-//! default of serving admin routes to loopback clients only. Per-stream rules are checked
-//! by the handlers through [`authorize`], once they know the event type.
+//! Who may call what, before any handler runs: each route's audience comes from the route
+//! table (`router::route_table`): authentication for every non-public route, admin roles
+//! for admin routes, and with auth off the safe default of serving admin routes to loopback
+//! clients on a loopback `Host` only. Per-stream rules are checked by the handlers through
+//! [`authorize`], once they know the event type. Refused destructive requests are audited.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use super::admin::{AdminAnswer, AdminRequest, record_audit};
 use super::error::ApiError;
+use super::router::Audience;
 use super::state::AppState;
 use crate::auth::{Access, AuthFailure, User};
 use crate::schema::EventSchema;
@@ -18,14 +21,6 @@ use crate::schema::EventSchema;
 /// The authenticated caller of this request, if any (handlers take `Extension<Caller>`).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Caller(pub Option<User>);
-
-fn is_admin_path(path: &str) -> bool {
-    path == "/api/v1/admin" || path.starts_with("/api/v1/admin/")
-}
-
-fn is_guarded(path: &str) -> bool {
-    path.starts_with("/api/v1/") && !path.starts_with("/api/v1/schema")
-}
 
 pub(crate) fn failure_to_error(failure: AuthFailure, state: &AppState) -> ApiError {
     let challenges = state
@@ -41,23 +36,52 @@ pub(crate) fn failure_to_error(failure: AuthFailure, state: &AppState) -> ApiErr
     }
 }
 
+/// Request-wide limits checked before routing (the query string is read by every route).
+pub(crate) async fn limits(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let limit = state.settings.http.max_query_length;
+    if request.uri().query().map_or(0, str::len) > limit {
+        return ApiError::QueryTooLong { limit }.into_response();
+    }
+    next.run(request).await
+}
+
+/// The guard of one route: the app and the route's audience from the route table.
+#[derive(Clone)]
+pub(crate) struct RouteGuard {
+    state: AppState,
+    audience: Audience,
+}
+
+impl RouteGuard {
+    pub(crate) fn new(state: AppState, audience: Audience) -> Self {
+        Self { state, audience }
+    }
+}
+
 /// What the guard reads of a request, taken out before any await (a body is not `Sync`).
 struct Facts {
-    path: String,
-    query_length: usize,
     client: Option<SocketAddr>,
+    host: Option<String>,
     authorization: Option<Result<String, ()>>,
 }
 
 impl Facts {
     fn of(request: &Request) -> Self {
+        let host = request
+            .headers()
+            .get(header::HOST)
+            .map(|value| value.to_str().unwrap_or("\u{fffd}").to_owned())
+            .or_else(|| request.uri().authority().map(|a| a.as_str().to_owned()));
         Self {
-            path: request.uri().path().to_owned(),
-            query_length: request.uri().query().map_or(0, str::len),
             client: request
                 .extensions()
                 .get::<ConnectInfo<SocketAddr>>()
                 .map(|info| info.0),
+            host,
             authorization: request
                 .headers()
                 .get(header::AUTHORIZATION)
@@ -66,25 +90,67 @@ impl Facts {
     }
 }
 
-async fn check(state: &AppState, facts: Facts) -> Result<Option<User>, ApiError> {
-    let path = facts.path.as_str();
-    if facts.query_length > state.settings.http.max_query_length {
-        return Err(ApiError::QueryTooLong {
-            limit: state.settings.http.max_query_length,
-        });
+/// Whether a `Host` header names this machine's loopback interface: `localhost` (or a
+/// name under it), `127.0.0.0/8` or `[::1]`, with or without a port. A page served from
+/// another name that was rebound to 127.0.0.1 still sends its own name here.
+fn is_loopback_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split_once(']').map_or(rest, |(inside, _)| inside),
+        None => host.rsplit_once(':').map_or(host, |(name, port)| {
+            if port.bytes().all(|byte| byte.is_ascii_digit()) {
+                name
+            } else {
+                host
+            }
+        }),
+    };
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    name == "localhost"
+        || name.ends_with(".localhost")
+        || name
+            .parse::<IpAddr>()
+            .is_ok_and(|address| address.to_canonical().is_loopback())
+}
+
+/// With auth off, admin routes answer loopback clients that address a loopback name only
+/// (unless `admin.allow_unauthenticated_remote`); an IPv4 client of a `[::]` listener
+/// arrives as `::ffff:127.0.0.1` and counts as loopback.
+fn check_unauthenticated_admin(state: &AppState, facts: &Facts) -> Result<(), ApiError> {
+    if state.settings.admin.allow_unauthenticated_remote {
+        return Ok(());
     }
-    if !is_guarded(path) {
+    let loopback_client = facts
+        .client
+        .is_some_and(|address| address.ip().to_canonical().is_loopback());
+    if !loopback_client {
+        return Err(ApiError::Forbidden(
+            "admin routes answer only loopback clients while auth is disabled (set admin.allow_unauthenticated_remote: true, or enable auth)".to_owned(),
+        ));
+    }
+    // No `Host` at all cannot come from a browser; a foreign one can (DNS rebinding).
+    if let Some(host) = &facts.host
+        && !is_loopback_host(host)
+    {
+        return Err(ApiError::Forbidden(format!(
+            "admin routes answer only requests addressed to a loopback name while auth is disabled (Host '{}')",
+            host.chars().take(100).collect::<String>()
+        )));
+    }
+    Ok(())
+}
+
+async fn check(
+    state: &AppState,
+    audience: Audience,
+    facts: Facts,
+) -> Result<Option<User>, ApiError> {
+    let admin = matches!(audience, Audience::Admins { .. });
+    if audience == Audience::Public {
         return Ok(None);
     }
-    let admin = is_admin_path(path);
     let Some(auth) = &state.auth else {
-        let loopback = facts
-            .client
-            .is_some_and(|address| address.ip().is_loopback());
-        if admin && !state.settings.admin.allow_unauthenticated_remote && !loopback {
-            return Err(ApiError::Forbidden(
-                "admin routes answer only loopback clients while auth is disabled (set admin.allow_unauthenticated_remote: true, or enable auth)".to_owned(),
-            ));
+        if admin {
+            check_unauthenticated_admin(state, &facts)?;
         }
         return Ok(None);
     };
@@ -125,11 +191,12 @@ async fn check(state: &AppState, facts: Facts) -> Result<Option<User>, ApiError>
 }
 
 pub(crate) async fn middleware(
-    State(state): State<AppState>,
+    State(guard): State<RouteGuard>,
     mut request: Request,
     next: Next,
 ) -> Response {
-    match check(&state, Facts::of(&request)).await {
+    let RouteGuard { state, audience } = guard;
+    match check(&state, audience, Facts::of(&request)).await {
         Ok(user) => {
             if let Some(user) = &user {
                 tracing::debug!(actor = %user.actor(), "authenticated");
@@ -137,8 +204,34 @@ pub(crate) async fn middleware(
             request.extensions_mut().insert(Caller(user));
             next.run(request).await
         }
-        Err(error) => error.into_response(),
+        Err(error) => match audience {
+            Audience::Admins {
+                audit: Some(operation),
+            } => audit_refusal(&state, request, operation, error).await,
+            _ => error.into_response(),
+        },
     }
+}
+
+/// Records a destructive request the guard refused, as the handlers record theirs.
+async fn audit_refusal(
+    state: &AppState,
+    request: Request,
+    operation: &str,
+    error: ApiError,
+) -> Response {
+    let (mut parts, _) = request.into_parts();
+    let target = parts.uri.path().to_owned();
+    let dry_run = parts
+        .uri
+        .query()
+        .is_some_and(|query| query.split('&').any(|pair| pair == "dry_run=true"));
+    let Ok(who) = AdminRequest::from_request_parts(&mut parts, state).await;
+    let refused: Result<AdminAnswer, ApiError> = Err(error);
+    record_audit(state, &who, operation, &target, dry_run, &refused).await;
+    refused.map_or_else(IntoResponse::into_response, |answer| {
+        axum::Json(answer).into_response()
+    })
 }
 
 /// The per-stream rules of `schema` for this caller (a no-op with auth off).

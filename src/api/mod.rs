@@ -3,6 +3,7 @@
 
 mod admin;
 mod body;
+mod body_deadline;
 mod browse;
 mod cursor;
 mod error;
@@ -25,5 +26,5 @@ pub use error::{ApiError, Endpoint};
 pub use notify::IDEMPOTENCY_KEY_HEADER;
 pub use openapi::document as openapi_document;
 pub use request_id::{REQUEST_ID_HEADER, RequestId};
-pub use router::{metrics_router, router, served_routes};
+pub use router::{metrics_router, route_audiences, router, served_routes};
 pub use state::AppState;

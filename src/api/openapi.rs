@@ -5,7 +5,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::router::{Route, route_table};
+use super::router::{Audience, Route, route_table};
 
 fn reference(name: &str) -> Value {
     json!({"$ref": format!("#/components/schemas/{name}")})
@@ -400,9 +400,11 @@ fn operation(route: &Route) -> Value {
     if let Some(schema) = body {
         operation["requestBody"] = json!({"required": true, "content": json_content(schema)});
     }
-    if route.path.starts_with("/api/v1/") && !route.path.starts_with("/api/v1/schema") {
+    // Anonymous calls stay possible: streams without `auth.required`, and auth turned off.
+    if route.audience != Audience::Public {
         operation["security"] = json!([{}, {"bearer_jwt": []}, {"basic": []}]);
     }
+    operation["x-audience"] = json!(route.audience.label());
     operation
 }
 

@@ -1,7 +1,10 @@
 //! The route table (aviso v1 paths) and the layers every request passes through.
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::routing::{delete, get, post};
@@ -10,7 +13,11 @@ use tower_http::timeout::TimeoutLayer;
 
 use super::error::ApiError;
 use super::state::AppState;
-use super::{admin, browse, guard, health, notify, observe, openapi, request_id, schema, stream};
+use super::{
+    admin, body_deadline, browse, guard, health, notify, observe, openapi, request_id, schema,
+    stream,
+};
+use crate::settings::HttpSettings;
 use axum::routing::MethodRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -28,16 +35,27 @@ async fn wrong_method(method: axum::http::Method, uri: axum::http::Uri) -> ApiEr
     }
 }
 
-/// CORS for browsers: preflight answered, `X-Request-ID` readable by scripts.
-fn cors(origins: &[String]) -> CorsLayer {
-    let allow_origin = if origins.iter().any(|origin| origin == "*") {
+/// Every admin route, and only those, lives under this prefix (a unit test holds the
+/// route table to it): CORS decides by it before routing.
+pub(crate) const ADMIN_PREFIX: &str = "/api/v1/admin/";
+
+fn origin_list(origins: &[String]) -> Vec<HeaderValue> {
+    origins
+        .iter()
+        .filter_map(|origin| HeaderValue::from_str(origin).ok())
+        .collect()
+}
+
+/// CORS for browsers: preflight answered, `X-Request-ID` readable by scripts. The origins
+/// of `http.cors_admin_origins` are allowed too; [`admin_origins`] keeps every other
+/// origin off the admin routes.
+fn cors(http: &HttpSettings) -> CorsLayer {
+    let allow_origin = if http.cors_allowed_origins.iter().any(|origin| origin == "*") {
         AllowOrigin::any()
     } else {
-        AllowOrigin::list(
-            origins
-                .iter()
-                .filter_map(|origin| HeaderValue::from_str(origin).ok()),
-        )
+        let mut origins = origin_list(&http.cors_allowed_origins);
+        origins.extend(origin_list(&http.cors_admin_origins));
+        AllowOrigin::list(origins)
     };
     CorsLayer::new()
         .allow_origin(allow_origin)
@@ -53,12 +71,59 @@ fn cors(origins: &[String]) -> CorsLayer {
         .max_age(std::time::Duration::from_secs(600))
 }
 
+/// Admin routes take cross-origin calls only from `http.cors_admin_origins` (none by
+/// default): for any other origin the `Origin` header is dropped before CORS sees it, so
+/// no preflight succeeds and no answer is readable, whatever `cors_allowed_origins` says.
+async fn admin_origins(
+    State(allowed): State<Arc<Vec<HeaderValue>>>,
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if request.uri().path().starts_with(ADMIN_PREFIX)
+        && request
+            .headers()
+            .get(header::ORIGIN)
+            .is_some_and(|origin| !allowed.contains(origin))
+    {
+        request.headers_mut().remove(header::ORIGIN);
+    }
+    next.run(request).await
+}
+
 /// The separate metrics listener's routes: `/metrics` only.
 pub fn metrics_router(state: AppState) -> Router {
     Router::new()
         .route("/metrics", get(observe::metrics))
         .layer(axum::middleware::from_fn(request_id::middleware))
         .with_state(state)
+}
+
+/// Who may call a route. The guard enforces it before the handler runs (per-stream rules
+/// need the event type, so the handler finishes those through `guard::authorize`), and the
+/// OpenAPI document and the auth tests read it from the same table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Audience {
+    /// Anyone: health, schema, landing page, metrics.
+    Public,
+    /// Callers with read rights on the event type the request names.
+    Readers,
+    /// Callers with write rights on the event type the request names.
+    Writers,
+    /// Admin roles (with auth off: loopback clients on a loopback `Host`). `audit` names the
+    /// operation when the route is destructive, so that refusals are recorded too.
+    Admins { audit: Option<&'static str> },
+}
+
+impl Audience {
+    /// The name the route table and the tests use.
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Audience::Public => "public",
+            Audience::Readers => "read",
+            Audience::Writers => "write",
+            Audience::Admins { .. } => "admin",
+        }
+    }
 }
 
 /// One served route.
@@ -68,47 +133,59 @@ pub(crate) struct Route {
     pub path: &'static str,
     /// Streams may last an hour; everything else gets the request timeout.
     pub streaming: bool,
+    pub audience: Audience,
 }
+
+type Entry = (Route, MethodRouter<AppState>);
 
 fn entry(
     method: Method,
     path: &'static str,
+    audience: Audience,
     handler: MethodRouter<AppState>,
-) -> (Route, MethodRouter<AppState>) {
-    (
-        Route {
-            method,
-            path,
-            streaming: false,
-        },
-        handler,
-    )
+) -> Entry {
+    let route = Route {
+        method,
+        path,
+        streaming: false,
+        audience,
+    };
+    (route, handler)
 }
 
-fn streaming(
-    method: Method,
-    path: &'static str,
-    handler: MethodRouter<AppState>,
-) -> (Route, MethodRouter<AppState>) {
-    (
-        Route {
-            method,
-            path,
-            streaming: true,
-        },
-        handler,
-    )
+fn streaming(method: Method, path: &'static str, handler: MethodRouter<AppState>) -> Entry {
+    let route = Route {
+        method,
+        path,
+        streaming: true,
+        audience: Audience::Readers,
+    };
+    (route, handler)
 }
 
-/// Every route the API serves; the router and the OpenAPI document are built from it.
-pub(crate) fn route_table() -> Vec<(Route, MethodRouter<AppState>)> {
+const fn destructive(operation: &'static str) -> Audience {
+    Audience::Admins {
+        audit: Some(operation),
+    }
+}
+
+/// Every route the API serves; the router, the guard and the OpenAPI document are built
+/// from it.
+pub(crate) fn route_table() -> Vec<Entry> {
+    use Audience::{Public, Readers, Writers};
     use Method as M;
+    let admin = Audience::Admins { audit: None };
     vec![
-        entry(M::GET, "/", get(health::landing)),
-        entry(M::GET, "/health", get(health::health)),
-        entry(M::GET, "/ready", get(health::ready)),
-        entry(M::GET, "/metrics", get(observe::metrics)),
-        entry(M::POST, "/api/v1/notification", post(notify::notify)),
+        entry(M::GET, "/", Public, get(health::landing)),
+        entry(M::GET, "/health", Public, get(health::health)),
+        entry(M::GET, "/ready", Public, get(health::ready)),
+        entry(M::GET, "/metrics", Public, get(observe::metrics)),
+        entry(
+            M::POST,
+            "/api/v1/notification",
+            Writers,
+            post(notify::notify),
+        ),
         streaming(M::POST, "/api/v1/watch", post(stream::watch)),
         streaming(M::POST, "/api/v1/replay", post(stream::replay)),
         streaming(M::GET, "/api/v1/watch/{event_type}", get(stream::watch_get)),
@@ -117,37 +194,62 @@ pub(crate) fn route_table() -> Vec<(Route, MethodRouter<AppState>)> {
             "/api/v1/replay/{event_type}",
             get(stream::replay_get),
         ),
-        entry(M::GET, "/api/v1/schema", get(schema::list)),
-        entry(M::GET, "/api/v1/schema/{event_type}", get(schema::one)),
+        entry(M::GET, "/api/v1/schema", Public, get(schema::list)),
+        entry(
+            M::GET,
+            "/api/v1/schema/{event_type}",
+            Public,
+            get(schema::one),
+        ),
         entry(
             M::GET,
             "/api/v1/notifications/{event_type}",
+            Readers,
             get(browse::page),
         ),
-        entry(M::GET, "/api/v1/notification/{id}", get(browse::one)),
+        entry(
+            M::GET,
+            "/api/v1/notification/{id}",
+            Readers,
+            get(browse::one),
+        ),
         entry(
             M::DELETE,
             "/api/v1/admin/notification/{id}",
+            destructive("delete"),
             delete(admin::delete_one),
         ),
         entry(
             M::DELETE,
             "/api/v1/admin/notifications",
+            destructive("bulk_delete"),
             delete(admin::delete_many),
         ),
         entry(
             M::DELETE,
             "/api/v1/admin/notifications/{event_type}",
+            destructive("purge"),
             delete(admin::purge_by_identifier),
         ),
         entry(
             M::DELETE,
             "/api/v1/admin/wipe/stream",
+            destructive("wipe_stream"),
             delete(admin::wipe_stream),
         ),
-        entry(M::DELETE, "/api/v1/admin/wipe/all", delete(admin::wipe_all)),
-        entry(M::GET, "/api/v1/admin/streams", get(admin::overview)),
-        entry(M::GET, "/api/v1/admin/audit", get(admin::audit_trail)),
+        entry(
+            M::DELETE,
+            "/api/v1/admin/wipe/all",
+            destructive("wipe_all"),
+            delete(admin::wipe_all),
+        ),
+        entry(M::GET, "/api/v1/admin/streams", admin, get(admin::overview)),
+        entry(
+            M::GET,
+            "/api/v1/admin/audit",
+            admin,
+            get(admin::audit_trail),
+        ),
     ]
 }
 
@@ -159,19 +261,40 @@ pub fn served_routes() -> Vec<(String, String)> {
         .collect()
 }
 
+/// Method, path and audience (`public`, `read`, `write`, `admin`) of every served route:
+/// what the auth tests walk.
+pub fn route_audiences() -> Vec<(String, String, &'static str)> {
+    route_table()
+        .into_iter()
+        .map(|(route, _)| {
+            let method = route.method.to_string();
+            (method, route.path.to_owned(), route.audience.label())
+        })
+        .collect()
+}
+
 pub fn router(state: AppState) -> Router {
     let body_limit = state.settings.http.body_limit;
-    let cors_origins = state.settings.http.cors_allowed_origins.clone();
+    let cors = cors(&state.settings.http);
+    let admin_allowed = Arc::new(origin_list(&state.settings.http.cors_admin_origins));
     let timeout = state.settings.http.request_timeout;
     let mut streams = Router::new();
     let mut requests = Router::new();
     for (route, handler) in route_table() {
+        let handler = handler.route_layer(axum::middleware::from_fn_with_state(
+            guard::RouteGuard::new(state.clone(), route.audience),
+            guard::middleware,
+        ));
         if route.streaming {
             streams = streams.route(route.path, handler);
         } else {
             requests = requests.route(route.path, handler);
         }
     }
+    let streams = streams.route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        body_deadline::middleware,
+    ));
     let requests = requests.layer(TimeoutLayer::with_status_code(
         StatusCode::REQUEST_TIMEOUT,
         timeout,
@@ -191,9 +314,45 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            guard::middleware,
+            guard::limits,
         ))
-        .layer(cors(&cors_origins))
+        .layer(cors)
+        .layer(axum::middleware::from_fn_with_state(
+            admin_allowed,
+            admin_origins,
+        ))
         .layer(axum::middleware::from_fn(request_id::middleware))
         .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admin_routes_and_only_admin_routes_live_under_the_admin_prefix() {
+        for (route, _) in route_table() {
+            let admin = matches!(route.audience, Audience::Admins { .. });
+            assert_eq!(
+                route.path.starts_with(ADMIN_PREFIX),
+                admin,
+                "{} {}",
+                route.method,
+                route.path
+            );
+        }
+    }
+
+    #[test]
+    fn destructive_routes_are_audited_admin_routes() {
+        for (route, _) in route_table() {
+            if route.method == Method::DELETE {
+                assert!(
+                    matches!(route.audience, Audience::Admins { audit: Some(_) }),
+                    "{}",
+                    route.path
+                );
+            }
+        }
+    }
 }

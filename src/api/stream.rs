@@ -21,6 +21,7 @@ use super::state::AppState;
 use crate::auth::Access;
 use crate::domain::{NotificationRef, Sequence};
 use crate::schema::{EventSchema, Operation};
+use crate::serve::ConnectionControl;
 use crate::sse::frame::{FrameContext, Resume};
 use crate::sse::session::{self, HistoryEnd, HistoryStart, Kind, Plan};
 
@@ -82,6 +83,8 @@ pub(crate) struct StreamCall {
     request_id: RequestId,
     caller: Caller,
     last_event_id: Option<String>,
+    /// The connection the stream is served on (absent for in-process requests).
+    connection: Option<ConnectionControl>,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for StreamCall {
@@ -100,6 +103,7 @@ impl<S: Send + Sync> FromRequestParts<S> for StreamCall {
                 .cloned()
                 .unwrap_or_default(),
             last_event_id: last_event_id(&parts.headers),
+            connection: parts.extensions.get::<ConnectionControl>().cloned(),
         })
     }
 }
@@ -115,6 +119,7 @@ async fn open(
         request_id,
         caller,
         last_event_id,
+        connection,
     } = call;
     let schema = state.schema(&request.event_type)?;
     guard::authorize(&state, &caller, &schema, Access::Read)?;
@@ -153,6 +158,16 @@ async fn open(
         .last_sequence(&schema.stream)
         .await
         .map_err(ApiError::StreamSetup)?;
+    let last_deliverable = match cursors.to {
+        None => boundary,
+        Some(To::Sequence(sequence)) => sequence.min(boundary),
+        Some(To::Time(time)) => state
+            .store
+            .last_sequence_at(&schema.stream, time)
+            .await
+            .map_err(ApiError::StreamSetup)?
+            .min(boundary),
+    };
     let resume = match resumed {
         Some((last_event_id, after)) => {
             let info = state
@@ -202,6 +217,7 @@ async fn open(
         }),
         limit,
         boundary,
+        last_deliverable,
         resume,
         retry: (form == Form::Get).then_some(BROWSER_RETRY),
     };
@@ -211,6 +227,7 @@ async fn open(
         state.session.clone(),
         state.shutdown.clone(),
         permit,
+        connection,
     );
     let mut response = body.into_response();
     let headers = response.headers_mut();

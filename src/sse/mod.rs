@@ -2,5 +2,6 @@
 //! joins history and live delivery at a captured boundary.
 
 pub mod cloudevent;
+mod emitter;
 pub mod frame;
 pub mod session;

@@ -3,9 +3,10 @@
 //! the response started, then (watch) live notifications above it, heartbeats, and a
 //! closing frame on natural end, maximum duration or shutdown.
 //!
-//! Memory per stream is bounded: at most [`FRAME_QUEUE`] encoded frames wait for a slow
-//! client; live messages wait in the store subscription's bounded queue, and a watcher that
-//! overflows it is told the last id it got and disconnected.
+//! Memory per stream is bounded by the watcher's byte budget (`sse.watcher_buffer_bytes`):
+//! see [`super::emitter`] for how history waits for a slow client while live delivery cuts
+//! off a client that falls behind or stops reading, and the store subscription's own
+//! bounded queue, which the session empties as fast as messages arrive.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,14 +20,13 @@ use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 
 use super::cloudevent::{self, CloudEventSettings};
+use super::emitter::{BEHIND_CLOSE_GRACE, CLOSE_GRACE, Emitter, FRAME_QUEUE, Limits, Outbox, Stop};
 use super::frame::{CloseReason, Frame, FrameContext, Phase, Resume};
 use crate::domain::Sequence;
 use crate::metrics::{Metrics, OpenStreamGuard};
 use crate::schema::{EventSchema, IdentifierFilter};
+use crate::serve::ConnectionControl;
 use crate::store::{ReadRequest, Retraction, SharedMessage, Start, Store, StoreError};
-
-/// Encoded frames buffered per connection before the task waits for the client.
-pub const FRAME_QUEUE: usize = 32;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -64,6 +64,9 @@ pub struct Plan {
     pub limit: usize,
     /// The stream's last sequence when the request arrived: history ≤ it < live.
     pub boundary: u64,
+    /// The last sequence history may deliver: the boundary, or less with `to_id`/`to_date`
+    /// (`replay_started.end_sequence`).
+    pub last_deliverable: u64,
     /// Set when the stream resumes after a `Last-Event-ID`.
     pub resume: Option<Resume>,
     /// Reconnection delay announced to `EventSource` clients (GET forms only: aviso clients
@@ -83,26 +86,6 @@ pub struct SessionSettings {
     pub cloudevents: CloudEventSettings,
 }
 
-/// The client went away; nothing more can be written.
-struct Gone;
-
-struct Emitter {
-    sender: mpsc::Sender<Bytes>,
-    context: FrameContext,
-    last_sent: Instant,
-}
-
-impl Emitter {
-    async fn send(&mut self, frame: Frame) -> Result<(), Gone> {
-        self.sender
-            .send(frame.encode(&self.context))
-            .await
-            .map_err(|_| Gone)?;
-        self.last_sent = Instant::now();
-        Ok(())
-    }
-}
-
 /// Starts the stream task and returns the response body fed by it.
 /// The task holds `permit` (one of `sse.max_connections`) until the stream ends.
 pub fn spawn(
@@ -111,32 +94,53 @@ pub fn spawn(
     settings: Arc<SessionSettings>,
     shutdown: CancellationToken,
     permit: OwnedSemaphorePermit,
+    connection: Option<ConnectionControl>,
 ) -> Body {
     let (sender, receiver) = mpsc::channel(FRAME_QUEUE);
+    let outbox = Arc::new(Outbox::default());
+    let deadline = match plan.kind {
+        Kind::Watch => Instant::now() + settings.max_duration,
+        // Replays end when history does; a client that stops reading one is cut by the
+        // connection's idle timeout.
+        Kind::Replay => Instant::now() + Duration::from_secs(10 * 365 * 86_400),
+    };
+    let limits = Limits {
+        budget: settings.watcher_buffer,
+        deadline,
+        shutdown,
+        connection,
+    };
+    let mut emitter = Emitter::new(sender, outbox.clone(), plan.context.clone(), limits);
     tokio::spawn(async move {
-        let mut emitter = Emitter {
-            sender,
-            context: plan.context.clone(),
-            last_sent: Instant::now(),
-        };
         let open = settings
             .metrics
             .sse_open
             .with_label_values(&[plan.route, plan.schema.event_type.as_str()]);
         let guard = OpenStreamGuard::new(open);
-        let _ = run(&plan, &store, &settings, &shutdown, &mut emitter).await;
-        drop(guard);
+        let closing = |reason| Some(Ending::close(vec![Frame::Closing(reason)]));
+        let ending = match run(&plan, &store, &settings, &mut emitter).await {
+            Ok(ending) => Some(ending),
+            Err(Stop::Gone) => None,
+            Err(Stop::Deadline) => closing(CloseReason::MaxDurationReached),
+            Err(Stop::Shutdown) => closing(CloseReason::ServerShutdown),
+            Err(Stop::Behind) => closing(CloseReason::EndOfStream),
+        };
         drop(permit);
+        if let Some(Ending { frames, grace }) = ending {
+            emitter.close(frames, grace).await;
+        }
+        drop(guard);
     });
     // Frames already waiting are written as one chunk: fewer writes on a fast replay.
     let frames = tokio_stream::wrappers::ReceiverStream::new(receiver)
         .ready_chunks(FRAME_QUEUE)
-        .map(|frames| {
+        .map(move |frames| {
             let bytes = if frames.len() == 1 {
                 frames.into_iter().next().unwrap_or_default()
             } else {
                 Bytes::from(frames.concat())
             };
+            outbox.took(bytes.len());
             Ok::<_, std::convert::Infallible>(bytes)
         });
     Body::from_stream(frames)
@@ -150,79 +154,79 @@ fn admits(plan: &Plan, message: &SharedMessage) -> bool {
     plan.filter.matches(&values, polygon.as_ref())
 }
 
-async fn notification(
+/// The frame of one notification (an `error` frame if it cannot be rendered), counted.
+fn notification(
     plan: &Plan,
     settings: &SessionSettings,
-    emitter: &mut Emitter,
     phase: Phase,
     message: &SharedMessage,
-) -> Result<(), Gone> {
-    let frame = match cloudevent::render_shared(&plan.schema, message, &settings.cloudevents) {
-        Ok(cloudevent) => Frame::Notification {
-            phase,
-            id: cloudevent::event_id(&plan.schema, message.sequence.get()),
-            cloudevent,
-        },
+) -> Frame {
+    match cloudevent::render_shared(&plan.schema, message, &settings.cloudevents) {
+        Ok(cloudevent) => {
+            let labels = [plan.route, plan.schema.event_type.as_str()];
+            settings.metrics.sse_frames.with_label_values(&labels).inc();
+            if phase == Phase::Replay {
+                settings
+                    .metrics
+                    .replay_delivered
+                    .with_label_values(&[plan.schema.event_type.as_str()])
+                    .inc();
+            }
+            Frame::Notification {
+                phase,
+                id: cloudevent::event_id(&plan.schema, message.sequence.get()),
+                cloudevent,
+            }
+        }
         Err(error) => Frame::Error {
             error: "CloudEvent creation failed",
             message: error.to_string(),
         },
-    };
-    let delivered = matches!(frame, Frame::Notification { .. });
-    emitter.send(frame).await?;
-    if delivered {
-        let labels = [plan.route, plan.schema.event_type.as_str()];
-        settings.metrics.sse_frames.with_label_values(&labels).inc();
-        if phase == Phase::Replay {
-            settings
-                .metrics
-                .replay_delivered
-                .with_label_values(&[plan.schema.event_type.as_str()])
-                .inc();
+    }
+}
+
+/// A store failure as aviso reports it: an `error` frame.
+fn failure(error: &StoreError) -> Frame {
+    Frame::Error {
+        error: "stream_processing_failed",
+        message: error.to_string(),
+    }
+}
+
+/// The last frames of a stream, and how long the client gets to take them.
+struct Ending {
+    frames: Vec<Frame>,
+    grace: Duration,
+}
+
+impl Ending {
+    fn close(frames: Vec<Frame>) -> Self {
+        Self {
+            frames,
+            grace: CLOSE_GRACE,
         }
     }
-    Ok(())
 }
 
-/// Reports a store failure to the client as aviso does: an `error` frame.
-async fn report(emitter: &mut Emitter, error: &StoreError) -> Result<(), Gone> {
-    emitter
-        .send(Frame::Error {
-            error: "stream_processing_failed",
-            message: error.to_string(),
-        })
-        .await
+/// The frames that end a live stream after a failure.
+fn failure_and_close(error: &StoreError) -> Ending {
+    Ending::close(vec![
+        failure(error),
+        Frame::Closing(CloseReason::EndOfStream),
+    ])
 }
 
-/// Reports a failure that ends a live stream: `error` frame, then the closing frame.
-async fn report_and_close(emitter: &mut Emitter, error: &StoreError) -> Result<(), Gone> {
-    report(emitter, error).await?;
-    emitter.send(Frame::Closing(CloseReason::EndOfStream)).await
-}
-
-/// How the history phase ended.
-enum History {
-    Completed,
-    Closed(CloseReason),
-}
-
+/// Runs the stream; answers the frames that end it.
 async fn run(
     plan: &Plan,
     store: &Store,
     settings: &SessionSettings,
-    shutdown: &CancellationToken,
     emitter: &mut Emitter,
-) -> Result<(), Gone> {
+) -> Result<Ending, Stop> {
     let watch = plan.kind == Kind::Watch;
     if let Some(retry) = plan.retry {
         emitter.send(Frame::Retry(retry)).await?;
     }
-    let far_future = Instant::now() + Duration::from_secs(10 * 365 * 86_400);
-    let deadline = if watch {
-        Instant::now() + settings.max_duration
-    } else {
-        far_future
-    };
     let mut heartbeat = tokio::time::interval(settings.heartbeat);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
@@ -231,36 +235,26 @@ async fn run(
             HistoryStart::Sequence(sequence) => (Some(sequence), None),
             HistoryStart::Time(time) => (None, Some(time)),
         };
-        let (end_sequence, to_date) = match plan.end {
-            Some(HistoryEnd::Sequence(sequence)) => (Some(sequence.min(plan.boundary)), None),
-            Some(HistoryEnd::Time(time)) => (Some(plan.boundary), Some(time)),
-            None => (None, None),
+        let to_date = match plan.end {
+            Some(HistoryEnd::Time(time)) => Some(time),
+            _ => None,
         };
         emitter
             .send(Frame::ReplayStarted {
                 from_sequence,
                 from_date,
-                end_sequence,
+                end_sequence: plan.end.map(|_| plan.last_deliverable),
                 to_date,
                 resume: plan.resume.clone(),
             })
             .await?;
-        match history(
-            plan,
-            store,
-            settings,
-            shutdown,
-            emitter,
-            deadline,
-            watch.then_some(&mut heartbeat),
-        )
-        .await?
-        {
-            History::Completed => emitter.send(Frame::ReplayCompleted).await?,
-            History::Closed(reason) => return emitter.send(Frame::Closing(reason)).await,
-        }
+        let heartbeat = watch.then_some(&mut heartbeat);
+        history(plan, store, settings, emitter, heartbeat).await?;
+        emitter.send(Frame::ReplayCompleted).await?;
         if !watch {
-            return emitter.send(Frame::Closing(CloseReason::EndOfStream)).await;
+            return Ok(Ending::close(vec![Frame::Closing(
+                CloseReason::EndOfStream,
+            )]));
         }
     } else {
         emitter
@@ -269,28 +263,17 @@ async fn run(
             })
             .await?;
     }
-    live(
-        plan,
-        store,
-        settings,
-        shutdown,
-        emitter,
-        deadline,
-        &mut heartbeat,
-    )
-    .await
+    live(plan, store, settings, emitter, &mut heartbeat).await
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Delivers history up to the last deliverable sequence, waiting for a slow client.
 async fn history(
     plan: &Plan,
     store: &Store,
     settings: &SessionSettings,
-    shutdown: &CancellationToken,
     emitter: &mut Emitter,
-    deadline: Instant,
     mut heartbeat: Option<&mut tokio::time::Interval>,
-) -> Result<History, Gone> {
+) -> Result<(), Stop> {
     let start = match plan.start {
         Some(HistoryStart::Sequence(0)) | None => Start::Beginning,
         Some(HistoryStart::Sequence(sequence)) => {
@@ -298,27 +281,24 @@ async fn history(
         }
         Some(HistoryStart::Time(time)) => Start::Time(time),
     };
-    let (last_sequence, until) = match plan.end {
-        Some(HistoryEnd::Sequence(sequence)) => (sequence.min(plan.boundary), None),
-        Some(HistoryEnd::Time(time)) => (plan.boundary, Some(time)),
-        None => (plan.boundary, None),
+    let until = match plan.end {
+        Some(HistoryEnd::Time(time)) => Some(time),
+        _ => None,
     };
     let request = ReadRequest {
         filter: plan.nats_filter.clone(),
         start,
-        last_sequence,
+        last_sequence: plan.last_deliverable,
         until,
         limit: None,
     };
     let mut read = match store.read(&plan.schema.stream, request).await {
         Ok(read) => read,
-        Err(error) => {
-            report(emitter, &error).await?;
-            return Ok(History::Completed);
-        }
+        Err(error) => return emitter.send(failure(&error)).await,
     };
     let mut delivered = 0;
     let keep_alive_enabled = heartbeat.is_none();
+    let sender = emitter.sender.clone();
     loop {
         let keep_alive_at = emitter.last_sent + settings.keep_alive;
         let heartbeat_tick = async {
@@ -329,42 +309,39 @@ async fn history(
                 None => std::future::pending::<()>().await,
             }
         };
-        tokio::select! {
+        let frame = tokio::select! {
             biased;
-            () = shutdown.cancelled() => return Ok(History::Closed(CloseReason::ServerShutdown)),
-            () = sleep_until(deadline) => return Ok(History::Closed(CloseReason::MaxDurationReached)),
-            () = emitter.sender.closed() => return Err(Gone),
-            () = heartbeat_tick => emitter.send(Frame::Heartbeat).await?,
-            () = sleep_until(keep_alive_at), if keep_alive_enabled => emitter.send(Frame::KeepAlive).await?,
+            () = emitter.limits().shutdown.cancelled() => return Err(Stop::Shutdown),
+            () = sleep_until(emitter.limits().deadline) => return Err(Stop::Deadline),
+            () = sender.closed() => return Err(Stop::Gone),
+            () = heartbeat_tick => Frame::Heartbeat,
+            () = sleep_until(keep_alive_at), if keep_alive_enabled => Frame::KeepAlive,
             item = read.next() => match item {
-                None => return Ok(History::Completed),
-                Some(Err(error)) => {
-                    report(emitter, &error).await?;
-                    return Ok(History::Completed);
-                }
+                None => return Ok(()),
+                Some(Err(error)) => return emitter.send(failure(&error)).await,
                 Some(Ok(message)) if admits(plan, &message) => {
                     if delivered == plan.limit {
-                        emitter.send(Frame::LimitReached { max_allowed: plan.limit }).await?;
-                        return Ok(History::Completed);
+                        return emitter.send(Frame::LimitReached { max_allowed: plan.limit }).await;
                     }
-                    notification(plan, settings, emitter, Phase::Replay, &message).await?;
                     delivered += 1;
+                    notification(plan, settings, Phase::Replay, &message)
                 }
-                Some(Ok(_)) => {}
+                Some(Ok(_)) => continue,
             },
-        }
+        };
+        emitter.send(frame).await?;
     }
 }
 
+/// Delivers live notifications above the boundary without ever waiting for the client: a
+/// client over its byte budget is cut off with the last id it was sent.
 async fn live(
     plan: &Plan,
     store: &Store,
     settings: &SessionSettings,
-    shutdown: &CancellationToken,
     emitter: &mut Emitter,
-    deadline: Instant,
     heartbeat: &mut tokio::time::Interval,
-) -> Result<(), Gone> {
+) -> Result<Ending, Stop> {
     let mut retractions = store.retractions();
     let stream_name = plan.schema.stream.stream_name();
     let mut subscription = match store
@@ -377,58 +354,80 @@ async fn live(
         .await
     {
         Ok(subscription) => subscription,
-        Err(error) => {
-            return report_and_close(emitter, &error).await;
-        }
+        Err(error) => return Ok(failure_and_close(&error)),
     };
+    let sender = emitter.sender.clone();
+    let (shutdown, deadline) = (emitter.limits().shutdown.clone(), emitter.limits().deadline);
+    let mut last_queued = plan.boundary;
     loop {
-        tokio::select! {
+        let queued = tokio::select! {
             biased;
-            () = shutdown.cancelled() => return emitter.send(Frame::Closing(CloseReason::ServerShutdown)).await,
-            () = sleep_until(deadline) => return emitter.send(Frame::Closing(CloseReason::MaxDurationReached)).await,
-            () = emitter.sender.closed() => return Err(Gone),
-            _ = heartbeat.tick() => emitter.send(Frame::Heartbeat).await?,
-            retraction = retractions.recv() => {
-                if let Ok(retraction) = retraction
-                    && retraction.stream() == stream_name
-                {
-                    let frame = match retraction {
-                        Retraction::Deleted { sequence, request_id, .. } => Frame::Deleted {
-                            id: cloudevent::event_id(&plan.schema, sequence),
-                            request_id,
-                        },
-                        Retraction::Wiped { stream, request_id } => Frame::Wiped { stream, request_id },
-                    };
-                    emitter.send(frame).await?;
+            () = shutdown.cancelled() => return Err(Stop::Shutdown),
+            () = sleep_until(deadline) => return Err(Stop::Deadline),
+            () = sender.closed() => return Err(Stop::Gone),
+            drained = emitter.drain_one(), if emitter.has_backlog() => drained,
+            _ = heartbeat.tick() => emitter.queue(Frame::Heartbeat),
+            retraction = retractions.recv() => match retraction {
+                Ok(retraction) if retraction.stream() == stream_name => {
+                    emitter.queue(retraction_frame(plan, retraction))
                 }
-            }
-            item = subscription.next() => match item {
-                Some(Ok(message)) => {
-                    if admits(plan, &message) {
-                        notification(plan, settings, emitter, Phase::Live, &message).await?;
-                    }
-                }
-                Some(Err(StoreError::SubscriberOverflow { last_sequence })) => {
-                    settings
-                        .metrics
-                        .sse_cut_off
-                        .with_label_values(&[plan.schema.event_type.as_str()])
-                        .inc();
-                    let last = cloudevent::event_id(&plan.schema, last_sequence);
-                    emitter
-                        .send(Frame::Error {
-                            error: "slow_consumer",
-                            message: format!(
-                                "the client fell behind and was disconnected; last id sent: {last}; resume with from_id {}",
-                                last_sequence + 1
-                            ),
-                        })
-                        .await?;
-                    return emitter.send(Frame::Closing(CloseReason::EndOfStream)).await;
-                }
-                Some(Err(error)) => return report_and_close(emitter, &error).await,
-                None => return emitter.send(Frame::Closing(CloseReason::EndOfStream)).await,
+                _ => Ok(()),
             },
+            item = subscription.next() => match item {
+                Some(Ok(message)) if admits(plan, &message) => {
+                    last_queued = message.sequence.get();
+                    emitter.queue(notification(plan, settings, Phase::Live, &message))
+                }
+                Some(Ok(_)) => Ok(()),
+                Some(Err(StoreError::SubscriberOverflow { last_sequence })) => {
+                    return Ok(cut_off(plan, settings, last_sequence));
+                }
+                Some(Err(error)) => return Ok(failure_and_close(&error)),
+                None => return Ok(Ending::close(vec![Frame::Closing(CloseReason::EndOfStream)])),
+            },
+        };
+        match queued {
+            Ok(()) => {}
+            Err(Stop::Behind) => return Ok(cut_off(plan, settings, last_queued)),
+            Err(stop) => return Err(stop),
         }
+    }
+}
+
+fn retraction_frame(plan: &Plan, retraction: Retraction) -> Frame {
+    match retraction {
+        Retraction::Deleted {
+            sequence,
+            request_id,
+            ..
+        } => Frame::Deleted {
+            id: cloudevent::event_id(&plan.schema, sequence),
+            request_id,
+        },
+        Retraction::Wiped { stream, request_id } => Frame::Wiped { stream, request_id },
+    }
+}
+
+/// The frames that end a watcher that fell behind: what it was last sent and how to resume.
+fn cut_off(plan: &Plan, settings: &SessionSettings, last_sequence: u64) -> Ending {
+    settings
+        .metrics
+        .sse_cut_off
+        .with_label_values(&[plan.schema.event_type.as_str()])
+        .inc();
+    let last = cloudevent::event_id(&plan.schema, last_sequence);
+    let frames = vec![
+        Frame::Error {
+            error: "slow_consumer",
+            message: format!(
+                "the client fell behind and was disconnected; last id sent: {last}; resume with from_id {}",
+                last_sequence + 1
+            ),
+        },
+        Frame::Closing(CloseReason::EndOfStream),
+    ];
+    Ending {
+        frames,
+        grace: BEHIND_CLOSE_GRACE,
     }
 }

@@ -254,6 +254,22 @@ impl MemoryStore {
         Ok(self.lock(key)?.last_sequence)
     }
 
+    /// The sequence before the first message stored after `time` (the last sequence when
+    /// none is), as the JetStream engine answers it.
+    pub fn last_sequence_at(
+        &self,
+        key: &StreamKey,
+        time: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let stream = self.lock(key)?;
+        let first_after = stream
+            .messages
+            .values()
+            .find(|message| message.time > time)
+            .map(|message| message.sequence.get());
+        Ok(first_after.map_or(stream.last_sequence, |sequence| sequence - 1))
+    }
+
     pub fn read(
         &self,
         key: &StreamKey,

@@ -191,6 +191,22 @@ impl Store {
         result
     }
 
+    /// The sequence before the first message stored after `time`, or the last sequence
+    /// when none is: the end of a replay bounded by a time.
+    pub async fn last_sequence_at(
+        &self,
+        stream: &StreamKey,
+        time: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u64, StoreError> {
+        let started = Instant::now();
+        let result = match &self.engine {
+            Engine::Memory(store) => store.last_sequence_at(stream, time),
+            Engine::Jetstream(store) => store.last_sequence_at(stream, time).await,
+        };
+        self.observe("last_sequence_at", started, &result);
+        result
+    }
+
     /// Opens a finite read (the time to open it is what is measured).
     pub async fn read(
         &self,

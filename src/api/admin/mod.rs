@@ -10,7 +10,10 @@ mod delete;
 mod purge;
 mod streams;
 
+pub(crate) use answer::AdminAnswer;
 pub(crate) use audit::list as audit_trail;
+pub(crate) use audit::record as record_audit;
+pub(crate) use context::AdminRequest;
 pub(crate) use delete::{delete_many, delete_one};
 pub(crate) use purge::{purge_by_identifier, wipe_all, wipe_stream};
 pub(crate) use streams::overview;

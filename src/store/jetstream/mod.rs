@@ -17,6 +17,7 @@ use async_nats::jetstream::{
     context::{GetStreamErrorKind, PublishErrorKind},
     stream::{DeleteMessageErrorKind, LastRawMessageErrorKind},
 };
+use chrono::{DateTime, Utc};
 use futures::stream::{BoxStream, StreamExt};
 use tokio::sync::broadcast;
 
@@ -268,6 +269,18 @@ impl JetstreamStore {
 
     pub async fn last_sequence(&self, key: &StreamKey) -> Result<u64, StoreError> {
         Ok(self.stream_info(key).await?.last_sequence)
+    }
+
+    /// The sequence before the first message stored after `time` (the last sequence when
+    /// none is): where a replay bounded by `to_date` ends.
+    pub async fn last_sequence_at(
+        &self,
+        key: &StreamKey,
+        time: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        self.ensure_connected()?;
+        self.spec(key)?;
+        reader::last_sequence_at(&self.context, &key.stream_name(), time).await
     }
 
     pub async fn read(

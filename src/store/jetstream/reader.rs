@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer};
+use chrono::{DateTime, Utc};
 use futures::stream::{self, BoxStream, StreamExt};
 
 use super::convert;
@@ -20,6 +21,27 @@ fn deliver_policy(start: Start) -> Result<consumer::DeliverPolicy, StoreError> {
             start_time: convert::to_offset(time)?,
         },
     })
+}
+
+/// The sequence before the first message stored after `time`: a consumer starting by time
+/// reports the sequence it starts after, so no message is read.
+pub(crate) async fn last_sequence_at(
+    context: &jetstream::Context,
+    name: &str,
+    time: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    let after = time
+        .checked_add_signed(chrono::TimeDelta::nanoseconds(1))
+        .unwrap_or(time);
+    let config = consumer::pull::OrderedConfig {
+        deliver_policy: deliver_policy(Start::Time(after))?,
+        ..Default::default()
+    };
+    let consumer = context
+        .create_consumer_on_stream(config, name)
+        .await
+        .map_err(|error| convert::request_error("open replay consumer", error))?;
+    Ok(consumer.cached_info().delivered.stream_sequence)
 }
 
 struct Cursor {

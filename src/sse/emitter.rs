@@ -1,0 +1,241 @@
+//! The writing end of one SSE response, and the memory bound of a stream.
+//!
+//! Frames go through a channel of [`FRAME_QUEUE`] frames to the response body.
+//! - History frames wait for room ([`Emitter::send`], also while more than the byte budget
+//!   sits in the channel): a slow replay client slows the read, it is not cut off; the wait
+//!   still ends on the deadline, shutdown or a gone client.
+//! - Live frames never wait ([`Emitter::queue`]): what the channel has no room for waits in
+//!   a backlog, and a client whose backlog passes the watcher's byte budget
+//!   (`sse.watcher_buffer_bytes`), because it reads too slowly or not at all, is cut off
+//!   ([`Stop::Behind`]). Per watcher that is at most the budget plus [`FRAME_QUEUE`] frames.
+//!
+//! A client that has not taken its closing frame within [`CLOSE_GRACE`] (a client cut off
+//! for falling behind: [`BEHIND_CLOSE_GRACE`]) has its connection cut, so a silent client
+//! never holds memory or its connection long past the session; its slot is freed at once.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::{Notify, mpsc};
+use tokio::time::{Instant, sleep_until};
+use tokio_util::sync::CancellationToken;
+
+use super::frame::{Frame, FrameContext};
+use crate::serve::ConnectionControl;
+
+/// Frames that may sit in the channel to the response body, whatever their size.
+pub(crate) const FRAME_QUEUE: usize = 32;
+
+/// How long a closing client gets to take its last frames before its connection is cut.
+pub(crate) const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// The same for a client cut off for falling behind: it may still be reading its backlog
+/// (at most the byte budget), and its last frame says where to resume.
+pub(crate) const BEHIND_CLOSE_GRACE: Duration = Duration::from_secs(15);
+
+/// Why frames can no longer be sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stop {
+    /// The client went away.
+    Gone,
+    /// `sse.max_duration` passed while waiting for the client.
+    Deadline,
+    /// The server is shutting down.
+    Shutdown,
+    /// More than the byte budget waits for the client.
+    Behind,
+}
+
+/// Bytes handed to the response body and not yet taken by it; shared with the body.
+#[derive(Debug, Default)]
+pub(crate) struct Outbox {
+    queued: AtomicUsize,
+    taken: Notify,
+}
+
+impl Outbox {
+    /// The body took `bytes` (they are on their way to the socket).
+    pub(crate) fn took(&self, bytes: usize) {
+        let _ = self
+            .queued
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |queued| {
+                Some(queued.saturating_sub(bytes))
+            });
+        self.taken.notify_one();
+    }
+
+    fn queued(&self) -> usize {
+        self.queued.load(Ordering::Acquire)
+    }
+}
+
+/// When waiting for the client must end, whatever it does.
+pub(crate) struct Limits {
+    pub budget: usize,
+    pub deadline: Instant,
+    pub shutdown: CancellationToken,
+    /// The connection, to cut when the client stops taking frames (absent in-process).
+    pub connection: Option<ConnectionControl>,
+}
+
+pub(crate) struct Emitter {
+    pub(crate) sender: mpsc::Sender<Bytes>,
+    outbox: Arc<Outbox>,
+    /// Live frames the channel had no room for yet, oldest first.
+    backlog: VecDeque<Bytes>,
+    backlog_bytes: usize,
+    context: FrameContext,
+    limits: Limits,
+    pub(crate) last_sent: Instant,
+}
+
+impl Emitter {
+    pub(crate) fn new(
+        sender: mpsc::Sender<Bytes>,
+        outbox: Arc<Outbox>,
+        context: FrameContext,
+        limits: Limits,
+    ) -> Self {
+        Self {
+            sender,
+            outbox,
+            backlog: VecDeque::new(),
+            backlog_bytes: 0,
+            context,
+            limits,
+            last_sent: Instant::now(),
+        }
+    }
+
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Bytes waiting for the client in this session.
+    pub(crate) fn waiting(&self) -> usize {
+        self.outbox.queued() + self.backlog_bytes
+    }
+
+    pub(crate) fn has_backlog(&self) -> bool {
+        !self.backlog.is_empty()
+    }
+
+    fn hand_over(&mut self, permit: mpsc::Permit<'_, Bytes>, bytes: Bytes) {
+        self.outbox.queued.fetch_add(bytes.len(), Ordering::AcqRel);
+        permit.send(bytes);
+        self.last_sent = Instant::now();
+    }
+
+    /// Hands `bytes` to the channel if it has room now; gives them back if it has not.
+    fn try_hand_over(&mut self, bytes: Bytes) -> Result<Option<Bytes>, Stop> {
+        match self.sender.try_reserve() {
+            Ok(permit) => {
+                self.outbox.queued.fetch_add(bytes.len(), Ordering::AcqRel);
+                permit.send(bytes);
+                self.last_sent = Instant::now();
+                Ok(None)
+            }
+            Err(mpsc::error::TrySendError::Closed(())) => Err(Stop::Gone),
+            Err(mpsc::error::TrySendError::Full(())) => Ok(Some(bytes)),
+        }
+    }
+
+    /// Sends a frame, waiting while the budget is used up (history: back-pressure).
+    pub(crate) async fn send(&mut self, frame: Frame) -> Result<(), Stop> {
+        let bytes = frame.encode(&self.context);
+        while self.outbox.queued() > 0 && self.outbox.queued() + bytes.len() > self.limits.budget {
+            let outbox = self.outbox.clone();
+            self.wait_for(outbox.taken.notified()).await?;
+        }
+        let sender = self.sender.clone();
+        let permit = self
+            .wait_for(sender.reserve())
+            .await?
+            .map_err(|_| Stop::Gone)?;
+        self.hand_over(permit, bytes);
+        Ok(())
+    }
+
+    async fn wait_for<T>(&self, ready: impl Future<Output = T>) -> Result<T, Stop> {
+        tokio::select! {
+            biased;
+            () = self.limits.shutdown.cancelled() => Err(Stop::Shutdown),
+            () = sleep_until(self.limits.deadline) => Err(Stop::Deadline),
+            () = self.sender.closed() => Err(Stop::Gone),
+            value = ready => Ok(value),
+        }
+    }
+
+    /// Queues a frame without waiting (live); fails when the client is over its budget.
+    pub(crate) fn queue(&mut self, frame: Frame) -> Result<(), Stop> {
+        let mut bytes = frame.encode(&self.context);
+        if self.backlog.is_empty() {
+            match self.try_hand_over(bytes)? {
+                None => return self.check_budget(),
+                Some(refused) => bytes = refused,
+            }
+        }
+        self.backlog_bytes += bytes.len();
+        self.backlog.push_back(bytes);
+        self.check_budget()
+    }
+
+    fn check_budget(&self) -> Result<(), Stop> {
+        if self.backlog_bytes > self.limits.budget {
+            Err(Stop::Behind)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Moves the oldest backlog frame into the channel once it has room (a `select!` arm
+    /// of the live loop).
+    pub(crate) async fn drain_one(&mut self) -> Result<(), Stop> {
+        let sender = self.sender.clone();
+        let permit = sender.reserve().await.map_err(|_| Stop::Gone)?;
+        if let Some(bytes) = self.backlog.pop_front() {
+            self.backlog_bytes -= bytes.len();
+            self.hand_over(permit, bytes);
+        }
+        Ok(())
+    }
+
+    /// Sends the last frames and gives the client `grace` to take them; a client that does
+    /// not is cut off, so that its connection and buffers go now.
+    pub(crate) async fn close(mut self, last: Vec<Frame>, grace: Duration) {
+        for frame in last {
+            let bytes = frame.encode(&self.context);
+            self.backlog_bytes += bytes.len();
+            self.backlog.push_back(bytes);
+        }
+        let grace = Instant::now() + grace;
+        let (sender, outbox) = (self.sender.clone(), self.outbox.clone());
+        loop {
+            if self.backlog.is_empty() && outbox.queued() == 0 {
+                return;
+            }
+            let backlog = !self.backlog.is_empty();
+            tokio::select! {
+                biased;
+                () = sender.closed() => return,
+                () = sleep_until(grace) => break,
+                drained = self.drain_one(), if backlog => {
+                    if drained.is_err() {
+                        return;
+                    }
+                }
+                () = outbox.taken.notified(), if !backlog => {}
+            }
+        }
+        if let Some(connection) = &self.limits.connection {
+            tracing::debug!(
+                waiting = self.waiting(),
+                "client took no frames; connection cut"
+            );
+            connection.cut();
+        }
+    }
+}
