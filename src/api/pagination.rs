@@ -3,6 +3,8 @@
 //! computed from ordered reads, so a page never holds a notification twice and paging on
 //! while notifications are published visits each one exactly once.
 
+use std::collections::VecDeque;
+
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 
@@ -78,18 +80,22 @@ impl<F: Fn(&StoredMessage) -> bool> Scan<'_, F> {
             && (self.admits)(message)
     }
 
-    /// Up to `count` admitted messages with sequences in `[low, high]`, ascending.
+    /// Admitted messages with sequences in `[low, high]`, ascending: the oldest `count`
+    /// (`Keep::Oldest`) or the newest `count` (`Keep::Newest`). Never more than `count`
+    /// are held, however many the window matches.
     async fn window(
         &self,
         low: u64,
         high: u64,
-        count: Option<usize>,
-    ) -> Result<Vec<SharedMessage>, StoreError> {
+        count: usize,
+        keep: Keep,
+    ) -> Result<VecDeque<SharedMessage>, StoreError> {
+        let mut found = VecDeque::with_capacity(count.min(MAX_LIMIT + 1));
         let Some(start) = Sequence::new(low) else {
-            return Ok(Vec::new());
+            return Ok(found);
         };
-        if high < low {
-            return Ok(Vec::new());
+        if high < low || count == 0 {
+            return Ok(found);
         }
         let request = ReadRequest {
             filter: self.filter.to_owned(),
@@ -99,15 +105,20 @@ impl<F: Fn(&StoredMessage) -> bool> Scan<'_, F> {
             limit: None,
         };
         let mut read = self.store.read(self.stream, request).await?;
-        let mut found = Vec::new();
         while let Some(message) = read.next().await {
             let message = message?;
-            if self.keeps(&message) {
-                found.push(message);
-                if count.is_some_and(|count| found.len() >= count) {
-                    break;
+            if !self.keeps(&message) {
+                continue;
+            }
+            if found.len() == count {
+                match keep {
+                    Keep::Oldest => break,
+                    Keep::Newest => {
+                        found.pop_front();
+                    }
                 }
             }
+            found.push_back(message);
         }
         Ok(found)
     }
@@ -119,24 +130,27 @@ impl<F: Fn(&StoredMessage) -> bool> Scan<'_, F> {
         boundary: u64,
         count: usize,
     ) -> Result<Vec<SharedMessage>, StoreError> {
-        self.window(after + 1, boundary, Some(count)).await
+        let window = self.window(after + 1, boundary, count, Keep::Oldest).await?;
+        Ok(window.into())
     }
 
     /// The last `count` admitted messages before `before`, descending; reads windows that
-    /// double in size going back, so sparse matches cost few reads.
+    /// double in size going back, so sparse matches cost few reads, and keeps only what
+    /// the page still needs of each, so memory stays within `count` messages.
     async fn descending_before(
         &self,
         before: u64,
         count: usize,
     ) -> Result<Vec<SharedMessage>, StoreError> {
-        let mut found = Vec::new();
+        let mut found = Vec::with_capacity(count.min(MAX_LIMIT + 1));
         let mut high = before.saturating_sub(1);
         let mut width = (count as u64 * 4).max(256);
         while high >= 1 && found.len() < count {
             let low = high.saturating_sub(width - 1).max(1);
-            let mut window = self.window(low, high, None).await?;
-            window.reverse();
-            found.extend(window);
+            let window = self
+                .window(low, high, count - found.len(), Keep::Newest)
+                .await?;
+            found.extend(window.into_iter().rev());
             if low == 1 {
                 break;
             }
@@ -148,9 +162,15 @@ impl<F: Fn(&StoredMessage) -> bool> Scan<'_, F> {
             high = low - 1;
             width = width.saturating_mul(2);
         }
-        found.truncate(count);
         Ok(found)
     }
+}
+
+/// Which end of a window a page keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Keep {
+    Oldest,
+    Newest,
 }
 
 /// One page of the messages of `stream` matching `filter` and `admits`.
