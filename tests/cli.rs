@@ -79,6 +79,25 @@ fn check_fails_on_unknown_settings_keys() {
 }
 
 #[test]
+fn check_refuses_an_empty_or_short_jwt_secret_with_auth_on() {
+    let config = ["check", "--config", "deploy/config.auth.yaml"];
+    let shipped = tidings(&config, &[]);
+    assert!(shipped.status.success(), "{}", text(&shipped.stderr));
+    // An unset Kubernetes secret reaches the process as an empty variable.
+    for (secret, length) in [("", 0), ("change-me", 9)] {
+        let output = tidings(&config, &[("TIDINGS__AUTH__JWT_SECRET", secret)]);
+        let stderr = text(&output.stderr);
+        assert!(!output.status.success(), "{secret:?} accepted");
+        assert!(
+            stderr.contains(&format!(
+                "auth.jwt_secret must be at least 32 bytes (HS256), got {length}"
+            )),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
 fn version_prints_the_crate_version() {
     let output = tidings(&["--version"], &[]);
     assert!(output.status.success());

@@ -104,6 +104,7 @@ both_stores!(auth_cases => auth:
     admin_routes_answer_only_loopback_while_auth_is_off,
     oversized_requests_get_json_errors,
     jwks_keys_can_come_from_a_url,
+    an_unknown_kid_refresh_holds_up_neither_valid_tokens_nor_the_idp,
 );
 
 both_stores!(metrics_cases => metrics:
