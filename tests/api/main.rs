@@ -59,6 +59,7 @@ both_stores!(stream_cases => stream:
     watch_sends_heartbeats_and_closes_at_max_duration,
     shutdown_closes_open_streams,
     event_ids_use_the_requested_event_type,
+    replay_from_before_1677_starts_at_the_beginning,
 );
 
 both_stores!(admin_cases => admin:
