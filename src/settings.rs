@@ -611,7 +611,10 @@ mod tests {
         let short = "x".repeat(MIN_JWT_SECRET_BYTES - 1);
         let error = Settings::load_from(Some(file.path()), env(&with_auth(&short))).unwrap_err();
         assert!(error.to_string().contains("got 31"), "{error}");
-        assert!(!error.to_string().contains(&short), "the secret is not printed");
+        assert!(
+            !error.to_string().contains(&short),
+            "the secret is not printed"
+        );
         let long = "x".repeat(MIN_JWT_SECRET_BYTES);
         Settings::load_from(Some(file.path()), env(&with_auth(&long))).unwrap();
     }
@@ -628,6 +631,9 @@ mod tests {
         let mut pairs = with_auth(&long);
         pairs.push(("TIDINGS__AUTH__JWKS_REFRESH_INTERVAL", "0s"));
         let error = Settings::load_from(Some(file.path()), env(&pairs)).unwrap_err();
-        assert!(error.to_string().contains("jwks_refresh_interval"), "{error}");
+        assert!(
+            error.to_string().contains("jwks_refresh_interval"),
+            "{error}"
+        );
     }
 }

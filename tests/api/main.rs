@@ -45,6 +45,7 @@ both_stores!(notify_cases => notify:
     every_request_error_class_is_a_json_400,
     framework_errors_are_json_too,
     idempotency_keys_answer_the_original_id,
+    an_idempotency_key_reused_for_another_request_is_a_422,
     polygons_travel_in_headers_and_come_back,
 );
 
