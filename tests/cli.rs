@@ -72,6 +72,26 @@ fn check_fails_listing_every_problem_of_broken_schema_files() {
 }
 
 #[test]
+fn check_refuses_schemas_that_claim_names_tidings_uses() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/reserved");
+    let output = tidings(
+        &["check"],
+        &[("TIDINGS__SCHEMA__PATHS", fixture.to_str().unwrap())],
+    );
+    let stderr = text(&output.stderr);
+    assert!(!output.status.success());
+    for message in [
+        "Schema 'forged_retractions' topic base 'tidings' is reserved",
+        "Schema 'forged_audit' topic base 'TIDINGS_AUDIT' is reserved",
+    ] {
+        assert!(
+            stderr.contains(message),
+            "missing {message:?} in:\n{stderr}"
+        );
+    }
+}
+
+#[test]
 fn check_fails_on_unknown_settings_keys() {
     let output = tidings(&["check"], &[("TIDINGS__STORE__KIND", "postgres")]);
     assert!(!output.status.success());
