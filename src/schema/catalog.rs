@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use super::event_schema::EventSchema;
+use super::event_schema::{EventSchema, PayloadRule};
 use super::handler::KeyRule;
 use super::source::{self, RawEntry};
 use super::storage_policy::StoragePolicy;
@@ -192,7 +192,9 @@ fn compile(entry: &RawEntry, problems: &mut Vec<String>) -> Option<EventSchema> 
         stream: StreamKey::new(topic.base),
         key_order: topic.key_order,
         keys,
-        payload_required: raw.payload.is_some_and(|payload| payload.required),
+        payload: raw.payload.map(|payload| PayloadRule {
+            required: payload.required,
+        }),
         auth,
         storage_policy,
         max_historical_notifications: raw.max_historical_notifications,

@@ -73,6 +73,7 @@ both_stores!(admin_cases => admin:
 
 both_stores!(schema_cases => schema:
     schema_endpoints_list_sorted_event_types,
+    schema_endpoints_show_the_payload_block_as_configured,
     health_and_ready_answer,
 );
 
