@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 /// Why settings could not be loaded.
@@ -281,16 +281,25 @@ pub enum AuthMode {
     Direct,
 }
 
+/// Shortest accepted `auth.jwt_secret`: HS256 keys shorter than its 256-bit output are
+/// guessable offline from any one token (RFC 7518 section 3.2), and an empty one is what an
+/// unset Kubernetes secret gives.
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthSettings {
     pub enabled: bool,
     pub mode: AuthMode,
-    /// HS256 shared secret (aviso's `jwt_secret`).
+    /// HS256 shared secret (aviso's `jwt_secret`), at least [`MIN_JWT_SECRET_BYTES`] long.
     pub jwt_secret: Option<SecretString>,
     /// RS256/ES256 public keys, from a JWKS file or URL.
     pub jwks_file: Option<PathBuf>,
     pub jwks_url: Option<String>,
+    /// Shortest time between two fetches of `jwks_url` (tokens naming an unknown `kid`
+    /// trigger them), so unknown kids cannot make Tidings hammer the identity provider.
+    #[serde(with = "humantime_serde")]
+    pub jwks_refresh_interval: Duration,
     /// Checked when set.
     pub issuer: Option<String>,
     pub audience: Option<String>,
@@ -316,6 +325,7 @@ impl Default for AuthSettings {
             jwt_secret: None,
             jwks_file: None,
             jwks_url: None,
+            jwks_refresh_interval: Duration::from_secs(10),
             issuer: None,
             audience: None,
             leeway: Duration::from_secs(60),
@@ -445,6 +455,17 @@ impl Settings {
                     "auth needs auth.jwt_secret, auth.jwks_file or auth.jwks_url".to_owned(),
                 );
             }
+            if let Some(secret) = &self.auth.jwt_secret {
+                let length = secret.expose_secret().len();
+                if length < MIN_JWT_SECRET_BYTES {
+                    return invalid(format!(
+                        "auth.jwt_secret must be at least {MIN_JWT_SECRET_BYTES} bytes (HS256), got {length}"
+                    ));
+                }
+            }
+            if self.auth.jwks_refresh_interval.is_zero() {
+                return invalid("auth.jwks_refresh_interval must be greater than zero".to_owned());
+            }
             if self.auth.mode == AuthMode::Direct && self.auth.auth_service_url.is_none() {
                 return invalid("auth.mode direct needs auth.auth_service_url".to_owned());
             }
@@ -489,7 +510,6 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use secrecy::ExposeSecret;
     use std::io::Write;
 
     fn env(pairs: &[(&str, &str)]) -> config::Map<String, String> {
@@ -602,9 +622,68 @@ mod tests {
     #[test]
     fn loads_every_shipped_config_file() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        for name in ["deploy/config.yaml", "deploy/config.jetstream.yaml"] {
+        for name in [
+            "deploy/config.yaml",
+            "deploy/config.jetstream.yaml",
+            "deploy/config.auth.yaml",
+        ] {
             Settings::load_from(Some(&root.join(name)), env(&[]))
                 .unwrap_or_else(|error| panic!("{name}: {error}"));
         }
+    }
+
+    fn with_auth(secret: &str) -> Vec<(&str, &str)> {
+        vec![
+            ("TIDINGS__AUTH__ENABLED", "true"),
+            ("TIDINGS__AUTH__JWT_SECRET", secret),
+        ]
+    }
+
+    fn auth_file() -> tempfile::NamedTempFile {
+        yaml("auth:\n  admin_roles:\n    localrealm: [admin]\n")
+    }
+
+    #[test]
+    fn rejects_an_empty_jwt_secret_with_auth_on() {
+        let file = auth_file();
+        let error = Settings::load_from(Some(file.path()), env(&with_auth(""))).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("auth.jwt_secret must be at least 32 bytes (HS256), got 0"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn rejects_a_jwt_secret_shorter_than_32_bytes() {
+        let file = auth_file();
+        let short = "x".repeat(MIN_JWT_SECRET_BYTES - 1);
+        let error = Settings::load_from(Some(file.path()), env(&with_auth(&short))).unwrap_err();
+        assert!(error.to_string().contains("got 31"), "{error}");
+        assert!(
+            !error.to_string().contains(&short),
+            "the secret is not printed"
+        );
+        let long = "x".repeat(MIN_JWT_SECRET_BYTES);
+        Settings::load_from(Some(file.path()), env(&with_auth(&long))).unwrap();
+    }
+
+    #[test]
+    fn a_short_jwt_secret_is_ignored_while_auth_is_off() {
+        Settings::load_from(None, env(&[("TIDINGS__AUTH__JWT_SECRET", "short")])).unwrap();
+    }
+
+    #[test]
+    fn rejects_a_zero_jwks_refresh_interval_with_auth_on() {
+        let file = auth_file();
+        let long = "x".repeat(MIN_JWT_SECRET_BYTES);
+        let mut pairs = with_auth(&long);
+        pairs.push(("TIDINGS__AUTH__JWKS_REFRESH_INTERVAL", "0s"));
+        let error = Settings::load_from(Some(file.path()), env(&pairs)).unwrap_err();
+        assert!(
+            error.to_string().contains("jwks_refresh_interval"),
+            "{error}"
+        );
     }
 }

@@ -72,10 +72,49 @@ fn check_fails_listing_every_problem_of_broken_schema_files() {
 }
 
 #[test]
+fn check_refuses_schemas_that_claim_names_tidings_uses() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/reserved");
+    let output = tidings(
+        &["check"],
+        &[("TIDINGS__SCHEMA__PATHS", fixture.to_str().unwrap())],
+    );
+    let stderr = text(&output.stderr);
+    assert!(!output.status.success());
+    for message in [
+        "Schema 'forged_retractions' topic base 'tidings' is reserved",
+        "Schema 'forged_audit' topic base 'TIDINGS_AUDIT' is reserved",
+    ] {
+        assert!(
+            stderr.contains(message),
+            "missing {message:?} in:\n{stderr}"
+        );
+    }
+}
+
+#[test]
 fn check_fails_on_unknown_settings_keys() {
     let output = tidings(&["check"], &[("TIDINGS__STORE__KIND", "postgres")]);
     assert!(!output.status.success());
     assert!(text(&output.stderr).contains("postgres"));
+}
+
+#[test]
+fn check_refuses_an_empty_or_short_jwt_secret_with_auth_on() {
+    let config = ["check", "--config", "deploy/config.auth.yaml"];
+    let shipped = tidings(&config, &[]);
+    assert!(shipped.status.success(), "{}", text(&shipped.stderr));
+    // An unset Kubernetes secret reaches the process as an empty variable.
+    for (secret, length) in [("", 0), ("change-me", 9)] {
+        let output = tidings(&config, &[("TIDINGS__AUTH__JWT_SECRET", secret)]);
+        let stderr = text(&output.stderr);
+        assert!(!output.status.success(), "{secret:?} accepted");
+        assert!(
+            stderr.contains(&format!(
+                "auth.jwt_secret must be at least 32 bytes (HS256), got {length}"
+            )),
+            "{stderr}"
+        );
+    }
 }
 
 #[test]

@@ -110,6 +110,9 @@ pub enum ApiError {
     MethodNotAllowed { method: String, path: String },
     #[error("payload too large")]
     PayloadTooLarge { limit: usize },
+    /// 422: an `Idempotency-Key` seen within the window for a different notification.
+    #[error("idempotency key '{0}' reused for a different request")]
+    IdempotencyKeyReused(String),
     /// Any other framework rejection, already with a client-error status.
     #[error("{1}")]
     Rejected(StatusCode, String),
@@ -160,6 +163,7 @@ impl ApiError {
     pub fn from_store(error: StoreError) -> Self {
         match error {
             StoreError::Unavailable(_) => ApiError::Unavailable(error),
+            StoreError::IdempotencyKeyReused(key) => ApiError::IdempotencyKeyReused(key),
             other => ApiError::Storage(other),
         }
     }
@@ -184,6 +188,7 @@ impl ApiError {
             | ApiError::NotificationNotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::IdempotencyKeyReused(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Rejected(status, _) => *status,
         }
     }
@@ -313,6 +318,14 @@ impl ApiError {
                 let message = format!("Request body exceeds the limit of {limit} bytes");
                 standard("PAYLOAD_TOO_LARGE", "payload_too_large", &message, &message)
             }
+            ApiError::IdempotencyKeyReused(key) => standard(
+                "IDEMPOTENCY_KEY_REUSED",
+                "idempotency_key_reused",
+                &format!(
+                    "Idempotency-Key '{key}' was already used for a different notification; send a new key"
+                ),
+                "the event type, identifier or payload differs from the request first sent with this key within the duplicate window; nothing was stored",
+            ),
             ApiError::Rejected(status, message) => {
                 let code = status
                     .canonical_reason()

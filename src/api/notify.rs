@@ -116,7 +116,7 @@ async fn accept(
     let identifier = schema
         .canonicalize(&request.identifier)
         .map_err(|rejection| ApiError::Invalid(Endpoint::Notify, rejection))?;
-    if schema.payload_required && request.payload.is_none() {
+    if schema.payload_required() && request.payload.is_none() {
         return Err(ApiError::Invalid(
             Endpoint::Notify,
             Rejection::PayloadRequired,

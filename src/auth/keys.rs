@@ -1,16 +1,14 @@
 //! Verification keys: an HS256 shared secret (aviso compatible) and RS256/ES256 public keys
 //! from a JWKS file or URL. A URL is fetched on first use and again when a token names a
-//! `kid` it does not know (at most once per [`REFRESH_INTERVAL`]).
+//! `kid` it does not know, at most once per refresh interval and never while holding the
+//! keys: tokens with known kids are verified against the current set while a fetch runs.
 
 use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::jwk::{JwkSet, KeyAlgorithm};
 use jsonwebtoken::{Algorithm, DecodingKey};
-use tokio::sync::RwLock;
-
-/// Shortest time between two fetches of a JWKS URL.
-pub(crate) const REFRESH_INTERVAL: Duration = Duration::from_secs(10);
 
 #[derive(Clone)]
 pub(crate) struct PublicKey {
@@ -51,47 +49,92 @@ enum Source {
     Url {
         url: String,
         client: reqwest::Client,
+        interval: Duration,
     },
+}
+
+/// Keys by `kid`, swapped whole on refresh so readers never wait for a fetch.
+type Keys = Arc<HashMap<String, PublicKey>>;
+
+/// The last fetch of the URL: when it ended, and how many have ended so far.
+#[derive(Default)]
+struct Fetched {
+    at: Option<Instant>,
+    count: u64,
 }
 
 /// The public keys in use, refreshed from a URL when needed.
 pub(crate) struct KeySet {
     source: Source,
-    keys: RwLock<(HashMap<String, PublicKey>, Option<Instant>)>,
+    /// Held only to clone or swap the `Arc`, never across an `.await`.
+    keys: RwLock<Keys>,
+    /// Held for the whole fetch: one fetch at a time; unknown-kid callers queue here, not
+    /// callers whose kid is known.
+    refresh: tokio::sync::Mutex<Fetched>,
 }
 
 impl KeySet {
     pub(crate) fn fixed(keys: HashMap<String, PublicKey>) -> Self {
         Self {
             source: Source::Fixed,
-            keys: RwLock::new((keys, None)),
+            keys: RwLock::new(Arc::new(keys)),
+            refresh: tokio::sync::Mutex::new(Fetched::default()),
         }
     }
 
-    pub(crate) fn from_url(url: String, timeout: Duration) -> Result<Self, String> {
+    /// Keys from `url`, fetched with `timeout`, at most once per `interval`.
+    pub(crate) fn from_url(
+        url: String,
+        timeout: Duration,
+        interval: Duration,
+    ) -> Result<Self, String> {
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .build()
             .map_err(|error| format!("cannot build an HTTP client: {error}"))?;
         Ok(Self {
-            source: Source::Url { url, client },
-            keys: RwLock::new((HashMap::new(), None)),
+            source: Source::Url {
+                url,
+                client,
+                interval,
+            },
+            keys: RwLock::new(Arc::new(HashMap::new())),
+            refresh: tokio::sync::Mutex::new(Fetched::default()),
         })
     }
 
-    async fn refresh(&self) {
-        let Source::Url { url, client } = &self.source else {
+    fn current(&self) -> Keys {
+        // A poisoned lock still holds a whole `Arc` (it is only ever replaced whole).
+        match self.keys.read() {
+            Ok(keys) => keys.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn replace(&self, keys: HashMap<String, PublicKey>) {
+        let keys = Arc::new(keys);
+        match self.keys.write() {
+            Ok(mut guard) => *guard = keys,
+            Err(poisoned) => *poisoned.into_inner() = keys,
+        }
+    }
+
+    /// Fetches the URL unless a fetch ended while this caller waited for its turn (`seen`
+    /// is the count it saw before) or less than the interval ago.
+    async fn refresh(&self, seen: u64) {
+        let Source::Url {
+            url,
+            client,
+            interval,
+        } = &self.source
+        else {
             return;
         };
-        let mut guard = self.keys.write().await;
-        if guard
-            .1
-            .is_some_and(|fetched| fetched.elapsed() < REFRESH_INTERVAL)
-        {
+        let mut fetched = self.refresh.lock().await;
+        if fetched.count != seen || fetched.at.is_some_and(|at| at.elapsed() < *interval) {
             return;
         }
-        guard.1 = Some(Instant::now());
-        let fetched = async {
+        let result = async {
             let response = client.get(url).send().await.map_err(|e| e.to_string())?;
             let text = response
                 .error_for_status()
@@ -102,22 +145,27 @@ impl KeySet {
             parse_jwks(&text)
         }
         .await;
-        match fetched {
+        match result {
             Ok(keys) => {
                 tracing::info!(keys = keys.len(), "JWKS refreshed");
-                guard.0 = keys;
+                self.replace(keys);
             }
             Err(error) => tracing::warn!(%error, "JWKS refresh failed"),
         }
+        fetched.at = Some(Instant::now());
+        fetched.count += 1;
     }
 
     /// The key for `kid`, fetching the URL again when it is unknown.
     pub(crate) async fn key(&self, kid: &str) -> Option<PublicKey> {
-        if let Some(key) = self.keys.read().await.0.get(kid) {
+        let seen = self.refresh.try_lock().map(|fetched| fetched.count);
+        if let Some(key) = self.current().get(kid) {
             return Some(key.clone());
         }
-        self.refresh().await;
-        self.keys.read().await.0.get(kid).cloned()
+        // While a fetch runs, `try_lock` fails: wait for it (count unknown, so `u64::MAX`
+        // never matches) and use its result rather than fetching again.
+        self.refresh(seen.unwrap_or(u64::MAX)).await;
+        self.current().get(kid).cloned()
     }
 }
 

@@ -62,7 +62,11 @@ impl Authenticator {
                     format!("auth.jwks_file {}: {error}", path.display())
                 })?))
             }
-            (None, Some(url)) => Some(KeySet::from_url(url.clone(), settings.timeout)?),
+            (None, Some(url)) => Some(KeySet::from_url(
+                url.clone(),
+                settings.timeout,
+                settings.jwks_refresh_interval,
+            )?),
             (None, None) => None,
         };
         let service = match (settings.mode, &settings.auth_service_url) {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use super::event_schema::EventSchema;
+use super::event_schema::{EventSchema, PayloadRule};
 use super::handler::KeyRule;
 use super::source::{self, RawEntry};
 use super::storage_policy::StoragePolicy;
@@ -55,6 +55,22 @@ fn valid_base(base: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
+/// Why a topic base belongs to Tidings or NATS, if it does (any case: stream names are
+/// upper-cased bases). A schema owning one could publish where Tidings listens, e.g. forged
+/// `stream-wiped` retractions on `tidings.retractions`.
+fn reserved_base(base: &str) -> Option<&'static str> {
+    let lowered = base.to_ascii_lowercase();
+    if lowered.starts_with('$') {
+        Some("names starting with '$' are NATS system and API names")
+    } else if lowered == "tidings" {
+        Some("Tidings uses the subjects under 'tidings.' itself (retractions between instances)")
+    } else if lowered.starts_with("tidings_") {
+        Some("TIDINGS_* streams and buckets are Tidings' own (the audit trail is TIDINGS_AUDIT)")
+    } else {
+        None
+    }
+}
+
 fn compile(entry: &RawEntry, problems: &mut Vec<String>) -> Option<EventSchema> {
     let name = &entry.name;
     let mut report =
@@ -78,11 +94,8 @@ fn compile(entry: &RawEntry, problems: &mut Vec<String>) -> Option<EventSchema> 
         ));
         ok = false;
     }
-    if topic.base.eq_ignore_ascii_case(crate::store::AUDIT_BASE) {
-        report(format!(
-            "topic base '{}' is reserved for the audit trail",
-            topic.base
-        ));
+    if let Some(reason) = reserved_base(&topic.base) {
+        report(format!("topic base '{}' is reserved: {reason}", topic.base));
         ok = false;
     }
     let mut keys = BTreeMap::new();
@@ -179,7 +192,9 @@ fn compile(entry: &RawEntry, problems: &mut Vec<String>) -> Option<EventSchema> 
         stream: StreamKey::new(topic.base),
         key_order: topic.key_order,
         keys,
-        payload_required: raw.payload.is_some_and(|payload| payload.required),
+        payload: raw.payload.map(|payload| PayloadRule {
+            required: payload.required,
+        }),
         auth,
         storage_policy,
         max_historical_notifications: raw.max_historical_notifications,

@@ -24,10 +24,18 @@ pub struct EventSchema {
     /// Identifier keys in subject order (every non-spatial key, exactly once).
     pub key_order: Vec<String>,
     pub keys: BTreeMap<String, KeyRule>,
-    pub payload_required: bool,
+    /// The schema's `payload` block, kept as configured: `GET /api/v1/schema` shows it.
+    pub payload: Option<PayloadRule>,
     pub auth: Option<StreamAuth>,
     pub storage_policy: Option<StoragePolicy>,
     pub max_historical_notifications: Option<usize>,
+}
+
+/// An event type's `payload` block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PayloadRule {
+    /// Notify without a payload (or with `null`) is refused.
+    pub required: bool,
 }
 
 /// What watch/replay select: a subject filter plus what subjects cannot express.
@@ -78,6 +86,11 @@ fn not_a_scalar(key: &str, value: &Value) -> Rejection {
 }
 
 impl EventSchema {
+    /// Whether notify must carry a payload (no `payload` block: it need not).
+    pub fn payload_required(&self) -> bool {
+        self.payload.is_some_and(|payload| payload.required)
+    }
+
     /// The spatial key (`polygon`), if this event type has one.
     pub fn spatial_key(&self) -> Option<&str> {
         self.keys
@@ -225,7 +238,8 @@ impl EventSchema {
             .collect();
         serde_json::json!({
             "identifier": identifier,
-            "payload": if self.payload_required { serde_json::json!({"required": true}) } else { Value::Null },
+            // As aviso: the block as configured, `null` when there is none.
+            "payload": self.payload.map(|payload| serde_json::json!({"required": payload.required})),
         })
     }
 }

@@ -14,7 +14,7 @@ mod stream_auth;
 
 pub use catalog::{Catalog, SchemaError};
 pub use constraint::Constraint;
-pub use event_schema::{EventSchema, IdentifierFilter, POINT_KEY};
+pub use event_schema::{EventSchema, IdentifierFilter, POINT_KEY, PayloadRule};
 pub use handler::{
     DateFormat, DateRule, EnumRule, ExpverRule, FloatRule, HandlerResult, IntRule, KeyHandler,
     KeyRule, StringRule, ValueError,

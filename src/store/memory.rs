@@ -13,6 +13,7 @@ use futures::stream::{self, BoxStream, StreamExt};
 use tokio::sync::broadcast;
 
 use super::fanout::{self, FanOut, Subscription};
+use super::idempotency::{IdempotencyIndex, KeyUse};
 use super::retraction::{self, Retraction};
 use super::types::{
     DeleteOutcome, Publication, PublishAck, PurgeReport, ReadRequest, SharedMessage, Start,
@@ -28,7 +29,7 @@ struct MemoryStream {
     spec: StreamSpec,
     messages: BTreeMap<u64, SharedMessage>,
     latest_by_subject: HashMap<String, u64>,
-    idempotency: HashMap<String, (u64, Instant)>,
+    idempotency: IdempotencyIndex,
     last_sequence: u64,
     last_time: DateTime<Utc>,
     bytes: u64,
@@ -41,7 +42,7 @@ impl MemoryStream {
             spec,
             messages: BTreeMap::new(),
             latest_by_subject: HashMap::new(),
-            idempotency: HashMap::new(),
+            idempotency: IdempotencyIndex::default(),
             last_sequence: 0,
             last_time: DateTime::<Utc>::MIN_UTC,
             bytes: 0,
@@ -136,12 +137,19 @@ impl MemoryStore {
     pub fn publish(&self, publication: Publication) -> Result<PublishAck, StoreError> {
         let mut stream = self.lock(&publication.stream)?;
         let window = stream.spec.policy.duplicate_window;
-        stream
-            .idempotency
-            .retain(|_, (_, seen)| seen.elapsed() < window);
+        let now = Instant::now();
+        stream.idempotency.expire(now, window);
+        let fingerprint = publication
+            .idempotency_key
+            .as_ref()
+            .map(|_| publication.fingerprint());
         if let Some(key) = &publication.idempotency_key
-            && let Some(&(sequence, _)) = stream.idempotency.get(key)
+            && let Some(seen) = stream.idempotency.get(key)
         {
+            if Some(seen.fingerprint) != fingerprint {
+                return Err(StoreError::IdempotencyKeyReused(key.clone()));
+            }
+            let sequence = seen.sequence;
             let time = stream
                 .messages
                 .get(&sequence)
@@ -178,8 +186,15 @@ impl MemoryStore {
             .latest_by_subject
             .insert(message.subject.as_str().to_owned(), sequence);
         stream.messages.insert(sequence, message.clone());
-        if let Some(key) = publication.idempotency_key {
-            stream.idempotency.insert(key, (sequence, Instant::now()));
+        if let (Some(key), Some(fingerprint)) = (publication.idempotency_key, fingerprint) {
+            stream.idempotency.insert(
+                key,
+                KeyUse {
+                    sequence,
+                    fingerprint,
+                },
+                now,
+            );
         }
         stream.enforce_limits(self.max_messages_per_stream);
         stream.fanout.dispatch(&message);

@@ -2,6 +2,7 @@
 //! `jetstream` (NATS JetStream, the production engine). Both pass the same conformance suite.
 
 mod fanout;
+mod idempotency;
 mod jetstream;
 mod memory;
 mod retraction;
@@ -14,9 +15,9 @@ pub use jetstream::{JetstreamStore, Reconciled};
 pub use memory::MemoryStore;
 pub use retraction::{RETRACTION_SUBJECT, Retraction};
 pub use types::{
-    AUDIT_BASE, DeleteOutcome, Publication, PublishAck, PurgeReport, ReadRequest,
-    SPATIAL_BBOX_HEADER, SPATIAL_GEOMETRY_HEADER, SharedMessage, Start, StoreError, StoredMessage,
-    StreamInfo, StreamPolicy, StreamSpec,
+    AUDIT_BASE, DeleteOutcome, Fingerprint, Publication, PublishAck, PurgeReport,
+    REQUEST_HASH_HEADER, ReadRequest, SPATIAL_BBOX_HEADER, SPATIAL_GEOMETRY_HEADER, SharedMessage,
+    Start, StoreError, StoredMessage, StreamInfo, StreamPolicy, StreamSpec,
 };
 
 use std::sync::Arc;

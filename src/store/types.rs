@@ -15,6 +15,9 @@ use crate::subject::Subject;
 pub const SPATIAL_BBOX_HEADER: &str = "spatial_bbox";
 /// Header carrying a notification's polygon as `[[lat,lon],...]`.
 pub const SPATIAL_GEOMETRY_HEADER: &str = "spatial_geometry";
+/// Header carrying the [`Fingerprint`] of a keyed publication, so that a repeat of its
+/// idempotency key can be told from a different request reusing it.
+pub const REQUEST_HASH_HEADER: &str = "Tidings-Request-Hash";
 
 /// Why a store operation failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -34,6 +37,10 @@ pub enum StoreError {
     /// The backend refused the operation for a reason retrying will not fix.
     #[error("store operation failed: {0}")]
     Backend(String),
+    /// The idempotency key was seen within the window for a different request; nothing was
+    /// stored.
+    #[error("idempotency key '{0}' was used for a different request")]
+    IdempotencyKeyReused(String),
 }
 
 /// A notification as stored: where, when, under which subject, with which headers.
@@ -93,7 +100,37 @@ pub struct Publication {
     pub idempotency_key: Option<String>,
 }
 
+/// SHA-256 of what a publication stores (stream, subject, headers, payload): two requests
+/// with one idempotency key are the same request exactly when their fingerprints are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fingerprint([u8; 32]);
+
+impl std::fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.iter().try_for_each(|byte| write!(f, "{byte:02x}"))
+    }
+}
+
 impl Publication {
+    /// The fingerprint of this request; each part is length-prefixed so that no two
+    /// different requests can run together into the same bytes.
+    pub fn fingerprint(&self) -> Fingerprint {
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        let mut part = |bytes: &[u8]| {
+            hash.update((bytes.len() as u64).to_le_bytes());
+            hash.update(bytes);
+        };
+        part(self.stream.stream_name().as_bytes());
+        part(self.subject.as_str().as_bytes());
+        for (name, value) in &self.headers {
+            part(name.as_bytes());
+            part(value.as_bytes());
+        }
+        part(&self.payload);
+        Fingerprint(hash.finalize().into())
+    }
+
     /// Adds the `spatial_*` headers aviso writes for a polygon.
     pub fn with_polygon(mut self, polygon: &Polygon) -> Self {
         let (min_lat, min_lon, max_lat, max_lon) = polygon.bounding_box();
@@ -232,3 +269,32 @@ pub struct StreamInfo {
 
 /// A live message as handed to subscribers: shared, never copied per watcher.
 pub type SharedMessage = Arc<StoredMessage>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn publication(subject: &str, payload: &'static [u8]) -> Publication {
+        Publication {
+            stream: StreamKey::new("mars"),
+            subject: Subject::build("mars", [subject]).unwrap(),
+            headers: Vec::new(),
+            payload: Bytes::from_static(payload),
+            idempotency_key: Some("k".to_owned()),
+        }
+    }
+
+    #[test]
+    fn fingerprints_bind_subject_headers_and_payload() {
+        let base = publication("od", b"{}");
+        assert_eq!(base.fingerprint(), publication("od", b"{}").fingerprint());
+        assert_ne!(base.fingerprint(), publication("rd", b"{}").fingerprint());
+        assert_ne!(base.fingerprint(), publication("od", b"null").fingerprint());
+        let mut with_header = publication("od", b"{}");
+        with_header.headers.push(("a".to_owned(), "b".to_owned()));
+        assert_ne!(base.fingerprint(), with_header.fingerprint());
+        let rendered = base.fingerprint().to_string();
+        assert_eq!(rendered.len(), 64);
+        assert!(rendered.bytes().all(|b| b.is_ascii_hexdigit()));
+    }
+}

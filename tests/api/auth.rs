@@ -16,7 +16,7 @@ use tidings::settings::{AuthMode, Settings, StoreKind};
 
 use crate::helpers::TestApp;
 
-const SECRET: &str = "test-jwt-secret";
+const SECRET: &str = "test-jwt-secret-of-at-least-32-bytes";
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -622,5 +622,92 @@ pub async fn jwks_keys_can_come_from_a_url(kind: StoreKind) {
         "no shared secret configured: HS256 is refused"
     );
     server.abort();
+    app.stop().await;
+}
+
+/// A JWKS URL that answers its first fetch at once and every later one after `delay`.
+async fn slow_jwks_server(fetches: Arc<AtomicUsize>, delay: Duration) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
+    let router = axum::Router::new().route(
+        "/jwks.json",
+        axum::routing::get(move || {
+            let earlier = fetches.fetch_add(1, Ordering::SeqCst);
+            async move {
+                if earlier > 0 {
+                    tokio::time::sleep(delay).await;
+                }
+                std::fs::read_to_string(fixture("auth/jwks.json")).unwrap()
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    url
+}
+
+pub async fn an_unknown_kid_refresh_holds_up_neither_valid_tokens_nor_the_idp(kind: StoreKind) {
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let delay = Duration::from_secs(3);
+    let interval = Duration::from_millis(500);
+    let url = slow_jwks_server(fetches.clone(), delay).await;
+    let app = TestApp::spawn_with(kind, |settings| {
+        with_auth(settings);
+        settings.auth.jwks_file = None;
+        settings.auth.jwks_url = Some(url);
+        settings.auth.jwks_refresh_interval = interval;
+        settings.auth.timeout = Duration::from_secs(10);
+    })
+    .await;
+    let admin = claims("ada", &["admin"]);
+    let valid = signed(Algorithm::RS256, "rsa-1", &rsa_key(), &admin);
+    let unknown = signed(Algorithm::RS256, "rotated-away", &rsa_key(), &admin);
+    let get = |token: String| {
+        app.client
+            .get(app.url("/api/v1/admin/streams"))
+            .bearer_auth(token)
+            .send()
+    };
+    assert_eq!(get(valid.clone()).await.unwrap().status(), 200);
+    assert_eq!(fetches.load(Ordering::SeqCst), 1);
+    tokio::time::sleep(interval + Duration::from_millis(100)).await;
+
+    let burst: Vec<_> = (0..10)
+        .map(|_| {
+            let request = app
+                .client
+                .get(app.url("/api/v1/admin/streams"))
+                .bearer_auth(unknown.clone());
+            tokio::spawn(async move { request.send().await.unwrap().status() })
+        })
+        .collect();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    while fetches.load(Ordering::SeqCst) < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "no refresh started");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The refresh is now in flight for `delay`; a known kid must not wait for it.
+    let started = std::time::Instant::now();
+    assert_eq!(get(valid.clone()).await.unwrap().status(), 200);
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "a valid token waited {:?} for the JWKS refresh",
+        started.elapsed()
+    );
+    for request in burst {
+        assert_eq!(request.await.unwrap(), 401);
+    }
+    assert_eq!(
+        fetches.load(Ordering::SeqCst),
+        2,
+        "ten unknown kids in one interval fetch once"
+    );
+    for _ in 0..5 {
+        assert_eq!(get(unknown.clone()).await.unwrap().status(), 401);
+    }
+    assert_eq!(
+        fetches.load(Ordering::SeqCst),
+        2,
+        "no second fetch within the interval after the last one ended"
+    );
     app.stop().await;
 }

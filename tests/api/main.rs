@@ -45,6 +45,7 @@ both_stores!(notify_cases => notify:
     every_request_error_class_is_a_json_400,
     framework_errors_are_json_too,
     idempotency_keys_answer_the_original_id,
+    an_idempotency_key_reused_for_another_request_is_a_422,
     polygons_travel_in_headers_and_come_back,
 );
 
@@ -59,6 +60,7 @@ both_stores!(stream_cases => stream:
     watch_sends_heartbeats_and_closes_at_max_duration,
     shutdown_closes_open_streams,
     event_ids_use_the_requested_event_type,
+    replay_from_before_1677_starts_at_the_beginning,
 );
 
 both_stores!(admin_cases => admin:
@@ -71,6 +73,7 @@ both_stores!(admin_cases => admin:
 
 both_stores!(schema_cases => schema:
     schema_endpoints_list_sorted_event_types,
+    schema_endpoints_show_the_payload_block_as_configured,
     health_and_ready_answer,
 );
 
@@ -104,6 +107,7 @@ both_stores!(auth_cases => auth:
     admin_routes_answer_only_loopback_while_auth_is_off,
     oversized_requests_get_json_errors,
     jwks_keys_can_come_from_a_url,
+    an_unknown_kid_refresh_holds_up_neither_valid_tokens_nor_the_idp,
 );
 
 both_stores!(metrics_cases => metrics:

@@ -284,9 +284,74 @@ pub async fn idempotency_keys_answer_the_original_id(kind: StoreKind) {
     let first: Value = send(1).await.unwrap().json().await.unwrap();
     assert_eq!(first["id"], "mars@1");
     assert!(first.get("duplicate").is_none());
-    let again: Value = send(2).await.unwrap().json().await.unwrap();
+    let again: Value = send(1).await.unwrap().json().await.unwrap();
     assert_eq!(again["id"], "mars@1");
     assert_eq!(again["duplicate"], true);
+    app.stop().await;
+}
+
+pub async fn an_idempotency_key_reused_for_another_request_is_a_422(kind: StoreKind) {
+    let app = TestApp::spawn(kind).await;
+    let send = |identifier: Value, payload: Value| {
+        app.client
+            .post(app.url("/api/v1/notification"))
+            .header("idempotency-key", "batch-8")
+            .json(&json!({"event_type":"mars","identifier":identifier,"payload":payload}))
+            .send()
+    };
+    let first = send(mars(1), json!({"a": 1, "b": 2})).await.unwrap();
+    assert_eq!(first.status(), 200);
+    for (identifier, payload) in [
+        (mars(2), json!({"a": 1, "b": 2})),
+        (mars(1), json!({"a": 2, "b": 2})),
+        (mars(1), Value::Null),
+    ] {
+        let response = send(identifier.clone(), payload.clone()).await.unwrap();
+        assert_eq!(response.status(), 422, "{identifier} {payload}");
+        let header = response.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let body: Value = response.json().await.unwrap();
+        let keys: Vec<&str> = body
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(keys, ["code", "details", "error", "message", "request_id"]);
+        assert_eq!(body["code"], "IDEMPOTENCY_KEY_REUSED");
+        assert_eq!(body["request_id"], header.as_str());
+        assert!(
+            body["message"].as_str().unwrap().contains("'batch-8'"),
+            "{body}"
+        );
+    }
+    // The same request again, keys in another order and the date in another form, is the
+    // duplicate: the binding is to the canonical request, not to its bytes.
+    let mut identifier = mars(1);
+    identifier["date"] = json!("20250706");
+    let raw =
+        format!(r#"{{"payload":{{"b":2,"a":1}},"identifier":{identifier},"event_type":"mars"}}"#);
+    let again = app
+        .client
+        .post(app.url("/api/v1/notification"))
+        .header("idempotency-key", "batch-8")
+        .header("content-type", "application/json")
+        .body(raw)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 200);
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(
+        (&again["id"], &again["duplicate"]),
+        (&json!("mars@1"), &json!(true))
+    );
+    let stored = app
+        .replay_ids(json!({"event_type":"mars","identifier":{"class":"od"},"from_id":"0"}))
+        .await;
+    assert_eq!(stored, ["mars@1"], "the reused key stored nothing");
     app.stop().await;
 }
 

@@ -417,3 +417,33 @@ pub async fn event_ids_use_the_requested_event_type(kind: StoreKind) {
     assert_eq!(frames[1].id.as_deref(), Some("dissemination@1"));
     app.stop().await;
 }
+
+pub async fn replay_from_before_1677_starts_at_the_beginning(kind: StoreKind) {
+    let app = TestApp::spawn(kind).await;
+    for step in 1..=3 {
+        app.notify_mars(step).await;
+    }
+    // Nanoseconds since the epoch in an i64 reach back only to 1677-09-21.
+    for from_date in [
+        "1600-01-01T00:00:00Z",
+        "0001-01-01T00:00:00Z",
+        "1677-09-21T00:12:43Z",
+        "1969-12-31 23:59:59",
+        "0",
+    ] {
+        assert_eq!(
+            app.replay_ids(
+                json!({"event_type":"mars","identifier":{"class":"od"},"from_date":from_date})
+            )
+            .await,
+            ["mars@1", "mars@2", "mars@3"],
+            "{from_date}"
+        );
+    }
+    assert!(
+        app.replay_ids(json!({"event_type":"mars","identifier":{"class":"od"},"from_date":"1600-01-01T00:00:00Z","to_date":"1601-01-01T00:00:00Z"}))
+            .await
+            .is_empty()
+    );
+    app.stop().await;
+}

@@ -7,7 +7,8 @@ use bytes::Bytes;
 use futures::StreamExt;
 use tidings::domain::{Sequence, StreamKey};
 use tidings::store::{
-    DEFAULT_SUBSCRIBER_BUDGET, DeleteOutcome, Publication, ReadRequest, Start, StoreError,
+    DEFAULT_SUBSCRIBER_BUDGET, DeleteOutcome, Publication, ReadRequest, SPATIAL_GEOMETRY_HEADER,
+    Start, StoreError,
 };
 use tidings::subject::Subject;
 
@@ -288,7 +289,7 @@ pub async fn idempotency_keys_store_once(backend: &Backend) {
     };
     let first = backend.store.publish(keyed(1)).await.unwrap();
     assert!(!first.duplicate);
-    let again = backend.store.publish(keyed(2)).await.unwrap();
+    let again = backend.store.publish(keyed(1)).await.unwrap();
     assert!(again.duplicate);
     assert_eq!(again.sequence, first.sequence);
     let other = backend
@@ -301,6 +302,36 @@ pub async fn idempotency_keys_store_once(backend: &Backend) {
         sequences(backend, &beta, everything(&beta, 2)).await,
         [1, 2]
     );
+}
+
+pub async fn an_idempotency_key_reused_for_another_request_stores_nothing(backend: &Backend) {
+    let beta = backend.beta();
+    let keyed = |region, step, payload: &'static str| Publication {
+        idempotency_key: Some("order-43".to_owned()),
+        payload: Bytes::from_static(payload.as_bytes()),
+        ..publication(&beta, region, step)
+    };
+    let first = backend.store.publish(keyed("eu", 1, "{}")).await.unwrap();
+    for (region, step, payload) in [("eu", 2, "{}"), ("us", 1, "{}"), ("eu", 1, "{\"a\":1}")] {
+        assert_eq!(
+            backend.store.publish(keyed(region, step, payload)).await,
+            Err(StoreError::IdempotencyKeyReused("order-43".to_owned())),
+            "{region} {step} {payload}"
+        );
+    }
+    let mut polygon = keyed("eu", 1, "{}");
+    polygon.headers.push((
+        SPATIAL_GEOMETRY_HEADER.to_owned(),
+        "[[0,0],[1,1],[1,0],[0,0]]".to_owned(),
+    ));
+    assert!(matches!(
+        backend.store.publish(polygon).await,
+        Err(StoreError::IdempotencyKeyReused(_))
+    ));
+    let again = backend.store.publish(keyed("eu", 1, "{}")).await.unwrap();
+    assert!(again.duplicate);
+    assert_eq!(again.sequence, first.sequence);
+    assert_eq!(sequences(backend, &beta, everything(&beta, 5)).await, [1]);
 }
 
 pub async fn subscribe_hands_over_without_gap_or_duplicate(backend: &Backend) {

@@ -44,6 +44,7 @@ both_engines!(
     filtered_purge_removes_only_matches_and_dry_runs_nothing,
     purge_managed_empties_every_managed_stream,
     idempotency_keys_store_once,
+    an_idempotency_key_reused_for_another_request_stores_nothing,
     subscribe_hands_over_without_gap_or_duplicate,
     many_subscribers_each_get_every_message,
     an_overflowing_subscriber_is_cut_off_with_its_last_sequence,

@@ -264,3 +264,45 @@ fn describes_the_schema_endpoint_shape() {
     assert_eq!(described["payload"], json!({"required": true}));
     assert_eq!(described["identifier"]["polygon"]["type"], "PolygonHandler");
 }
+
+#[test]
+fn names_tidings_and_nats_use_are_reserved_in_any_case() {
+    for base in [
+        "tidings",
+        "TIDINGS",
+        "Tidings",
+        "tidings_audit",
+        "TIDINGS_AUDIT",
+        "tidings_destinations",
+        "Tidings_Anything",
+        "$JS",
+        "$sys",
+    ] {
+        let found = problems(&format!(
+            "forged:\n  topic: {{base: '{base}', key_order: [x]}}\n  identifier:\n    x: {{type: StringHandler, required: true}}\n"
+        ));
+        assert!(
+            found
+                .iter()
+                .any(|problem| problem.contains(&format!("topic base '{base}' is reserved"))),
+            "{base}: {found:?}"
+        );
+    }
+    for base in ["tidingsx", "my_tidings", "tidings-feed"] {
+        let found = problems(&format!(
+            "fine:\n  topic: {{base: '{base}', key_order: [x]}}\n  identifier:\n    x: {{type: StringHandler, required: true}}\n"
+        ));
+        assert!(found.is_empty(), "{base}: {found:?}");
+    }
+}
+
+#[test]
+fn every_internal_name_falls_under_the_reserved_bases() {
+    let retraction_root = crate::store::RETRACTION_SUBJECT.split('.').next().unwrap();
+    assert!(reserved_base(retraction_root).is_some());
+    assert!(reserved_base(crate::store::AUDIT_BASE).is_some());
+    assert!(
+        reserved_base(&crate::domain::StreamKey::new(crate::store::AUDIT_BASE).stream_name())
+            .is_some()
+    );
+}

@@ -15,10 +15,16 @@ pub(crate) fn to_chrono(time: time::OffsetDateTime) -> DateTime<Utc> {
     DateTime::from_timestamp_nanos(nanos)
 }
 
+/// Through seconds and the sub-second part: an `i64` of nanoseconds covers only 1677 to 2262,
+/// and requests may name any year.
 pub(crate) fn to_offset(time: DateTime<Utc>) -> Result<time::OffsetDateTime, StoreError> {
-    let nanos = time.timestamp_nanos_opt().unwrap_or(i64::MAX);
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(nanos))
-        .map_err(|error| StoreError::Backend(format!("time out of range: {error}")))
+    let out_of_range = |error: time::error::ComponentRange| {
+        StoreError::Backend(format!("time out of range: {error}"))
+    };
+    time::OffsetDateTime::from_unix_timestamp(time.timestamp())
+        .map_err(out_of_range)?
+        .replace_nanosecond(time.timestamp_subsec_nanos())
+        .map_err(out_of_range)
 }
 
 /// Errors from requests to NATS: time-outs and transport failures are `Unavailable`.
@@ -94,4 +100,24 @@ pub(crate) fn from_stream_message(
         payload: message.payload,
         rendition: OnceLock::new(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn converts_times_outside_the_nanosecond_range() {
+        for raw in [
+            "1600-01-01T00:00:00Z",
+            "1677-09-21T00:12:43.145224191Z",
+            "2025-06-09T13:15:00.123456789Z",
+            "2300-01-01T00:00:00.5Z",
+        ] {
+            let time = DateTime::parse_from_rfc3339(raw).unwrap().to_utc();
+            let offset = to_offset(time).unwrap();
+            assert_eq!(offset.unix_timestamp(), time.timestamp(), "{raw}");
+            assert_eq!(offset.nanosecond(), time.timestamp_subsec_nanos(), "{raw}");
+        }
+    }
 }

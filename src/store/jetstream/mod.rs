@@ -26,8 +26,8 @@ pub use streams::Reconciled;
 use super::fanout::{self, FanOut, Subscription};
 use super::retraction::{self, RETRACTION_SUBJECT, Retraction};
 use super::types::{
-    DeleteOutcome, Publication, PublishAck, PurgeReport, ReadRequest, SharedMessage, Start,
-    StoreError, StreamInfo, StreamSpec,
+    DeleteOutcome, Publication, PublishAck, PurgeReport, REQUEST_HASH_HEADER, ReadRequest,
+    SharedMessage, Start, StoreError, StreamInfo, StreamSpec,
 };
 use crate::domain::{Sequence, StreamKey};
 use crate::metrics::Metrics;
@@ -101,19 +101,44 @@ impl JetstreamStore {
     pub async fn publish(&self, publication: Publication) -> Result<PublishAck, StoreError> {
         self.ensure_connected()?;
         let spec = self.spec(&publication.stream)?;
-        match self.try_publish(&publication).await {
+        let fingerprint = publication
+            .idempotency_key
+            .as_ref()
+            .map(|_| publication.fingerprint().to_string());
+        let ack = match self.try_publish(&publication, fingerprint.as_deref()).await {
             Err(PublishFailure::NoStream) => {
                 // The stream vanished (deleted by hand): recreate it as configured, once.
                 streams::reconcile(&self.context, spec).await?;
-                self.try_publish(&publication)
+                self.try_publish(&publication, fingerprint.as_deref())
                     .await
                     .map_err(PublishFailure::into_store_error)
             }
             other => other.map_err(PublishFailure::into_store_error),
+        }?;
+        if ack.duplicate
+            && let Some(key) = &publication.idempotency_key
+            && let Some(fingerprint) = &fingerprint
+        {
+            // The ack names the original message: it is this request only if it stored the
+            // same fingerprint. One deleted since (or stored without one) cannot be compared,
+            // and the key still holds, so it stays a duplicate.
+            let original = self.get(&publication.stream, ack.sequence).await?;
+            if original
+                .as_ref()
+                .and_then(|message| message.header(REQUEST_HASH_HEADER))
+                .is_some_and(|stored| stored != fingerprint)
+            {
+                return Err(StoreError::IdempotencyKeyReused(key.clone()));
+            }
         }
+        Ok(ack)
     }
 
-    async fn try_publish(&self, publication: &Publication) -> Result<PublishAck, PublishFailure> {
+    async fn try_publish(
+        &self,
+        publication: &Publication,
+        fingerprint: Option<&str>,
+    ) -> Result<PublishAck, PublishFailure> {
         let mut message =
             jetstream::message::PublishMessage::build().payload(publication.payload.clone());
         for (name, value) in &publication.headers {
@@ -121,6 +146,9 @@ impl JetstreamStore {
         }
         if let Some(key) = &publication.idempotency_key {
             message = message.message_id(key);
+        }
+        if let Some(fingerprint) = fingerprint {
+            message = message.header(REQUEST_HASH_HEADER, fingerprint);
         }
         let pending = self
             .context

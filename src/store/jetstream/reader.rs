@@ -17,6 +17,9 @@ fn deliver_policy(start: Start) -> Result<consumer::DeliverPolicy, StoreError> {
         Start::Sequence(sequence) => consumer::DeliverPolicy::ByStartSequence {
             start_sequence: sequence.get(),
         },
+        // Store times are publish times, so nothing precedes the epoch: start at the first
+        // message rather than asking NATS about years it may not represent.
+        Start::Time(time) if time <= chrono::DateTime::UNIX_EPOCH => consumer::DeliverPolicy::All,
         Start::Time(time) => consumer::DeliverPolicy::ByStartTime {
             start_time: convert::to_offset(time)?,
         },
