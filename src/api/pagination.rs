@@ -130,7 +130,9 @@ impl<F: Fn(&StoredMessage) -> bool> Scan<'_, F> {
         boundary: u64,
         count: usize,
     ) -> Result<Vec<SharedMessage>, StoreError> {
-        let window = self.window(after + 1, boundary, count, Keep::Oldest).await?;
+        let window = self
+            .window(after + 1, boundary, count, Keep::Oldest)
+            .await?;
         Ok(window.into())
     }
 
@@ -320,7 +322,84 @@ pub(crate) fn page_json(models: &[bytes::Bytes], next: Option<&str>, prev: Optio
 
 #[cfg(test)]
 mod tests {
+    use std::sync::{Arc, Mutex, Weak};
+
     use super::*;
+    use crate::metrics::Metrics;
+    use crate::schema::Catalog;
+    use crate::settings::StoreSettings;
+    use crate::store::Publication;
+    use crate::subject::Subject;
+
+    /// A memory store with `count` notifications in the `mars` stream.
+    async fn store_with(count: u64) -> (Store, StreamKey) {
+        let catalog = Catalog::load(&[]).unwrap();
+        let metrics = Arc::new(Metrics::new(&catalog.event_type_names()));
+        let mut settings = StoreSettings::default();
+        settings.memory.max_messages_per_stream = 100_000;
+        let store = Store::open(&settings, &catalog, metrics).await.unwrap();
+        let stream = catalog.event_type("mars").unwrap().stream.clone();
+        for step in 0..count {
+            let tokens = [
+                "od",
+                "1",
+                "g",
+                "20250706",
+                "1200",
+                "enfo",
+                &step.to_string(),
+            ];
+            let publication = Publication {
+                stream: stream.clone(),
+                subject: Subject::build(stream.base(), tokens).unwrap(),
+                headers: Vec::new(),
+                payload: bytes::Bytes::from_static(b"{}"),
+                idempotency_key: None,
+            };
+            store.publish(publication).await.unwrap();
+        }
+        (store, stream)
+    }
+
+    #[tokio::test]
+    async fn a_page_holds_no_more_messages_than_it_returns_whatever_the_window() {
+        let (store, stream) = store_with(5000).await;
+        // Every admitted message is watched: held by someone besides the store means held
+        // by the page being computed.
+        let seen: Mutex<Vec<Weak<StoredMessage>>> = Mutex::new(Vec::new());
+        let most_held = Mutex::new(0usize);
+        let admits = |message: &StoredMessage| {
+            let mut seen = seen.lock().unwrap();
+            let held = seen.iter().filter(|weak| weak.strong_count() > 1).count();
+            let mut most = most_held.lock().unwrap();
+            *most = (*most).max(held);
+            let shared = store_lookup(&store, &stream, message.sequence);
+            seen.push(Arc::downgrade(&shared));
+            // Every third notification matches: a sparse-ish filter over wide windows.
+            message.sequence.get() % 3 == 0
+        };
+        for direction in [Direction::Desc, Direction::Asc] {
+            let request = PageRequest {
+                direction,
+                cursor: None,
+                limit: 10,
+                from_time: None,
+                to_time: None,
+            };
+            let filter = format!("{}.>", stream.base());
+            let page = page(&store, &stream, &filter, &admits, &request)
+                .await
+                .unwrap();
+            assert_eq!(page.items.len(), 10);
+        }
+        let most = *most_held.lock().unwrap();
+        assert!(most <= 11, "{most} messages held for a page of 10");
+    }
+
+    fn store_lookup(store: &Store, stream: &StreamKey, sequence: Sequence) -> SharedMessage {
+        let read = store.get(stream, sequence);
+        futures::executor::block_on(read).unwrap().unwrap()
+    }
 
     #[test]
     fn cursors_round_trip_and_reject_garbage() {

@@ -72,22 +72,31 @@ fn cors(http: &HttpSettings) -> CorsLayer {
 }
 
 /// Admin routes take cross-origin calls only from `http.cors_admin_origins` (none by
-/// default): for any other origin the `Origin` header is dropped before CORS sees it, so
-/// no preflight succeeds and no answer is readable, whatever `cors_allowed_origins` says.
+/// default): for any other origin the CORS headers are taken off their answers, so no
+/// preflight succeeds and no answer is readable, whatever `cors_allowed_origins` says.
 async fn admin_origins(
     State(allowed): State<Arc<Vec<HeaderValue>>>,
-    mut request: axum::extract::Request,
+    request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    if request.uri().path().starts_with(ADMIN_PREFIX)
+    let foreign = request.uri().path().starts_with(ADMIN_PREFIX)
         && request
             .headers()
             .get(header::ORIGIN)
-            .is_some_and(|origin| !allowed.contains(origin))
-    {
-        request.headers_mut().remove(header::ORIGIN);
+            .is_some_and(|origin| !allowed.contains(origin));
+    let mut response = next.run(request).await;
+    if foreign {
+        let cors: Vec<HeaderName> = response
+            .headers()
+            .keys()
+            .filter(|name| name.as_str().starts_with("access-control-"))
+            .cloned()
+            .collect();
+        for name in cors {
+            response.headers_mut().remove(name);
+        }
     }
-    next.run(request).await
+    response
 }
 
 /// The separate metrics listener's routes: `/metrics` only.

@@ -237,6 +237,9 @@ async fn open(
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    // A stream is the connection's last response: when it ends (max duration, cut-off)
+    // the connection goes too, instead of idling for a request that never comes.
+    headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
     if state
         .settings
         .http

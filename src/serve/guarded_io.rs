@@ -6,6 +6,8 @@
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -18,6 +20,8 @@ use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 #[derive(Debug, Clone, Default)]
 pub struct ConnectionControl {
     cut: CancellationToken,
+    /// The last write found the socket full and nothing was written since.
+    write_stalled: Arc<AtomicBool>,
 }
 
 impl ConnectionControl {
@@ -29,6 +33,11 @@ impl ConnectionControl {
     pub fn cut(&self) {
         self.cut.cancel();
     }
+
+    /// Whether the client is not taking what is written: the socket is full.
+    pub fn is_write_stalled(&self) -> bool {
+        self.write_stalled.load(Ordering::Acquire)
+    }
 }
 
 pub(crate) struct GuardedIo {
@@ -37,6 +46,7 @@ pub(crate) struct GuardedIo {
     last_activity: Instant,
     idle: Pin<Box<Sleep>>,
     cut: Pin<Box<WaitForCancellationFutureOwned>>,
+    write_stalled: Arc<AtomicBool>,
 }
 
 impl GuardedIo {
@@ -52,6 +62,7 @@ impl GuardedIo {
             last_activity: now,
             idle: Box::pin(tokio::time::sleep_until(now + idle_timeout)),
             cut: Box::pin(control.cut.clone().cancelled_owned()),
+            write_stalled: control.write_stalled.clone(),
         }
     }
 
@@ -83,6 +94,17 @@ impl GuardedIo {
             self.last_activity = Instant::now();
         }
     }
+
+    fn wrote(&mut self, polled: &Poll<io::Result<usize>>) {
+        match polled {
+            Poll::Ready(Ok(written)) => {
+                self.progressed(*written);
+                self.write_stalled.store(false, Ordering::Release);
+            }
+            Poll::Pending => self.write_stalled.store(true, Ordering::Release),
+            Poll::Ready(Err(_)) => {}
+        }
+    }
 }
 
 impl AsyncRead for GuardedIo {
@@ -111,9 +133,7 @@ impl AsyncWrite for GuardedIo {
         let this = self.get_mut();
         this.check(cx)?;
         let polled = Pin::new(&mut this.inner).poll_write(cx, data);
-        if let Poll::Ready(Ok(written)) = polled {
-            this.progressed(written);
-        }
+        this.wrote(&polled);
         polled
     }
 
@@ -125,9 +145,7 @@ impl AsyncWrite for GuardedIo {
         let this = self.get_mut();
         this.check(cx)?;
         let polled = Pin::new(&mut this.inner).poll_write_vectored(cx, buffers);
-        if let Poll::Ready(Ok(written)) = polled {
-            this.progressed(written);
-        }
+        this.wrote(&polled);
         polled
     }
 

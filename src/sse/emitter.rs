@@ -36,6 +36,9 @@ pub(crate) const CLOSE_GRACE: Duration = Duration::from_secs(2);
 /// (at most the byte budget), and its last frame says where to resume.
 pub(crate) const BEHIND_CLOSE_GRACE: Duration = Duration::from_secs(15);
 
+/// How often a closing session looks whether a full socket has drained.
+const STALL_CHECK: Duration = Duration::from_millis(100);
+
 /// Why frames can no longer be sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Stop {
@@ -203,8 +206,9 @@ impl Emitter {
         Ok(())
     }
 
-    /// Sends the last frames and gives the client `grace` to take them; a client that does
-    /// not is cut off, so that its connection and buffers go now.
+    /// Sends the last frames and gives the client `grace` to take them, down to a socket
+    /// that is not full; a client that does not is cut off, so that its connection and
+    /// buffers go now.
     pub(crate) async fn close(mut self, last: Vec<Frame>, grace: Duration) {
         for frame in last {
             let bytes = frame.encode(&self.context);
@@ -214,7 +218,14 @@ impl Emitter {
         let grace = Instant::now() + grace;
         let (sender, outbox) = (self.sender.clone(), self.outbox.clone());
         loop {
-            if self.backlog.is_empty() && outbox.queued() == 0 {
+            let delivered = self.backlog.is_empty()
+                && outbox.queued() == 0
+                && !self
+                    .limits
+                    .connection
+                    .as_ref()
+                    .is_some_and(ConnectionControl::is_write_stalled);
+            if delivered {
                 return;
             }
             let backlog = !self.backlog.is_empty();
@@ -227,7 +238,9 @@ impl Emitter {
                         return;
                     }
                 }
+                // Taken frames wake this at once; a full socket is looked at again soon.
                 () = outbox.taken.notified(), if !backlog => {}
+                () = tokio::time::sleep(STALL_CHECK), if !backlog => {}
             }
         }
         if let Some(connection) = &self.limits.connection {

@@ -6,6 +6,7 @@ mod support;
 
 mod admin;
 mod auth;
+mod hardening;
 mod helpers;
 mod hostile;
 mod metrics;
@@ -117,4 +118,14 @@ both_stores!(metrics_cases => metrics:
 
 both_stores!(openapi_cases => openapi:
     the_document_lists_every_served_route,
+);
+
+both_stores!(hardening_cases => hardening:
+    a_watcher_that_never_reads_is_cut_off_by_its_byte_budget,
+    a_watcher_that_never_reads_does_not_outlive_max_duration,
+    partial_headers_and_missing_bodies_do_not_hold_connections,
+    foreign_pages_cannot_drive_admin_routes,
+    ipv4_clients_of_a_dual_stack_listener_count_as_loopback,
+    stream_routes_answer_503_during_an_outage,
+    replay_started_ends_at_the_last_sequence_before_to_date,
 );
