@@ -465,7 +465,7 @@ fn components() -> Value {
             "ErrorFrame": {"type": "object", "required": ["error", "message"], "properties": {"error": string, "message": string, "request_id": string, "topic": string}, "description": "event: error"},
             "ConnectionClosing": {"type": "object", "required": ["reason", "message"], "properties": {"message": string, "reason": {"enum": ["end_of_stream", "max_duration_reached", "server_shutdown"]}, "request_id": string, "timestamp": string, "topic": string}, "description": "event: connection-closing"},
             "NotificationDeleted": control("notification_deleted", json!({"id": string, "request_id": string})),
-            "StreamWiped": control("stream_wiped", json!({"stream": string, "request_id": string})),
+            "StreamWiped": control("stream_wiped", json!({"stream": string, "count": {"type": "integer"}, "request_id": string})),
             "SseFrame": {"description": "`data:` of each frame: live-notification (ConnectionEstablished or CloudEvent), replay-control, replay (CloudEvent), heartbeat, error, connection-closing, notification-deleted, stream-wiped", "anyOf": [
                 reference("ConnectionEstablished"), reference("ReplayStarted"), reference("ReplayCompleted"), reference("LimitReached"),
                 reference("CloudEvent"), reference("Heartbeat"), reference("ErrorFrame"), reference("ConnectionClosing"),

@@ -397,7 +397,7 @@ async fn live(
                             id: cloudevent::event_id(&plan.schema, sequence),
                             request_id,
                         },
-                        Retraction::Wiped { stream, request_id } => Frame::Wiped { stream, request_id },
+                        Retraction::Wiped { stream, count, request_id } => Frame::Wiped { stream, count, request_id },
                     };
                     emitter.send(frame).await?;
                 }

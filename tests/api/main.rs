@@ -114,3 +114,7 @@ both_stores!(metrics_cases => metrics:
 both_stores!(openapi_cases => openapi:
     the_document_lists_every_served_route,
 );
+
+both_stores!(operations_hardening_cases => operations:
+    every_real_wipe_is_announced_with_its_count,
+);

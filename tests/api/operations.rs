@@ -503,3 +503,69 @@ pub async fn browsing_filters_by_time_and_checks_its_parameters(kind: StoreKind)
     assert_eq!(unknown.status(), 404);
     app.stop().await;
 }
+
+/// The next frame that is not a heartbeat.
+async fn next_event(reader: &mut FrameReader) -> crate::helpers::Frame {
+    reader
+        .until(|f| f.event != "heartbeat", 5 * SECOND)
+        .await
+        .pop()
+        .unwrap()
+}
+
+fn request_id(response: &reqwest::Response) -> String {
+    response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+pub async fn every_real_wipe_is_announced_with_its_count(kind: StoreKind) {
+    let app = TestApp::spawn(kind).await;
+    let mut reader = app
+        .stream(
+            "/api/v1/watch",
+            json!({"event_type":"mars","identifier":{"class":"od"}}),
+            None,
+        )
+        .await;
+    reader.next(5 * SECOND).await.unwrap();
+    let wipe = json!({"stream_name":"mars"});
+    app.delete_json("/api/v1/admin/wipe/stream?dry_run=true", &wipe)
+        .await;
+    let wiped = app.delete_json("/api/v1/admin/wipe/stream", &wipe).await;
+    assert_eq!(wiped.status(), 200);
+    let frame = next_event(&mut reader).await;
+    assert_eq!(frame.event, "stream-wiped", "a dry run announces nothing");
+    assert_eq!(
+        frame.data,
+        json!({"count":0,"request_id":request_id(&wiped),"stream":"MARS","type":"stream_wiped"}),
+        "an empty stream's wipe is announced too"
+    );
+    let purge = json!({"identifier":{"class":"od","step":{"gte":5}}});
+    let purged = app
+        .delete_json("/api/v1/admin/notifications/mars", &purge)
+        .await;
+    assert_eq!(purged.status(), 200);
+    let frame = next_event(&mut reader).await;
+    assert_eq!(frame.event, "stream-wiped");
+    assert_eq!(frame.data["count"], 0);
+    assert_eq!(frame.data["request_id"], request_id(&purged).as_str());
+    app.notify_mars(1).await;
+    app.notify_mars(7).await;
+    assert_eq!(next_event(&mut reader).await.id.as_deref(), Some("mars@1"));
+    assert_eq!(next_event(&mut reader).await.id.as_deref(), Some("mars@2"));
+    app.delete_json("/api/v1/admin/notifications/mars", &purge)
+        .await;
+    assert_eq!(next_event(&mut reader).await.data["count"], 1);
+    let all = app.delete("/api/v1/admin/wipe/all").await;
+    let frame = next_event(&mut reader).await;
+    assert_eq!(
+        frame.data,
+        json!({"count":1,"request_id":request_id(&all),"stream":"MARS","type":"stream_wiped"}),
+        "wipe all announces each managed stream"
+    );
+    app.delete("/api/v1/admin/wipe/all").await;
+    assert_eq!(next_event(&mut reader).await.data["count"], 0);
+    app.stop().await;
+}

@@ -31,21 +31,22 @@ fn unknown_stream(state: &AppState, name: &str) -> ApiError {
     )
 }
 
+/// Tells the stream's watchers about a real purge, whatever it removed: a count of 0 still
+/// tells them the wipe happened and nothing they saw is gone.
 async fn announce_wipe(
     state: &AppState,
     stream: &StreamKey,
     report: &PurgeReport,
     request_id: &str,
 ) {
-    if report.count > 0 {
-        state
-            .store
-            .announce(Retraction::Wiped {
-                stream: stream.stream_name(),
-                request_id: request_id.to_owned(),
-            })
-            .await;
-    }
+    state
+        .store
+        .announce(Retraction::Wiped {
+            stream: stream.stream_name(),
+            count: report.count,
+            request_id: request_id.to_owned(),
+        })
+        .await;
 }
 
 fn is_json_content_type(headers: &HeaderMap) -> bool {
