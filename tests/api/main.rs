@@ -118,3 +118,8 @@ both_stores!(openapi_cases => openapi:
 both_stores!(operations_hardening_cases => operations:
     every_real_wipe_is_announced_with_its_count,
 );
+
+both_stores!(admin_strict_cases => admin:
+    misspelled_dry_runs_are_refused_and_remove_nothing,
+    bodyless_routes_accept_no_body_or_an_empty_one,
+);

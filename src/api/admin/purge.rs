@@ -9,7 +9,9 @@ use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::answer::{AdminAnswer, DryRun, StreamReport, failure, store_failure};
+use super::answer::{
+    AdminAnswer, DryRun, StreamReport, failure, refuse_body, refuse_unknown_fields, store_failure,
+};
 use super::audit;
 use super::context::AdminRequest;
 use crate::api::error::ApiError;
@@ -80,6 +82,9 @@ async fn wipe_one(
         );
         return (String::new(), Err(error));
     }
+    if let Err(error) = refuse_unknown_fields(body, &["stream_name"]) {
+        return (String::new(), Err(error));
+    }
     let wipe: WipeStream = match serde_json::from_slice(body) {
         Ok(wipe) => wipe,
         Err(error) => {
@@ -126,58 +131,77 @@ pub(crate) async fn wipe_stream(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<AdminAnswer>, ApiError> {
-    let (target, result) = wipe_one(&state, &request, &headers, &body, dry.dry_run).await;
+    let (target, result) = match dry.check() {
+        Ok(dry_run) => wipe_one(&state, &request, &headers, &body, dry_run).await,
+        Err(error) => (String::new(), Err(error)),
+    };
     audit::record(
         &state,
         &request,
         "wipe_stream",
         &target,
-        dry.dry_run,
+        dry.requested(),
         &result,
     )
     .await;
     result.map(Json)
 }
 
-/// `DELETE /api/v1/admin/wipe/all`: every stream of the schema; nothing else.
+/// `DELETE /api/v1/admin/wipe/all`: every stream of the schema; nothing else. Aviso clients
+/// send no body; no body or `{}` is accepted, anything else refused.
 pub(crate) async fn wipe_all(
     State(state): State<AppState>,
     request: AdminRequest,
     dry: DryRun,
+    body: Bytes,
 ) -> Result<Json<AdminAnswer>, ApiError> {
-    let result = match state.store.purge_managed(dry.dry_run).await {
-        Ok(reports) => {
-            let total: u64 = reports.iter().map(|(_, report)| report.count).sum();
-            if !dry.dry_run {
-                tracing::info!(
-                    streams = reports.len(),
-                    count = total,
-                    "all managed streams wiped"
-                );
-                for (stream, report) in &reports {
-                    announce_wipe(&state, stream, report, &request.request_id).await;
-                }
-            }
-            let message = if dry.dry_run {
-                "Would wipe all data"
-            } else {
-                "Successfully wiped all data"
-            };
-            let mut answer = AdminAnswer::ok(message, &request.request_id);
-            answer.dry_run = dry.dry_run;
-            answer.count = Some(total);
-            answer.streams = Some(
-                reports
-                    .into_iter()
-                    .map(|(stream, report)| StreamReport::new(stream.stream_name(), report))
-                    .collect(),
-            );
-            Ok(answer)
-        }
-        Err(error) => Err(store_failure("wipe all streams", &error)),
+    let result = match dry.check().and_then(|dry_run| {
+        refuse_body(&body)?;
+        Ok(dry_run)
+    }) {
+        Ok(dry_run) => wipe_managed(&state, &request, dry_run).await,
+        Err(error) => Err(error),
     };
-    audit::record(&state, &request, "wipe_all", "*", dry.dry_run, &result).await;
+    audit::record(&state, &request, "wipe_all", "*", dry.requested(), &result).await;
     result.map(Json)
+}
+
+async fn wipe_managed(
+    state: &AppState,
+    request: &AdminRequest,
+    dry_run: bool,
+) -> Result<AdminAnswer, ApiError> {
+    let reports = state
+        .store
+        .purge_managed(dry_run)
+        .await
+        .map_err(|error| store_failure("wipe all streams", &error))?;
+    let total: u64 = reports.iter().map(|(_, report)| report.count).sum();
+    if !dry_run {
+        tracing::info!(
+            streams = reports.len(),
+            count = total,
+            "all managed streams wiped"
+        );
+        for (stream, report) in &reports {
+            announce_wipe(state, stream, report, &request.request_id).await;
+        }
+    }
+    let message = if dry_run {
+        "Would wipe all data"
+    } else {
+        "Successfully wiped all data"
+    };
+    let mut answer = AdminAnswer::ok(message, &request.request_id);
+    answer.dry_run = dry_run;
+    answer.count = Some(total);
+    answer.streams = Some(
+        reports
+            .into_iter()
+            .map(|(stream, report)| StreamReport::new(stream.stream_name(), report))
+            .collect(),
+    );
+    Ok(answer)
 }
 
 #[derive(Deserialize)]
@@ -219,6 +243,7 @@ async fn purge_matching(
         .catalog
         .event_type(event_type)
         .ok_or_else(|| unknown_stream(state, event_type))?;
+    refuse_unknown_fields(body, &["identifier"])?;
     let purge: PurgeRequest = serde_json::from_slice(body).map_err(|error| {
         failure(
             StatusCode::BAD_REQUEST,
@@ -312,13 +337,16 @@ pub(crate) async fn purge_by_identifier(
     dry: DryRun,
     body: Bytes,
 ) -> Result<Json<AdminAnswer>, ApiError> {
-    let result = purge_matching(&state, &request, &event_type, &body, dry.dry_run).await;
+    let result = match dry.check() {
+        Ok(dry_run) => purge_matching(&state, &request, &event_type, &body, dry_run).await,
+        Err(error) => Err(error),
+    };
     audit::record(
         &state,
         &request,
         "purge_by_identifier",
         &event_type,
-        dry.dry_run,
+        dry.requested(),
         &result,
     )
     .await;
