@@ -34,6 +34,10 @@ struct AuditRecord<'a> {
     /// Set when authentication is on.
     actor: Option<String>,
     roles: Vec<String>,
+    /// The client stopped waiting (request timeout, hang-up) before the operation ended;
+    /// it ran to its end all the same, and this record holds its real outcome.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    client_left: bool,
 }
 
 /// Appends the outcome of `operation` on `target` to the audit trail. A failure to record
@@ -72,6 +76,10 @@ pub(crate) async fn record(
         route: &request.route,
         actor: request.actor.clone(),
         roles: request.roles.clone(),
+        client_left: request
+            .attendance
+            .as_ref()
+            .is_some_and(super::completion::Attendance::client_left),
     };
     let stream = state.store.audit_stream();
     let payload = match serde_json::to_vec(&record) {

@@ -10,6 +10,7 @@ use super::answer::{
     AdminAnswer, DryRun, ItemFailure, failure, refuse_body, refuse_unknown_fields, store_failure,
 };
 use super::audit;
+use super::completion::to_completion;
 use super::context::AdminRequest;
 use crate::api::error::{AdminFailure, ApiError};
 use crate::api::state::AppState;
@@ -92,6 +93,19 @@ pub(crate) async fn delete_one(
     State(state): State<AppState>,
     request: AdminRequest,
     Path(raw_id): Path<String>,
+    dry: DryRun,
+    body: Bytes,
+) -> Result<Json<AdminAnswer>, ApiError> {
+    to_completion(request, move |request| {
+        delete_one_to_end(state, request, raw_id, dry, body)
+    })
+    .await
+}
+
+async fn delete_one_to_end(
+    state: AppState,
+    request: AdminRequest,
+    raw_id: String,
     dry: DryRun,
     body: Bytes,
 ) -> Result<Json<AdminAnswer>, ApiError> {
@@ -209,6 +223,18 @@ fn parse_bulk(body: &[u8]) -> Result<Vec<String>, ApiError> {
 /// `DELETE /api/v1/admin/notifications` `{"ids":[...]}`: each id on its own.
 pub(crate) async fn delete_many(
     State(state): State<AppState>,
+    request: AdminRequest,
+    dry: DryRun,
+    body: Bytes,
+) -> Result<Json<AdminAnswer>, ApiError> {
+    to_completion(request, move |request| {
+        delete_many_to_end(state, request, dry, body)
+    })
+    .await
+}
+
+async fn delete_many_to_end(
+    state: AppState,
     request: AdminRequest,
     dry: DryRun,
     body: Bytes,

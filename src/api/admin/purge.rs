@@ -13,6 +13,7 @@ use super::answer::{
     AdminAnswer, DryRun, StreamReport, failure, refuse_body, refuse_unknown_fields, store_failure,
 };
 use super::audit;
+use super::completion::to_completion;
 use super::context::AdminRequest;
 use crate::api::error::ApiError;
 use crate::api::state::AppState;
@@ -131,6 +132,19 @@ pub(crate) async fn wipe_stream(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<AdminAnswer>, ApiError> {
+    to_completion(request, move |request| {
+        wipe_stream_to_end(state, request, dry, headers, body)
+    })
+    .await
+}
+
+async fn wipe_stream_to_end(
+    state: AppState,
+    request: AdminRequest,
+    dry: DryRun,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<AdminAnswer>, ApiError> {
     let (target, result) = match dry.check() {
         Ok(dry_run) => wipe_one(&state, &request, &headers, &body, dry_run).await,
         Err(error) => (String::new(), Err(error)),
@@ -151,6 +165,18 @@ pub(crate) async fn wipe_stream(
 /// send no body; no body or `{}` is accepted, anything else refused.
 pub(crate) async fn wipe_all(
     State(state): State<AppState>,
+    request: AdminRequest,
+    dry: DryRun,
+    body: Bytes,
+) -> Result<Json<AdminAnswer>, ApiError> {
+    to_completion(request, move |request| {
+        wipe_all_to_end(state, request, dry, body)
+    })
+    .await
+}
+
+async fn wipe_all_to_end(
+    state: AppState,
     request: AdminRequest,
     dry: DryRun,
     body: Bytes,
@@ -334,6 +360,19 @@ pub(crate) async fn purge_by_identifier(
     State(state): State<AppState>,
     request: AdminRequest,
     Path(event_type): Path<String>,
+    dry: DryRun,
+    body: Bytes,
+) -> Result<Json<AdminAnswer>, ApiError> {
+    to_completion(request, move |request| {
+        purge_by_identifier_to_end(state, request, event_type, dry, body)
+    })
+    .await
+}
+
+async fn purge_by_identifier_to_end(
+    state: AppState,
+    request: AdminRequest,
+    event_type: String,
     dry: DryRun,
     body: Bytes,
 ) -> Result<Json<AdminAnswer>, ApiError> {
