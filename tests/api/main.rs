@@ -118,6 +118,7 @@ both_stores!(openapi_cases => openapi:
 both_stores!(operations_hardening_cases => operations:
     every_real_wipe_is_announced_with_its_count,
     a_purge_cut_by_the_request_timeout_runs_to_its_end_audited_and_announced,
+    a_huge_refused_wipe_leaves_a_bounded_audit_record,
 );
 
 both_stores!(admin_strict_cases => admin:

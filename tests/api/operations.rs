@@ -659,3 +659,100 @@ pub async fn a_purge_cut_by_the_request_timeout_runs_to_its_end_audited_and_anno
     }
     app.stop().await;
 }
+
+pub async fn a_huge_refused_wipe_leaves_a_bounded_audit_record(kind: StoreKind) {
+    let app = TestApp::spawn(kind).await;
+    let name = "x".repeat(250_000);
+    let (status, _) = body(
+        app.delete_json("/api/v1/admin/wipe/stream", &json!({"stream_name": name}))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 404);
+    let records = audit_records(&app).await;
+    assert_eq!(records.len(), 1);
+    let record = &records[0];
+    assert_eq!(record["outcome"], "refused");
+    assert_eq!(record["truncated"], true);
+    let target = record["target"].as_str().unwrap();
+    assert!(
+        target.ends_with("…(truncated, 250000 bytes)"),
+        "{target:.40}"
+    );
+    assert!(target.starts_with(&name[..1024]));
+    let size = record.to_string().len();
+    assert!(size < 4096, "the record takes {size} bytes");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_memory_audit_trail_keeps_to_age_and_bytes_not_the_message_cap() {
+    let app = TestApp::spawn_with(StoreKind::Memory, |settings| {
+        settings.store.memory.max_messages_per_stream = 2;
+    })
+    .await;
+    for step in 1..=3 {
+        app.notify_mars(step).await;
+    }
+    for index in 0..5 {
+        app.delete(&format!("/api/v1/admin/notification/mars@{}", index + 100))
+            .await;
+    }
+    assert_eq!(
+        app.replay_ids(replay_all()).await.len(),
+        2,
+        "notification streams keep to the cap"
+    );
+    assert_eq!(
+        audit_records(&app).await.len(),
+        5,
+        "the audit trail does not"
+    );
+    app.stop().await;
+}
+
+/// The audit stream's configuration once it has `max_age` (reconciliation runs in the
+/// background once NATS is connected, so it may lag `/ready` a little).
+async fn audit_stream_config(
+    nats_url: &str,
+    max_age: Duration,
+) -> async_nats::jetstream::stream::Config {
+    let client = async_nats::connect(nats_url).await.unwrap();
+    let context = async_nats::jetstream::new(client);
+    let deadline = tokio::time::Instant::now() + 10 * SECOND;
+    loop {
+        if let Ok(mut stream) = context.get_stream("TIDINGS_AUDIT").await
+            && let Ok(info) = stream.info().await
+            && info.config.max_age == max_age
+        {
+            return info.config.clone();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "TIDINGS_AUDIT never got max_age {max_age:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_jetstream_audit_stream_has_the_configured_retention() {
+    let first = TestApp::spawn(StoreKind::Jetstream).await;
+    let url = first.nats.as_ref().unwrap().url();
+    let config = audit_stream_config(&url, Duration::from_secs(90 * 86_400)).await;
+    assert_eq!(config.max_bytes, 256 * 1024 * 1024);
+    assert!(config.deny_purge && config.deny_delete);
+    // A restart with other settings reconciles the existing stream.
+    let second = TestApp::spawn_with(StoreKind::Memory, |settings| {
+        settings.store.kind = StoreKind::Jetstream;
+        settings.store.jetstream.url = url.clone();
+        settings.store.audit.max_age = Duration::from_secs(7200);
+        settings.store.audit.max_bytes = std::num::NonZeroU64::new(1 << 20).unwrap();
+    })
+    .await;
+    let config = audit_stream_config(&url, Duration::from_secs(7200)).await;
+    assert_eq!(config.max_bytes, 1 << 20);
+    assert!(config.deny_purge && config.deny_delete);
+    second.stop().await;
+    first.stop().await;
+}
