@@ -2,6 +2,7 @@
 //! (`--config PATH` or `TIDINGS_CONFIG`), then `TIDINGS__SECTION__KEY` environment variables.
 //! Unknown keys anywhere are errors; secrets are `SecretString` and never printed.
 
+use std::num::NonZeroU64;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -80,6 +81,7 @@ pub struct StoreSettings {
     pub kind: StoreKind,
     pub memory: MemorySettings,
     pub jetstream: JetstreamSettings,
+    pub audit: AuditSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -93,6 +95,29 @@ impl Default for MemorySettings {
     fn default() -> Self {
         Self {
             max_messages_per_stream: 100_000,
+        }
+    }
+}
+
+/// Retention of the audit trail, on either engine: records older than `max_age` go, and the
+/// oldest go once the trail holds more than `max_bytes`. The per-stream message cap of the
+/// memory engine does not apply to it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditSettings {
+    #[serde(with = "humantime_serde")]
+    pub max_age: Duration,
+    pub max_bytes: NonZeroU64,
+}
+
+/// Smallest `store.audit.max_bytes`: room for a few records at their bounded size.
+pub const MIN_AUDIT_BYTES: u64 = 64 * 1024;
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        Self {
+            max_age: Duration::from_secs(90 * 86_400),
+            max_bytes: NonZeroU64::new(256 * 1024 * 1024).expect("256 MiB is not zero"),
         }
     }
 }
@@ -473,6 +498,14 @@ impl Settings {
         if self.http.body_limit == 0 {
             return invalid("http.body_limit must be at least 1".to_owned());
         }
+        if self.store.audit.max_age.is_zero() {
+            return invalid("store.audit.max_age must be greater than zero".to_owned());
+        }
+        if self.store.audit.max_bytes.get() < MIN_AUDIT_BYTES {
+            return invalid(format!(
+                "store.audit.max_bytes must be at least {MIN_AUDIT_BYTES}"
+            ));
+        }
         self.validate_connection_timeouts()
     }
 
@@ -684,6 +717,49 @@ mod tests {
         assert!(
             error.to_string().contains("jwks_refresh_interval"),
             "{error}"
+        );
+    }
+
+    #[test]
+    fn audit_retention_defaults_to_ninety_days_and_256_mib_and_takes_overrides() {
+        let settings = Settings::load_from(None, env(&[])).unwrap();
+        assert_eq!(
+            settings.store.audit.max_age,
+            Duration::from_secs(90 * 86_400)
+        );
+        assert_eq!(settings.store.audit.max_bytes.get(), 256 * 1024 * 1024);
+        let file = yaml("store:\n  audit:\n    max_age: 30days\n");
+        let settings = Settings::load_from(
+            Some(file.path()),
+            env(&[("TIDINGS__STORE__AUDIT__MAX_BYTES", "1048576")]),
+        )
+        .unwrap();
+        assert_eq!(
+            settings.store.audit.max_age,
+            Duration::from_secs(30 * 86_400)
+        );
+        assert_eq!(settings.store.audit.max_bytes.get(), 1024 * 1024);
+        let file = yaml("store:\n  audit:\n    max_messages: 5\n");
+        assert!(Settings::load_from(Some(file.path()), env(&[])).is_err());
+    }
+
+    #[test]
+    fn rejects_an_audit_trail_without_age_limit() {
+        let error = Settings::load_from(None, env(&[("TIDINGS__STORE__AUDIT__MAX_AGE", "0s")]))
+            .unwrap_err();
+        assert!(error.to_string().contains("store.audit.max_age"), "{error}");
+    }
+
+    #[test]
+    fn rejects_an_audit_trail_too_small_for_a_record() {
+        let error = Settings::load_from(None, env(&[("TIDINGS__STORE__AUDIT__MAX_BYTES", "1000")]))
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("store.audit.max_bytes"),
+            "{error}"
+        );
+        assert!(
+            Settings::load_from(None, env(&[("TIDINGS__STORE__AUDIT__MAX_BYTES", "0")])).is_err()
         );
     }
 }

@@ -57,7 +57,7 @@ fn query_parameter(name: &str, description: &str, schema: Value) -> Value {
 fn dry_run() -> Value {
     query_parameter(
         "dry_run",
-        "Report what would be removed; remove nothing",
+        "Report what would be removed; remove nothing. Only `true` or `false`; any other query parameter or value is a 400",
         json!({"type": "boolean"}),
     )
 }
@@ -439,9 +439,9 @@ fn components() -> Value {
                 "successful": {"type": "array", "items": string},
                 "failed": {"type": "array", "items": {"type": "object", "properties": {"id": string, "code": {"enum": ["INVALID_ID", "UNKNOWN_STREAM", "NOT_FOUND", "UNAVAILABLE"]}, "message": string}}}
             }},
-            "BulkDelete": {"type": "object", "required": ["ids"], "properties": {"ids": {"type": "array", "items": string, "minItems": 1, "maxItems": 1000}}},
-            "PurgeByIdentifier": {"type": "object", "required": ["identifier"], "properties": {"identifier": reference("Identifier")}},
-            "WipeStream": {"type": "object", "required": ["stream_name"], "properties": {"stream_name": string}},
+            "BulkDelete": {"type": "object", "required": ["ids"], "additionalProperties": false, "properties": {"ids": {"type": "array", "items": string, "minItems": 1, "maxItems": 1000}}},
+            "PurgeByIdentifier": {"type": "object", "required": ["identifier"], "additionalProperties": false, "properties": {"identifier": reference("Identifier")}},
+            "WipeStream": {"type": "object", "required": ["stream_name"], "additionalProperties": false, "properties": {"stream_name": string}},
             "SchemaList": {"type": "object", "required": ["event_types", "schema", "status", "total_schemas"], "properties": {"event_types": {"type": "array", "items": string}, "schema": {"type": "object"}, "status": string, "total_schemas": {"type": "integer"}}},
             "SchemaOne": {"type": "object", "required": ["event_type", "schema", "status"], "properties": {"event_type": string, "schema": {"type": "object"}, "status": string}},
             "SchemaNotFound": {"type": "object", "required": ["message", "request_id", "status"], "properties": {"available_types": {"type": "array", "items": string}, "message": string, "request_id": string, "status": string}},
@@ -467,7 +467,7 @@ fn components() -> Value {
             "ErrorFrame": {"type": "object", "required": ["error", "message"], "properties": {"error": string, "message": string, "request_id": string, "topic": string}, "description": "event: error"},
             "ConnectionClosing": {"type": "object", "required": ["reason", "message"], "properties": {"message": string, "reason": {"enum": ["end_of_stream", "max_duration_reached", "server_shutdown"]}, "request_id": string, "timestamp": string, "topic": string}, "description": "event: connection-closing"},
             "NotificationDeleted": control("notification_deleted", json!({"id": string, "request_id": string})),
-            "StreamWiped": control("stream_wiped", json!({"stream": string, "request_id": string})),
+            "StreamWiped": control("stream_wiped", json!({"stream": string, "count": {"type": "integer"}, "request_id": string})),
             "SseFrame": {"description": "`data:` of each frame: live-notification (ConnectionEstablished or CloudEvent), replay-control, replay (CloudEvent), heartbeat, error, connection-closing, notification-deleted, stream-wiped", "anyOf": [
                 reference("ConnectionEstablished"), reference("ReplayStarted"), reference("ReplayCompleted"), reference("LimitReached"),
                 reference("CloudEvent"), reference("Heartbeat"), reference("ErrorFrame"), reference("ConnectionClosing"),

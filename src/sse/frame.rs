@@ -74,6 +74,8 @@ pub enum Frame {
     /// The watcher's stream was wiped (all of it, or the part an identifier purge matched).
     Wiped {
         stream: String,
+        /// Notifications the wipe removed (0 when there were none).
+        count: u64,
         request_id: String,
     },
 }
@@ -222,10 +224,14 @@ impl Frame {
                     json!({"id": id, "request_id": request_id, "type": "notification_deleted"}),
                 ),
             ),
-            Frame::Wiped { stream, request_id } => frame(
+            Frame::Wiped {
+                stream,
+                count,
+                request_id,
+            } => frame(
                 "stream-wiped",
                 &object(
-                    json!({"request_id": request_id, "stream": stream, "type": "stream_wiped"}),
+                    json!({"count": count, "request_id": request_id, "stream": stream, "type": "stream_wiped"}),
                 ),
             ),
         }
@@ -275,5 +281,18 @@ mod tests {
             "event: replay\nid: mars@1\ndata: {\"id\":\"mars@1\"}\n\n"
         );
         assert_eq!(text(Frame::KeepAlive), ": keep-alive\n\n");
+    }
+
+    #[test]
+    fn wipe_frames_carry_the_count() {
+        let frame = Frame::Wiped {
+            stream: "MARS".to_owned(),
+            count: 0,
+            request_id: "r-2".to_owned(),
+        };
+        assert_eq!(
+            text(frame),
+            "event: stream-wiped\ndata: {\"count\":0,\"request_id\":\"r-2\",\"stream\":\"MARS\",\"type\":\"stream_wiped\"}\n\n"
+        );
     }
 }

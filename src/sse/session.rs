@@ -404,7 +404,15 @@ fn retraction_frame(plan: &Plan, retraction: Retraction) -> Frame {
             id: cloudevent::event_id(&plan.schema, sequence),
             request_id,
         },
-        Retraction::Wiped { stream, request_id } => Frame::Wiped { stream, request_id },
+        Retraction::Wiped {
+            stream,
+            count,
+            request_id,
+        } => Frame::Wiped {
+            stream,
+            count,
+            request_id,
+        },
     }
 }
 

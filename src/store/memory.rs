@@ -1,7 +1,8 @@
 //! The in-process engine: the `cargo run` default and a real option for a single process.
 //! Same semantics as the JetStream layout (sequences per stream from 1 and never reused,
 //! latest-per-subject unless duplicates are allowed, time-based starts, idempotency keys),
-//! bounded per stream (oldest discarded), and not durable: a restart loses everything.
+//! bounded per stream (oldest discarded; the audit trail by age and bytes only), and not
+//! durable: a restart loses everything.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
@@ -61,17 +62,31 @@ impl MemoryStream {
         true
     }
 
+    /// Drops what the stream's limits no longer allow, oldest first: the message cap (not for
+    /// the protected audit trail, which keeps to its age and bytes), `max_bytes` (payload
+    /// bytes) and `max_age`.
     fn enforce_limits(&mut self, cap: usize) {
+        let cap = if self.spec.protected { usize::MAX } else { cap };
         let cap = match self.spec.policy.max_messages {
             Some(max) => cap.min(usize::try_from(max).unwrap_or(usize::MAX)),
             None => cap,
         };
-        while self.messages.len() > cap {
+        let max_bytes = self
+            .spec
+            .policy
+            .max_bytes
+            .and_then(|max| u64::try_from(max).ok());
+        while self.messages.len() > cap || max_bytes.is_some_and(|max| self.bytes > max) {
             let Some(oldest) = self.messages.keys().next().copied() else {
                 break;
             };
             self.remove(oldest);
         }
+        self.expire();
+    }
+
+    /// Drops messages older than `max_age`, as JetStream does continuously.
+    fn expire(&mut self) {
         if let Some(max_age) = self.spec.policy.max_age {
             let cutoff =
                 Utc::now() - chrono::Duration::from_std(max_age).unwrap_or(chrono::Duration::MAX);
@@ -291,6 +306,7 @@ impl MemoryStore {
         request: ReadRequest,
     ) -> Result<BoxStream<'static, Result<SharedMessage, StoreError>>, StoreError> {
         let stream = self.stream(key)?.clone();
+        stream.lock().map_err(|_| poisoned())?.expire();
         let start = match request.start {
             Start::Beginning => 1,
             Start::Sequence(sequence) => sequence.get(),
@@ -382,7 +398,8 @@ impl MemoryStore {
     }
 
     pub fn stream_info(&self, key: &StreamKey) -> Result<StreamInfo, StoreError> {
-        let stream = self.lock(key)?;
+        let mut stream = self.lock(key)?;
+        stream.expire();
         let first = stream.messages.values().next();
         let last = stream.messages.values().next_back();
         Ok(StreamInfo {
@@ -395,5 +412,66 @@ impl MemoryStore {
             last_time: last.map(|m| m.time),
             policy: stream.spec.policy.clone(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::settings::{AuditSettings, JetstreamSettings};
+    use crate::store::types::AUDIT_BASE;
+    use crate::subject::Subject;
+
+    fn audit_store(max_age: Duration, max_bytes: u64) -> MemoryStore {
+        let retention = AuditSettings {
+            max_age,
+            max_bytes: std::num::NonZeroU64::new(max_bytes).unwrap(),
+        };
+        let spec = StreamSpec::audit(&JetstreamSettings::default(), &retention);
+        MemoryStore::new(vec![spec], 2)
+    }
+
+    fn record(store: &MemoryStore, size: usize) {
+        store
+            .publish(Publication {
+                stream: StreamKey::new(AUDIT_BASE),
+                subject: Subject::build(AUDIT_BASE, ["wipe_all"]).unwrap(),
+                headers: Vec::new(),
+                payload: vec![b'x'; size].into(),
+                idempotency_key: None,
+            })
+            .unwrap();
+    }
+
+    fn info(store: &MemoryStore) -> StreamInfo {
+        store.stream_info(&StreamKey::new(AUDIT_BASE)).unwrap()
+    }
+
+    #[test]
+    fn the_audit_trail_ignores_the_message_cap_and_drops_the_oldest_by_bytes() {
+        let store = audit_store(Duration::from_secs(3600), 1000);
+        for _ in 0..5 {
+            record(&store, 100);
+        }
+        assert_eq!(info(&store).messages, 5, "the cap of 2 does not apply");
+        for _ in 0..10 {
+            record(&store, 100);
+        }
+        let info = info(&store);
+        assert_eq!((info.messages, info.bytes), (10, 1000));
+        assert_eq!(info.first_sequence, 6, "the oldest went first");
+    }
+
+    #[test]
+    fn the_audit_trail_drops_records_older_than_max_age() {
+        let store = audit_store(Duration::from_millis(100), 1_000_000);
+        record(&store, 10);
+        record(&store, 10);
+        std::thread::sleep(Duration::from_millis(150));
+        assert_eq!(info(&store).messages, 0, "expired without a new record");
+        record(&store, 10);
+        assert_eq!(info(&store).first_sequence, 3);
     }
 }

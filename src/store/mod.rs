@@ -55,7 +55,7 @@ impl Store {
             .event_types()
             .map(|schema| StreamSpec::new(schema, &settings.jetstream))
             .collect();
-        specs.push(StreamSpec::audit(&settings.jetstream));
+        specs.push(StreamSpec::audit(&settings.jetstream, &settings.audit));
         let engine = match settings.kind {
             StoreKind::Memory => Engine::Memory(MemoryStore::new(
                 specs,

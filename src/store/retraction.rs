@@ -20,8 +20,15 @@ pub enum Retraction {
         sequence: u64,
         request_id: String,
     },
-    /// Every notification of the stream was purged (or a filtered part of them).
-    Wiped { stream: String, request_id: String },
+    /// The stream was purged (all of it, or the part an identifier matched); sent on every
+    /// real purge, `count` 0 included, so a watcher knows its view was checked.
+    Wiped {
+        stream: String,
+        /// Notifications removed. Absent from an older instance's announcement: 0.
+        #[serde(default)]
+        count: u64,
+        request_id: String,
+    },
 }
 
 impl Retraction {
@@ -36,4 +43,23 @@ impl Retraction {
 /// A fresh local fan-out for retractions.
 pub(crate) fn channel() -> broadcast::Sender<Retraction> {
     broadcast::channel(RETRACTION_QUEUE).0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wipe_announced_without_a_count_reads_as_zero() {
+        let old: Retraction =
+            serde_json::from_str(r#"{"kind":"wiped","stream":"MARS","request_id":"r"}"#).unwrap();
+        assert_eq!(
+            old,
+            Retraction::Wiped {
+                stream: "MARS".to_owned(),
+                count: 0,
+                request_id: "r".to_owned()
+            }
+        );
+    }
 }

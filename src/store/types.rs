@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::{Polygon, Sequence, StreamKey};
 use crate::schema::EventSchema;
-use crate::settings::JetstreamSettings;
+use crate::settings::{AuditSettings, JetstreamSettings};
 use crate::subject::Subject;
 
 /// Header carrying a notification's polygon bounding box: `min_lat,min_lon,max_lat,max_lon`.
@@ -236,15 +236,16 @@ impl StreamSpec {
         }
     }
 
-    /// The audit trail: every record kept, protected from deletion and purge.
-    pub fn audit(defaults: &JetstreamSettings) -> Self {
+    /// The audit trail: protected from deletion and purge, every record kept until the
+    /// retention of `store.audit` (age, bytes) drops the oldest.
+    pub fn audit(defaults: &JetstreamSettings, retention: &AuditSettings) -> Self {
         Self {
             key: StreamKey::new(AUDIT_BASE),
             policy: StreamPolicy {
                 max_messages_per_subject: -1,
-                max_age: None,
+                max_age: Some(retention.max_age),
                 max_messages: None,
-                max_bytes: None,
+                max_bytes: Some(i64::try_from(retention.max_bytes.get()).unwrap_or(i64::MAX)),
                 replicas: defaults.replicas,
                 compression: false,
                 duplicate_window: defaults.duplicate_window,

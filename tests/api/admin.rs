@@ -250,3 +250,154 @@ pub async fn wipe_all_purges_managed_streams_and_writes_continue(kind: StoreKind
     assert_eq!(app.replay_ids(replay_all("mars")).await, ["mars@2"]);
     app.stop().await;
 }
+
+/// Every destructive route with a request it would carry out for real.
+fn destructive_requests(app: &TestApp) -> Vec<(&'static str, reqwest::RequestBuilder)> {
+    let url = |path: &str, query: &str| app.url(&format!("{path}?{query}"));
+    let routes: [(&'static str, Option<Value>); 5] = [
+        ("/api/v1/admin/notification/mars@1", None),
+        (
+            "/api/v1/admin/notifications",
+            Some(json!({"ids":["mars@1"]})),
+        ),
+        (
+            "/api/v1/admin/notifications/mars",
+            Some(json!({"identifier":{"class":"od"}})),
+        ),
+        (
+            "/api/v1/admin/wipe/stream",
+            Some(json!({"stream_name":"mars"})),
+        ),
+        ("/api/v1/admin/wipe/all", None),
+    ];
+    let mut requests = Vec::new();
+    for query in [
+        "DRY_RUN=true",
+        "dryrun=true",
+        "dry-run=true",
+        "dry_run=yes",
+        "dry_run=1",
+        "dry_run",
+        "dry_run=true&dry_run=false",
+        "dry_run=true&force=true",
+    ] {
+        for (path, body) in &routes {
+            let mut request = app.client.delete(url(path, query));
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            requests.push((*path, request));
+        }
+    }
+    let with_field =
+        |path: &'static str, body: Value| (path, app.client.delete(app.url(path)).json(&body));
+    requests.extend([
+        with_field("/api/v1/admin/notification/mars@1", json!({"dry_run":true})),
+        with_field(
+            "/api/v1/admin/notifications",
+            json!({"ids":["mars@1"],"dry_run":true}),
+        ),
+        with_field(
+            "/api/v1/admin/notifications/mars",
+            json!({"identifier":{"class":"od"},"dry_run":true}),
+        ),
+        with_field(
+            "/api/v1/admin/wipe/stream",
+            json!({"stream_name":"mars","dry_run":true}),
+        ),
+        with_field("/api/v1/admin/wipe/all", json!({"dry_run":true})),
+        (
+            "/api/v1/admin/wipe/all",
+            app.client
+                .delete(app.url("/api/v1/admin/wipe/all"))
+                .body("dry_run=true"),
+        ),
+    ]);
+    requests
+}
+
+pub async fn misspelled_dry_runs_are_refused_and_remove_nothing(kind: StoreKind) {
+    let app = TestApp::spawn(kind).await;
+    for step in 1..=3 {
+        app.notify_mars(step).await;
+    }
+    for (path, request) in destructive_requests(&app) {
+        let (status, _, body) = answer(request.send().await.unwrap()).await;
+        assert_eq!(status, 400, "{path}: {body}");
+        assert_eq!(body["success"], false, "{path}: {body}");
+        let message = body["message"].as_str().unwrap();
+        assert!(
+            message.contains("dry_run") || message.contains("force"),
+            "{path}: {message}"
+        );
+        if path.contains("notification/") {
+            assert_eq!(body["notification_id"], "mars@1");
+        }
+    }
+    assert_eq!(
+        app.replay_ids(replay_all("mars")).await.len(),
+        3,
+        "nothing removed"
+    );
+    let (_, _, body) = answer(app.delete("/api/v1/admin/wipe/all?DRY_RUN=true").await).await;
+    assert_eq!(
+        body["message"],
+        "unknown query parameter 'DRY_RUN' (did you mean dry_run?); the only accepted one is dry_run=true|false"
+    );
+    let (_, _, body) = answer(
+        app.delete_json(
+            "/api/v1/admin/wipe/stream",
+            &json!({"stream_name":"mars","dry_run":true}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        body["message"],
+        "unknown field 'dry_run' in the request body; accepted fields: stream_name (a dry run is the query parameter ?dry_run=true)"
+    );
+    let (_, _, body) = answer(
+        app.delete_json(
+            "/api/v1/admin/notifications",
+            &json!({"ids":["mars@1"],"idz":[]}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        body["message"],
+        "unknown field 'idz' in the request body; accepted fields: ids"
+    );
+    app.stop().await;
+}
+
+pub async fn bodyless_routes_accept_no_body_or_an_empty_one(kind: StoreKind) {
+    let app = TestApp::spawn(kind).await;
+    for step in 1..=3 {
+        app.notify_mars(step).await;
+    }
+    let one = |id: &str| app.url(&format!("/api/v1/admin/notification/{id}"));
+    let accepted = [
+        app.client.delete(one("mars@1")),
+        app.client
+            .delete(one("mars@2"))
+            .header("content-type", "application/json")
+            .body(""),
+        app.client.delete(one("mars@3")).json(&json!({})),
+        app.client
+            .delete(app.url("/api/v1/admin/wipe/all?dry_run=false")),
+        app.client
+            .delete(app.url("/api/v1/admin/wipe/all"))
+            .header("content-type", "application/json")
+            .body(""),
+        app.client
+            .delete(app.url("/api/v1/admin/wipe/all"))
+            .json(&json!({})),
+    ];
+    for request in accepted {
+        let (status, text, _) = answer(request.send().await.unwrap()).await;
+        assert_eq!(status, 200, "{text}");
+    }
+    assert!(app.replay_ids(replay_all("mars")).await.is_empty());
+    app.stop().await;
+}

@@ -129,3 +129,14 @@ both_stores!(hardening_cases => hardening:
     stream_routes_answer_503_during_an_outage,
     replay_started_ends_at_the_last_sequence_before_to_date,
 );
+
+both_stores!(operations_hardening_cases => operations:
+    every_real_wipe_is_announced_with_its_count,
+    a_purge_cut_by_the_request_timeout_runs_to_its_end_audited_and_announced,
+    a_huge_refused_wipe_leaves_a_bounded_audit_record,
+);
+
+both_stores!(admin_strict_cases => admin:
+    misspelled_dry_runs_are_refused_and_remove_nothing,
+    bodyless_routes_accept_no_body_or_an_empty_one,
+);

@@ -1,44 +1,136 @@
-//! The admin envelope and its additions, and the `?dry_run=` switch.
+//! The admin envelope and its additions, the `?dry_run=` switch, and the strict reading of
+//! what a destructive request may carry (nothing unknown passes silently).
+
+use std::convert::Infallible;
 
 use axum::extract::{FromRequestParts, Query};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::Serialize;
+use serde_json::Value;
 
 use crate::api::error::{AdminFailure, ApiError};
 use crate::store::{PurgeReport, StoreError};
 
-/// `?dry_run=true`: same validation and answer, nothing removed. Anything but one `true`
-/// or `false` is an admin-shaped 400.
-#[derive(Debug, Default)]
-pub(crate) struct DryRun {
-    pub dry_run: bool,
+/// The one query parameter a destructive route takes.
+pub(crate) const DRY_RUN: &str = "dry_run";
+
+/// `?dry_run=true|false`: same validation and answer, nothing removed. Destructive routes take
+/// no other query parameter, and `dry_run` takes no other value: a misspelled switch
+/// (`DRY_RUN`, `dryrun`, `dry-run`, `dry_run=yes`) is refused, since ignoring it would delete
+/// for real. Extraction never fails: the refusal is kept for the handler, which audits it.
+#[derive(Debug, Clone)]
+pub(crate) struct DryRun(Result<bool, String>);
+
+impl DryRun {
+    /// Reads the raw query string (`None`: no `?`).
+    pub(crate) fn parse(query: Option<&str>) -> Self {
+        Self(parse_dry_run(query.unwrap_or_default()))
+    }
+
+    /// Whether a dry run was validly asked for (what the audit trail records).
+    pub(crate) fn requested(&self) -> bool {
+        matches!(self.0, Ok(true))
+    }
+
+    /// The switch, or the admin-shaped 400 that names what was wrong.
+    pub(crate) fn check(&self) -> Result<bool, ApiError> {
+        self.0
+            .clone()
+            .map_err(|message| failure(StatusCode::BAD_REQUEST, message))
+    }
+}
+
+/// `dryrun`, `DRY-RUN`, `Dry_Run`...: worth a "did you mean".
+fn looks_like_dry_run(name: &str) -> bool {
+    let letters: String = name.chars().filter(char::is_ascii_alphanumeric).collect();
+    letters.eq_ignore_ascii_case("dryrun")
+}
+
+fn parse_dry_run(query: &str) -> Result<bool, String> {
+    let pairs = Query::<Vec<(String, String)>>::try_from_uri(
+        &format!("/?{query}")
+            .parse()
+            .map_err(|_| "the query string is not valid".to_owned())?,
+    )
+    .map_err(|_| "the query string is not valid".to_owned())?
+    .0;
+    let mut value = None;
+    for (key, given) in pairs {
+        if key != DRY_RUN {
+            let hint = if looks_like_dry_run(&key) {
+                " (did you mean dry_run?)"
+            } else {
+                ""
+            };
+            return Err(format!(
+                "unknown query parameter '{key}'{hint}; the only accepted one is dry_run=true|false"
+            ));
+        }
+        if value.replace(given).is_some() {
+            return Err("dry_run must be given once".to_owned());
+        }
+    }
+    match value.as_deref() {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(other) => Err(format!("dry_run must be true or false, got '{other}'")),
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for DryRun {
-    type Rejection = ApiError;
+    type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let bad = || {
-            failure(
-                StatusCode::BAD_REQUEST,
-                "dry_run must be true or false, given once",
-            )
-        };
-        let pairs = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
-            .map_err(|_| bad())?
-            .0;
-        let mut values = pairs
-            .into_iter()
-            .filter(|(key, _)| key == "dry_run")
-            .map(|(_, value)| value);
-        let dry_run = match (values.next().as_deref(), values.next()) {
-            (None, _) => false,
-            (Some("true"), None) => true,
-            (Some("false"), None) => false,
-            _ => return Err(bad()),
-        };
-        Ok(Self { dry_run })
+        Ok(Self::parse(parts.uri.query()))
+    }
+}
+
+fn unknown_field(key: &str, accepted: &[&str]) -> ApiError {
+    let accepted = if accepted.is_empty() {
+        "this route takes no body fields".to_owned()
+    } else {
+        format!("accepted fields: {}", accepted.join(", "))
+    };
+    let hint = if looks_like_dry_run(key) {
+        " (a dry run is the query parameter ?dry_run=true)"
+    } else {
+        ""
+    };
+    failure(
+        StatusCode::BAD_REQUEST,
+        format!("unknown field '{key}' in the request body; {accepted}{hint}"),
+    )
+}
+
+/// Refuses a JSON object body with keys outside `accepted`: an unknown field (a misplaced
+/// `dry_run`, a typo) is never ignored. Bodies that are not JSON objects pass, for the typed
+/// parse to word the error as aviso does.
+pub(crate) fn refuse_unknown_fields(body: &[u8], accepted: &[&str]) -> Result<(), ApiError> {
+    let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(body) else {
+        return Ok(());
+    };
+    match fields.keys().find(|key| !accepted.contains(&key.as_str())) {
+        Some(key) => Err(unknown_field(key, accepted)),
+        None => Ok(()),
+    }
+}
+
+/// For routes that take no body (delete one, wipe all; aviso clients send none): no body,
+/// whitespace or `{}` pass; anything else is a 400, so `{"dry_run":true}` never deletes.
+pub(crate) fn refuse_body(body: &[u8]) -> Result<(), ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(());
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(fields)) => match fields.keys().next() {
+            Some(key) => Err(unknown_field(key, &[])),
+            None => Ok(()),
+        },
+        _ => Err(failure(
+            StatusCode::BAD_REQUEST,
+            "this route takes no request body (send none, or {}); a dry run is the query parameter ?dry_run=true",
+        )),
     }
 }
 
@@ -132,4 +224,89 @@ pub(crate) fn store_failure(action: &str, error: &StoreError) -> ApiError {
     };
     tracing::warn!(%error, "{action} failed");
     failure(status, format!("Failed to {action}: store unavailable"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(error: ApiError) -> String {
+        error.to_string()
+    }
+
+    #[test]
+    fn dry_run_accepts_true_false_or_nothing() {
+        for (query, expected) in [
+            (None, false),
+            (Some(""), false),
+            (Some("dry_run=false"), false),
+            (Some("dry_run=true"), true),
+        ] {
+            assert_eq!(DryRun::parse(query).check().unwrap(), expected, "{query:?}");
+        }
+    }
+
+    #[test]
+    fn misspelled_dry_runs_are_refused_with_a_hint() {
+        for query in [
+            "DRY_RUN=true",
+            "dryrun=true",
+            "dry-run=true",
+            "Dry_Run=true",
+        ] {
+            let dry = DryRun::parse(Some(query));
+            assert!(!dry.requested());
+            let text = message(dry.check().unwrap_err());
+            assert!(text.contains("did you mean dry_run?"), "{text}");
+            assert!(text.contains("dry_run=true|false"), "{text}");
+        }
+        let text = message(DryRun::parse(Some("force=1")).check().unwrap_err());
+        assert_eq!(
+            text,
+            "unknown query parameter 'force'; the only accepted one is dry_run=true|false"
+        );
+    }
+
+    #[test]
+    fn dry_run_refuses_other_values_and_repeats() {
+        for query in [
+            "dry_run=yes",
+            "dry_run=1",
+            "dry_run=TRUE",
+            "dry_run",
+            "dry_run=true&dry_run=true",
+        ] {
+            assert!(DryRun::parse(Some(query)).check().is_err(), "{query}");
+        }
+    }
+
+    #[test]
+    fn unknown_body_fields_are_named_with_the_accepted_ones() {
+        let text = message(
+            refuse_unknown_fields(
+                br#"{"stream_name":"mars","dry_run":true}"#,
+                &["stream_name"],
+            )
+            .unwrap_err(),
+        );
+        assert_eq!(
+            text,
+            "unknown field 'dry_run' in the request body; accepted fields: stream_name (a dry run is the query parameter ?dry_run=true)"
+        );
+        assert!(refuse_unknown_fields(br#"{"stream_name":"mars"}"#, &["stream_name"]).is_ok());
+        assert!(
+            refuse_unknown_fields(b"{", &["stream_name"]).is_ok(),
+            "left to the typed parse"
+        );
+    }
+
+    #[test]
+    fn bodyless_routes_take_nothing_whitespace_or_an_empty_object() {
+        for body in [&b""[..], b"  \n", b"{}", b" { } "] {
+            assert!(refuse_body(body).is_ok(), "{body:?}");
+        }
+        for body in [&br#"{"dry_run":true}"#[..], b"dry_run=true", b"null", b"[]"] {
+            assert!(refuse_body(body).is_err(), "{body:?}");
+        }
+    }
 }

@@ -1,5 +1,6 @@
 //! The audit trail: one CloudEvent per destructive request (dry runs and refusals too) in a
 //! protected, append-only stream that wipes never touch; `GET /api/v1/admin/audit` pages it.
+//! Records are bounded in size, the trail in age and bytes (`store.audit`).
 
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
@@ -16,11 +17,32 @@ use crate::api::state::AppState;
 use crate::store::{Publication, StoredMessage};
 use crate::subject::Subject;
 
-/// What happened to a destructive request.
+/// Longest text field of a record, in bytes: the request controls the target (a 250 KB
+/// `stream_name`), the message that echoes it, and the actor and roles of its token.
+const MAX_FIELD_BYTES: usize = 1024;
+/// Most roles a record lists.
+const MAX_ROLES: usize = 32;
+
+/// `text` cut to `MAX_FIELD_BYTES` (at a character boundary) with a suffix saying how long
+/// it was; `truncated` is set when anything was cut.
+fn bounded(text: &str, truncated: &mut bool) -> String {
+    if text.len() <= MAX_FIELD_BYTES {
+        return text.to_owned();
+    }
+    *truncated = true;
+    let mut end = MAX_FIELD_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…(truncated, {} bytes)", &text[..end], text.len())
+}
+
+/// What happened to a destructive request. Every text field is bounded, so one record
+/// stays a few KiB whatever the request carried.
 #[derive(Debug, Serialize)]
 struct AuditRecord<'a> {
     operation: &'a str,
-    target: &'a str,
+    target: String,
     dry_run: bool,
     /// `success`, `refused` (4xx) or `failed` (5xx).
     outcome: &'static str,
@@ -29,11 +51,18 @@ struct AuditRecord<'a> {
     count: Option<u64>,
     request_id: &'a str,
     client_address: Option<String>,
-    method: &'a str,
-    route: &'a str,
+    method: String,
+    route: String,
     /// Set when authentication is on.
     actor: Option<String>,
     roles: Vec<String>,
+    /// The client stopped waiting (request timeout, hang-up) before the operation ended;
+    /// it ran to its end all the same, and this record holds its real outcome.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    client_left: bool,
+    /// Some field was cut to its bound (its text ends with `…(truncated, N bytes)`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    truncated: bool,
 }
 
 /// Appends the outcome of `operation` on `target` to the audit trail. A failure to record
@@ -58,20 +87,39 @@ pub(crate) async fn record(
             (outcome, status.as_u16(), error.to_string(), None)
         }
     };
+    let mut truncated = false;
+    let mut roles: Vec<String> = request
+        .roles
+        .iter()
+        .take(MAX_ROLES)
+        .map(|role| bounded(role, &mut truncated))
+        .collect();
+    if request.roles.len() > MAX_ROLES {
+        truncated = true;
+        roles.push(format!("…(truncated, {} roles)", request.roles.len()));
+    }
     let record = AuditRecord {
         operation,
-        target,
+        target: bounded(target, &mut truncated),
         dry_run,
         outcome,
         status,
-        message,
+        message: bounded(&message, &mut truncated),
         count,
         request_id: &request.request_id,
         client_address: request.client.map(|address| address.to_string()),
-        method: &request.method,
-        route: &request.route,
-        actor: request.actor.clone(),
-        roles: request.roles.clone(),
+        method: bounded(&request.method, &mut truncated),
+        route: bounded(&request.route, &mut truncated),
+        actor: request
+            .actor
+            .as_deref()
+            .map(|actor| bounded(actor, &mut truncated)),
+        roles,
+        client_left: request
+            .attendance
+            .as_ref()
+            .is_some_and(super::completion::Attendance::client_left),
+        truncated,
     };
     let stream = state.store.audit_stream();
     let payload = match serde_json::to_vec(&record) {
@@ -146,4 +194,26 @@ pub(crate) async fn list(
     // The envelope first, then the page fields, as one object.
     let body = format!("{},{}", envelope.trim_end_matches('}'), &page_body[1..]);
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_fields_are_kept_whole() {
+        let mut truncated = false;
+        assert_eq!(bounded("mars", &mut truncated), "mars");
+        assert!(!truncated);
+    }
+
+    #[test]
+    fn long_fields_are_cut_at_a_character_boundary_and_say_so() {
+        let mut truncated = false;
+        let long = format!("a{}", "é".repeat(1000));
+        let cut = bounded(&long, &mut truncated);
+        assert!(truncated);
+        assert!(cut.ends_with("…(truncated, 2001 bytes)"), "{cut}");
+        assert_eq!(cut.len(), 1023 + "…(truncated, 2001 bytes)".len());
+    }
 }

@@ -1,10 +1,12 @@
-//! Who asked, from where, on which route: what the audit trail records of a request.
+//! Who asked, from where, on which route: what the audit trail records of a request, and
+//! whether the client still waits for the answer.
 
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath};
 use axum::http::request::Parts;
 
+use super::completion::Attendance;
 use crate::api::guard::Caller;
 use crate::api::request_id::RequestId;
 
@@ -17,6 +19,8 @@ pub(crate) struct AdminRequest {
     /// `username@realm` and roles of the authenticated caller (auth on).
     pub actor: Option<String>,
     pub roles: Vec<String>,
+    /// Set while the operation runs as its own task (`completion::to_completion`).
+    pub attendance: Option<Attendance>,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for AdminRequest {
@@ -30,6 +34,7 @@ impl<S: Send + Sync> FromRequestParts<S> for AdminRequest {
         Ok(Self {
             actor: caller.as_ref().map(crate::auth::User::actor),
             roles: caller.map(|user| user.roles).unwrap_or_default(),
+            attendance: None,
             request_id: parts
                 .extensions
                 .get::<RequestId>()

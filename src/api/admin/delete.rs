@@ -6,8 +6,11 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 
-use super::answer::{AdminAnswer, DryRun, ItemFailure, failure, store_failure};
+use super::answer::{
+    AdminAnswer, DryRun, ItemFailure, failure, refuse_body, refuse_unknown_fields, store_failure,
+};
 use super::audit;
+use super::completion::to_completion;
 use super::context::AdminRequest;
 use crate::api::error::{AdminFailure, ApiError};
 use crate::api::state::AppState;
@@ -84,16 +87,47 @@ async fn delete_id(
     }
 }
 
-/// `DELETE /api/v1/admin/notification/{id}` (aviso's route, `?dry_run=true` added).
+/// `DELETE /api/v1/admin/notification/{id}` (aviso's route, `?dry_run=true` added). Aviso
+/// clients send no body; no body or `{}` is accepted, anything else refused.
 pub(crate) async fn delete_one(
     State(state): State<AppState>,
     request: AdminRequest,
     Path(raw_id): Path<String>,
     dry: DryRun,
+    body: Bytes,
 ) -> Result<Json<AdminAnswer>, ApiError> {
-    let result = match delete_id(&state, &raw_id, dry.dry_run, &request.request_id).await {
+    to_completion(request, move |request| {
+        delete_one_to_end(state, request, raw_id, dry, body)
+    })
+    .await
+}
+
+async fn delete_one_to_end(
+    state: AppState,
+    request: AdminRequest,
+    raw_id: String,
+    dry: DryRun,
+    body: Bytes,
+) -> Result<Json<AdminAnswer>, ApiError> {
+    let result = match dry.check().and_then(|dry_run| {
+        refuse_body(&body)?;
+        Ok(dry_run)
+    }) {
+        Ok(dry_run) => delete_one_checked(&state, &request, &raw_id, dry_run).await,
+        Err(error) => Err(with_id(error, &raw_id)),
+    };
+    finish(&state, &request, &raw_id, dry.requested(), result).await
+}
+
+async fn delete_one_checked(
+    state: &AppState,
+    request: &AdminRequest,
+    raw_id: &str,
+    dry_run: bool,
+) -> Result<AdminAnswer, ApiError> {
+    match delete_id(state, raw_id, dry_run, &request.request_id).await {
         Ok(id) => {
-            let message = if dry.dry_run {
+            let message = if dry_run {
                 "Notification would be deleted"
             } else {
                 "Notification deleted"
@@ -106,13 +140,13 @@ pub(crate) async fn delete_one(
                     last_sequence: Some(id.sequence.get()),
                 },
             );
-            answer.notification_id = Some(raw_id.clone());
-            answer.dry_run = dry.dry_run;
+            answer.notification_id = Some(raw_id.to_owned());
+            answer.dry_run = dry_run;
             Ok(answer)
         }
         Err(ItemError::Unavailable(error)) => Err(with_id(
             store_failure("delete notification", &error),
-            &raw_id,
+            raw_id,
         )),
         Err(error) => {
             let status = match &error {
@@ -126,11 +160,10 @@ pub(crate) async fn delete_one(
             Err(ApiError::Admin(AdminFailure {
                 status,
                 message,
-                notification_id: Some(raw_id.clone()),
+                notification_id: Some(raw_id.to_owned()),
             }))
         }
-    };
-    finish(&state, &request, &raw_id, dry.dry_run, result).await
+    }
 }
 
 fn with_id(error: ApiError, raw_id: &str) -> ApiError {
@@ -168,6 +201,7 @@ struct BulkRequest {
 }
 
 fn parse_bulk(body: &[u8]) -> Result<Vec<String>, ApiError> {
+    refuse_unknown_fields(body, &["ids"])?;
     let request: BulkRequest = serde_json::from_slice(body).map_err(|error| {
         failure(
             StatusCode::BAD_REQUEST,
@@ -193,12 +227,27 @@ pub(crate) async fn delete_many(
     dry: DryRun,
     body: Bytes,
 ) -> Result<Json<AdminAnswer>, ApiError> {
-    let result = match parse_bulk(&body) {
-        Ok(ids) => {
+    to_completion(request, move |request| {
+        delete_many_to_end(state, request, dry, body)
+    })
+    .await
+}
+
+async fn delete_many_to_end(
+    state: AppState,
+    request: AdminRequest,
+    dry: DryRun,
+    body: Bytes,
+) -> Result<Json<AdminAnswer>, ApiError> {
+    let result = match dry
+        .check()
+        .and_then(|dry_run| Ok((dry_run, parse_bulk(&body)?)))
+    {
+        Ok((dry_run, ids)) => {
             let mut successful = Vec::new();
             let mut failed = Vec::new();
             for raw in ids {
-                match delete_id(&state, &raw, dry.dry_run, &request.request_id).await {
+                match delete_id(&state, &raw, dry_run, &request.request_id).await {
                     Ok(_) => successful.push(raw),
                     Err(error) => failed.push(ItemFailure {
                         id: raw,
@@ -207,7 +256,7 @@ pub(crate) async fn delete_many(
                     }),
                 }
             }
-            let verb = if dry.dry_run {
+            let verb = if dry_run {
                 "would be deleted"
             } else {
                 "deleted"
@@ -216,7 +265,7 @@ pub(crate) async fn delete_many(
                 format!("{} {verb}, {} failed", successful.len(), failed.len()),
                 &request.request_id,
             );
-            answer.dry_run = dry.dry_run;
+            answer.dry_run = dry_run;
             answer.count = Some(successful.len() as u64);
             answer.successful = Some(successful);
             answer.failed = Some(failed);
@@ -224,6 +273,14 @@ pub(crate) async fn delete_many(
         }
         Err(error) => Err(error),
     };
-    audit::record(&state, &request, "bulk_delete", "ids", dry.dry_run, &result).await;
+    audit::record(
+        &state,
+        &request,
+        "bulk_delete",
+        "ids",
+        dry.requested(),
+        &result,
+    )
+    .await;
     result.map(Json)
 }

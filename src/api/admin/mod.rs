@@ -1,10 +1,12 @@
 //! Admin routes: aviso's delete and wipes, plus bulk delete, purge by identifier, dry runs,
 //! the stream overview and the audit trail. Answers keep aviso's admin envelope
 //! (`success`, `message`, `request_id`) and add their fields after it; every destructive
-//! request, dry runs and refusals included, is recorded in the audit trail.
+//! request, dry runs and refusals included, is recorded in the audit trail, and runs to its
+//! end even when the client stops waiting.
 
 mod answer;
 mod audit;
+mod completion;
 mod context;
 mod delete;
 mod purge;

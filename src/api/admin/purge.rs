@@ -9,8 +9,11 @@ use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::answer::{AdminAnswer, DryRun, StreamReport, failure, store_failure};
+use super::answer::{
+    AdminAnswer, DryRun, StreamReport, failure, refuse_body, refuse_unknown_fields, store_failure,
+};
 use super::audit;
+use super::completion::to_completion;
 use super::context::AdminRequest;
 use crate::api::error::ApiError;
 use crate::api::state::AppState;
@@ -31,21 +34,22 @@ fn unknown_stream(state: &AppState, name: &str) -> ApiError {
     )
 }
 
+/// Tells the stream's watchers about a real purge, whatever it removed: a count of 0 still
+/// tells them the wipe happened and nothing they saw is gone.
 async fn announce_wipe(
     state: &AppState,
     stream: &StreamKey,
     report: &PurgeReport,
     request_id: &str,
 ) {
-    if report.count > 0 {
-        state
-            .store
-            .announce(Retraction::Wiped {
-                stream: stream.stream_name(),
-                request_id: request_id.to_owned(),
-            })
-            .await;
-    }
+    state
+        .store
+        .announce(Retraction::Wiped {
+            stream: stream.stream_name(),
+            count: report.count,
+            request_id: request_id.to_owned(),
+        })
+        .await;
 }
 
 fn is_json_content_type(headers: &HeaderMap) -> bool {
@@ -77,6 +81,9 @@ async fn wipe_one(
             StatusCode::BAD_REQUEST,
             "Content type error: expected Content-Type: application/json",
         );
+        return (String::new(), Err(error));
+    }
+    if let Err(error) = refuse_unknown_fields(body, &["stream_name"]) {
         return (String::new(), Err(error));
     }
     let wipe: WipeStream = match serde_json::from_slice(body) {
@@ -125,58 +132,102 @@ pub(crate) async fn wipe_stream(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<AdminAnswer>, ApiError> {
-    let (target, result) = wipe_one(&state, &request, &headers, &body, dry.dry_run).await;
+    to_completion(request, move |request| {
+        wipe_stream_to_end(state, request, dry, headers, body)
+    })
+    .await
+}
+
+async fn wipe_stream_to_end(
+    state: AppState,
+    request: AdminRequest,
+    dry: DryRun,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<AdminAnswer>, ApiError> {
+    let (target, result) = match dry.check() {
+        Ok(dry_run) => wipe_one(&state, &request, &headers, &body, dry_run).await,
+        Err(error) => (String::new(), Err(error)),
+    };
     audit::record(
         &state,
         &request,
         "wipe_stream",
         &target,
-        dry.dry_run,
+        dry.requested(),
         &result,
     )
     .await;
     result.map(Json)
 }
 
-/// `DELETE /api/v1/admin/wipe/all`: every stream of the schema; nothing else.
+/// `DELETE /api/v1/admin/wipe/all`: every stream of the schema; nothing else. Aviso clients
+/// send no body; no body or `{}` is accepted, anything else refused.
 pub(crate) async fn wipe_all(
     State(state): State<AppState>,
     request: AdminRequest,
     dry: DryRun,
+    body: Bytes,
 ) -> Result<Json<AdminAnswer>, ApiError> {
-    let result = match state.store.purge_managed(dry.dry_run).await {
-        Ok(reports) => {
-            let total: u64 = reports.iter().map(|(_, report)| report.count).sum();
-            if !dry.dry_run {
-                tracing::info!(
-                    streams = reports.len(),
-                    count = total,
-                    "all managed streams wiped"
-                );
-                for (stream, report) in &reports {
-                    announce_wipe(&state, stream, report, &request.request_id).await;
-                }
-            }
-            let message = if dry.dry_run {
-                "Would wipe all data"
-            } else {
-                "Successfully wiped all data"
-            };
-            let mut answer = AdminAnswer::ok(message, &request.request_id);
-            answer.dry_run = dry.dry_run;
-            answer.count = Some(total);
-            answer.streams = Some(
-                reports
-                    .into_iter()
-                    .map(|(stream, report)| StreamReport::new(stream.stream_name(), report))
-                    .collect(),
-            );
-            Ok(answer)
-        }
-        Err(error) => Err(store_failure("wipe all streams", &error)),
+    to_completion(request, move |request| {
+        wipe_all_to_end(state, request, dry, body)
+    })
+    .await
+}
+
+async fn wipe_all_to_end(
+    state: AppState,
+    request: AdminRequest,
+    dry: DryRun,
+    body: Bytes,
+) -> Result<Json<AdminAnswer>, ApiError> {
+    let result = match dry.check().and_then(|dry_run| {
+        refuse_body(&body)?;
+        Ok(dry_run)
+    }) {
+        Ok(dry_run) => wipe_managed(&state, &request, dry_run).await,
+        Err(error) => Err(error),
     };
-    audit::record(&state, &request, "wipe_all", "*", dry.dry_run, &result).await;
+    audit::record(&state, &request, "wipe_all", "*", dry.requested(), &result).await;
     result.map(Json)
+}
+
+async fn wipe_managed(
+    state: &AppState,
+    request: &AdminRequest,
+    dry_run: bool,
+) -> Result<AdminAnswer, ApiError> {
+    let reports = state
+        .store
+        .purge_managed(dry_run)
+        .await
+        .map_err(|error| store_failure("wipe all streams", &error))?;
+    let total: u64 = reports.iter().map(|(_, report)| report.count).sum();
+    if !dry_run {
+        tracing::info!(
+            streams = reports.len(),
+            count = total,
+            "all managed streams wiped"
+        );
+        for (stream, report) in &reports {
+            announce_wipe(state, stream, report, &request.request_id).await;
+        }
+    }
+    let message = if dry_run {
+        "Would wipe all data"
+    } else {
+        "Successfully wiped all data"
+    };
+    let mut answer = AdminAnswer::ok(message, &request.request_id);
+    answer.dry_run = dry_run;
+    answer.count = Some(total);
+    answer.streams = Some(
+        reports
+            .into_iter()
+            .map(|(stream, report)| StreamReport::new(stream.stream_name(), report))
+            .collect(),
+    );
+    Ok(answer)
 }
 
 #[derive(Deserialize)]
@@ -218,6 +269,7 @@ async fn purge_matching(
         .catalog
         .event_type(event_type)
         .ok_or_else(|| unknown_stream(state, event_type))?;
+    refuse_unknown_fields(body, &["identifier"])?;
     let purge: PurgeRequest = serde_json::from_slice(body).map_err(|error| {
         failure(
             StatusCode::BAD_REQUEST,
@@ -311,13 +363,29 @@ pub(crate) async fn purge_by_identifier(
     dry: DryRun,
     body: Bytes,
 ) -> Result<Json<AdminAnswer>, ApiError> {
-    let result = purge_matching(&state, &request, &event_type, &body, dry.dry_run).await;
+    to_completion(request, move |request| {
+        purge_by_identifier_to_end(state, request, event_type, dry, body)
+    })
+    .await
+}
+
+async fn purge_by_identifier_to_end(
+    state: AppState,
+    request: AdminRequest,
+    event_type: String,
+    dry: DryRun,
+    body: Bytes,
+) -> Result<Json<AdminAnswer>, ApiError> {
+    let result = match dry.check() {
+        Ok(dry_run) => purge_matching(&state, &request, &event_type, &body, dry_run).await,
+        Err(error) => Err(error),
+    };
     audit::record(
         &state,
         &request,
         "purge_by_identifier",
         &event_type,
-        dry.dry_run,
+        dry.requested(),
         &result,
     )
     .await;
