@@ -289,7 +289,7 @@ impl Default for HttpSettings {
             cors_admin_origins: Vec::new(),
             request_timeout: Duration::from_secs(30),
             max_query_length: 8192,
-            header_read_timeout: Duration::from_secs(10),
+            header_read_timeout: Duration::from_secs(30),
             body_read_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(75),
         }
@@ -761,5 +761,35 @@ mod tests {
         assert!(
             Settings::load_from(None, env(&[("TIDINGS__STORE__AUDIT__MAX_BYTES", "0")])).is_err()
         );
+    }
+
+    #[test]
+    fn connection_timeouts_have_defaults_and_must_not_cut_healthy_streams() {
+        let settings = Settings::load_from(None, env(&[])).unwrap();
+        assert_eq!(settings.http.header_read_timeout, Duration::from_secs(30));
+        assert_eq!(settings.http.body_read_timeout, Duration::from_secs(10));
+        assert_eq!(settings.http.idle_timeout, Duration::from_secs(75));
+        let error =
+            Settings::load_from(None, env(&[("TIDINGS__HTTP__IDLE_TIMEOUT", "20s")])).unwrap_err();
+        assert!(error.to_string().contains("http.idle_timeout"), "{error}");
+        let error = Settings::load_from(None, env(&[("TIDINGS__HTTP__HEADER_READ_TIMEOUT", "0s")]))
+            .unwrap_err();
+        assert!(error.to_string().contains("header_read_timeout"), "{error}");
+    }
+
+    #[test]
+    fn admin_cors_origins_must_be_listed_not_starred() {
+        let error = Settings::load_from(None, env(&[("TIDINGS__HTTP__CORS_ADMIN_ORIGINS", "*")]))
+            .unwrap_err();
+        assert!(error.to_string().contains("cors_admin_origins"), "{error}");
+        let settings = Settings::load_from(
+            None,
+            env(&[(
+                "TIDINGS__HTTP__CORS_ADMIN_ORIGINS",
+                "https://a.example,https://b.example",
+            )]),
+        )
+        .unwrap();
+        assert_eq!(settings.http.cors_admin_origins.len(), 2);
     }
 }

@@ -376,7 +376,7 @@ mod tests {
             let shared = store_lookup(&store, &stream, message.sequence);
             seen.push(Arc::downgrade(&shared));
             // Every third notification matches: a sparse-ish filter over wide windows.
-            message.sequence.get() % 3 == 0
+            message.sequence.get().is_multiple_of(3)
         };
         for direction in [Direction::Desc, Direction::Asc] {
             let request = PageRequest {

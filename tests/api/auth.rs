@@ -711,3 +711,139 @@ pub async fn an_unknown_kid_refresh_holds_up_neither_valid_tokens_nor_the_idp(ki
     );
     app.stop().await;
 }
+
+/// A request for every route of the table, on the `role_reader` stream (readers may read,
+/// nobody but admins may write): the route table is walked, so a new route without an
+/// example here fails this test instead of slipping past the guard.
+fn example(method: &str, path: &str) -> (reqwest::Method, String, Option<Value>) {
+    let stream_body =
+        json!({"event_type": "role_reader", "identifier": {"name": "x"}, "from_id": "1"});
+    let (path, body) = match (method, path) {
+        ("POST", "/api/v1/notification") => (
+            path.to_owned(),
+            Some(json!({"event_type": "role_reader", "identifier": {"name": "x"}})),
+        ),
+        ("POST", "/api/v1/watch" | "/api/v1/replay") => (path.to_owned(), Some(stream_body)),
+        ("GET", "/api/v1/watch/{event_type}" | "/api/v1/replay/{event_type}") => (
+            format!(
+                "{}?name=x&from_id=1",
+                path.replace("{event_type}", "role_reader")
+            ),
+            None,
+        ),
+        ("GET", "/api/v1/notifications/{event_type}") => {
+            ("/api/v1/notifications/role_reader?name=x".to_owned(), None)
+        }
+        ("GET", "/api/v1/notification/{id}") => {
+            ("/api/v1/notification/role_reader@1".to_owned(), None)
+        }
+        ("DELETE", "/api/v1/admin/notification/{id}") => {
+            ("/api/v1/admin/notification/role_reader@1".to_owned(), None)
+        }
+        ("DELETE", "/api/v1/admin/notifications") => {
+            (path.to_owned(), Some(json!({"ids": ["role_reader@1"]})))
+        }
+        ("DELETE", "/api/v1/admin/notifications/{event_type}") => (
+            "/api/v1/admin/notifications/role_reader".to_owned(),
+            Some(json!({"identifier": {"name": "x"}})),
+        ),
+        ("DELETE", "/api/v1/admin/wipe/stream") => {
+            (path.to_owned(), Some(json!({"stream_name": "role_reader"})))
+        }
+        ("DELETE", "/api/v1/admin/wipe/all")
+        | ("GET", "/api/v1/admin/streams" | "/api/v1/admin/audit") => (path.to_owned(), None),
+        _ => panic!("no example request for {method} {path}: add one"),
+    };
+    (method.parse().unwrap(), path, body)
+}
+
+pub async fn every_route_of_the_table_refuses_anonymous_and_wrong_role_callers(kind: StoreKind) {
+    use Who::*;
+    let app = TestApp::spawn_with(kind, with_auth).await;
+    let stored = call(
+        &app,
+        Admin,
+        reqwest::Method::POST,
+        "/api/v1/notification",
+        Some(json!({"event_type": "role_reader", "identifier": {"name": "x"}})),
+    )
+    .await;
+    assert_eq!(stored.status(), 200);
+    let mut destructive = 0;
+    for (method, path, audience) in tidings::api::route_audiences() {
+        if audience == "public" {
+            let (method, path, body) = match path.as_str() {
+                "/api/v1/schema/{event_type}" => (
+                    reqwest::Method::GET,
+                    "/api/v1/schema/role_reader".to_owned(),
+                    None,
+                ),
+                _ => (method.parse().unwrap(), path.clone(), None),
+            };
+            let response = call(&app, Anonymous, method, &path, body).await;
+            assert!(response.status().is_success(), "{path} is public");
+            continue;
+        }
+        let (verb, url, body) = example(&method, &path);
+        let anonymous = call(&app, Anonymous, verb.clone(), &url, body.clone()).await;
+        assert_eq!(anonymous.status(), 401, "anonymous {method} {path}");
+        let error: Value = anonymous.json().await.unwrap();
+        assert!(error["request_id"].is_string());
+        // Producers may neither read nor write `role_reader`; readers are not admins.
+        let wrong = if audience == "admin" {
+            Reader
+        } else {
+            Producer
+        };
+        let refused = call(&app, wrong, verb.clone(), &url, body.clone()).await;
+        assert_eq!(refused.status(), 403, "{wrong:?} {method} {path}");
+        if method == "DELETE" {
+            destructive += 1;
+        }
+        if audience == "read" && method == "GET" {
+            let allowed = call(&app, Reader, verb, &url, body).await;
+            assert_eq!(allowed.status(), 200, "reader {method} {path}");
+        }
+    }
+    // Nothing was removed by the refused calls.
+    let one = call(
+        &app,
+        Reader,
+        reqwest::Method::GET,
+        "/api/v1/notification/role_reader@1",
+        None,
+    )
+    .await;
+    assert_eq!(one.status(), 200);
+    // Every refusal of a destructive route is on the audit trail.
+    let trail = call(
+        &app,
+        Admin,
+        reqwest::Method::GET,
+        "/api/v1/admin/audit?limit=100",
+        None,
+    )
+    .await;
+    let trail: Value = trail.json().await.unwrap();
+    let refusals: Vec<(String, u64)> = trail["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|event| event["data"]["outcome"] == "refused")
+        .map(|event| {
+            let data = &event["data"];
+            (
+                data["operation"].as_str().unwrap().to_owned(),
+                data["status"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    for status in [401, 403] {
+        let count = refusals.iter().filter(|(_, code)| *code == status).count();
+        assert_eq!(
+            count, destructive,
+            "{status} refusals audited: {refusals:?}"
+        );
+    }
+    app.stop().await;
+}

@@ -109,6 +109,7 @@ both_stores!(auth_cases => auth:
     oversized_requests_get_json_errors,
     jwks_keys_can_come_from_a_url,
     an_unknown_kid_refresh_holds_up_neither_valid_tokens_nor_the_idp,
+    every_route_of_the_table_refuses_anonymous_and_wrong_role_callers,
 );
 
 both_stores!(metrics_cases => metrics:
