@@ -172,6 +172,13 @@ fn operation(route: &Route) -> Value {
                 "500".to_owned(),
                 response("Store refused the notification", "Error"),
             );
+            responses.insert(
+                "422".to_owned(),
+                response(
+                    "Idempotency-Key already used for a different request",
+                    "Error",
+                ),
+            );
             (
                 "notification",
                 "Publish a notification",
@@ -380,6 +387,16 @@ fn operation(route: &Route) -> Value {
         _ => ("general", "Undocumented", vec![], None, Map::new()),
     };
     responses.insert("405".to_owned(), response("Method not allowed", "Error"));
+    if route.audience != Audience::Public {
+        let timeout = if route.streaming {
+            "The body did not arrive within http.body_read_timeout"
+        } else {
+            "Not answered within http.request_timeout (a destructive operation still runs to its end)"
+        };
+        responses
+            .entry("408".to_owned())
+            .or_insert_with(|| response(timeout, "Error"));
+    }
     responses
         .entry("414".to_owned())
         .or_insert_with(|| response("Query string over the limit", "Error"));
