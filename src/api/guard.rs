@@ -11,7 +11,7 @@ use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::admin::{AdminAnswer, AdminRequest, record_audit};
+use super::admin::{AdminAnswer, AdminRequest, DryRun, record_audit};
 use super::error::ApiError;
 use super::router::Audience;
 use super::state::AppState;
@@ -222,10 +222,7 @@ async fn audit_refusal(
 ) -> Response {
     let (mut parts, _) = request.into_parts();
     let target = parts.uri.path().to_owned();
-    let dry_run = parts
-        .uri
-        .query()
-        .is_some_and(|query| query.split('&').any(|pair| pair == "dry_run=true"));
+    let dry_run = DryRun::parse(parts.uri.query()).requested();
     let Ok(who) = AdminRequest::from_request_parts(&mut parts, state).await;
     let refused: Result<AdminAnswer, ApiError> = Err(error);
     record_audit(state, &who, operation, &target, dry_run, &refused).await;

@@ -116,15 +116,7 @@ pub async fn a_watcher_that_never_reads_is_cut_off_by_its_byte_budget(kind: Stor
         closed_within(&mut silent, 30 * SECOND).await,
         "the silent watcher's connection stayed open"
     );
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.get_text("/metrics").await;
     assert!(
         metrics.lines().any(
             |line| line.starts_with("tidings_sse_watchers_cut_off_total") && !line.ends_with(" 0")

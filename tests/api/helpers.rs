@@ -125,6 +125,12 @@ impl TestApp {
             .unwrap()
     }
 
+    /// The body of a GET, as text.
+    pub async fn get_text(&self, path: &str) -> String {
+        let response = self.client.get(self.url(path)).send().await.unwrap();
+        response.text().await.unwrap()
+    }
+
     pub async fn delete(&self, path: &str) -> Response {
         self.client.delete(self.url(path)).send().await.unwrap()
     }

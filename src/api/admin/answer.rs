@@ -39,6 +39,13 @@ impl DryRun {
             .clone()
             .map_err(|message| failure(StatusCode::BAD_REQUEST, message))
     }
+
+    /// [`DryRun::check`] for the routes that take no body ([`refuse_body`]).
+    pub(crate) fn check_bodyless(&self, body: &[u8]) -> Result<bool, ApiError> {
+        let dry_run = self.check()?;
+        refuse_body(body)?;
+        Ok(dry_run)
+    }
 }
 
 /// `dryrun`, `DRY-RUN`, `Dry_Run`...: worth a "did you mean".

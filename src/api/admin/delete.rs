@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 
 use super::answer::{
-    AdminAnswer, DryRun, ItemFailure, failure, refuse_body, refuse_unknown_fields, store_failure,
+    AdminAnswer, DryRun, ItemFailure, failure, refuse_unknown_fields, store_failure,
 };
 use super::audit;
 use super::completion::to_completion;
@@ -109,10 +109,7 @@ async fn delete_one_to_end(
     dry: DryRun,
     body: Bytes,
 ) -> Result<Json<AdminAnswer>, ApiError> {
-    let result = match dry.check().and_then(|dry_run| {
-        refuse_body(&body)?;
-        Ok(dry_run)
-    }) {
+    let result = match dry.check_bodyless(&body) {
         Ok(dry_run) => delete_one_checked(&state, &request, &raw_id, dry_run).await,
         Err(error) => Err(with_id(error, &raw_id)),
     };

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::answer::{
-    AdminAnswer, DryRun, StreamReport, failure, refuse_body, refuse_unknown_fields, store_failure,
+    AdminAnswer, DryRun, StreamReport, failure, refuse_unknown_fields, store_failure,
 };
 use super::audit;
 use super::completion::to_completion;
@@ -181,10 +181,7 @@ async fn wipe_all_to_end(
     dry: DryRun,
     body: Bytes,
 ) -> Result<Json<AdminAnswer>, ApiError> {
-    let result = match dry.check().and_then(|dry_run| {
-        refuse_body(&body)?;
-        Ok(dry_run)
-    }) {
+    let result = match dry.check_bodyless(&body) {
         Ok(dry_run) => wipe_managed(&state, &request, dry_run).await,
         Err(error) => Err(error),
     };
