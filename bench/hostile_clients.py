@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
 """Memory a Tidings process gives to hostile clients: big browse pages and silent watchers.
 
-Usage: bench/hostile_clients.py PID URL [NOTIFICATIONS]
+Usage: bench/hostile_clients.py PID URL [NOTIFICATIONS [PART]]
+PART is `od`, `rd` or `silent` (default: all three; the RSS a process gave back to the
+allocator is not returned to the system, so measure one part per fresh process).
 Against a running instance on loopback (URL) whose process is PID:
-1. publishes NOTIFICATIONS (default 20000) `mars` notifications of 4 KB each;
-2. browse: sends three concurrent `GET /api/v1/notifications/mars?class=od&limit=1000`
-   (newest first, no filter) and reports the peak RSS growth;
+1. publishes NOTIFICATIONS (default 20000) `mars` notifications of 4 KB each, the older
+   half with class `od`, the newer half with class `rd`;
+2. browse: sends three concurrent `GET /api/v1/notifications/mars?class=...&limit=1000`
+   (newest first) and reports the peak RSS growth, for `rd` (the newest match) and for `od`
+   (every match is behind thousands that do not: the windows read back grow large);
 3. silent watchers: opens 20 watches that read their opening frame and then nothing,
    publishes 200 notifications of 64 KB, and reports the RSS growth and how many of those
    connections the server still holds 20 s later (start the server with a short
@@ -37,25 +41,25 @@ def post(url, body):
         return response.read()
 
 
-def identifier(step):
-    return {"class": "od", "expver": "1", "domain": "g", "date": "2025-07-06",
+def identifier(step, kind="od"):
+    return {"class": kind, "expver": "1", "domain": "g", "date": "2025-07-06",
             "time": "12", "stream": "enfo", "step": step}
 
 
-def publish(url, first, count, size):
+def publish(url, first, count, size, kind="od"):
     blob = "x" * size
     def one(step):
         post(f"{url}/api/v1/notification",
-             {"event_type": "mars", "identifier": identifier(step), "payload": {"blob": blob}})
+             {"event_type": "mars", "identifier": identifier(step, kind), "payload": {"blob": blob}})
     with concurrent.futures.ThreadPoolExecutor(16) as pool:
         list(pool.map(one, range(first, first + count)))
 
 
-def browse(pid, url):
+def browse(pid, url, kind):
     time.sleep(1)
     before = status_kib(pid, "VmRSS")
     peak = before
-    page = f"{url}/api/v1/notifications/mars?class=od&limit=1000"
+    page = f"{url}/api/v1/notifications/mars?class={kind}&limit=1000"
     def fetch(_):
         with urllib.request.urlopen(page, timeout=120) as response:
             return len(json.loads(response.read())["models"])
@@ -65,7 +69,7 @@ def browse(pid, url):
             peak = max(peak, status_kib(pid, "VmRSS"))
             time.sleep(0.005)
         models = [job.result() for job in pending]
-    return {"part": "browse", "requests": 3, "limit": 1000, "models": models,
+    return {"part": f"browse class={kind}", "requests": 3, "limit": 1000, "models": models,
             "rss_before_kib": before, "rss_peak_kib": peak, "growth_mib": round((peak - before) / 1024, 1)}
 
 
@@ -87,7 +91,7 @@ def silent_watchers(pid, url, parsed):
         while b"connection_established" not in seen:
             seen += connection.recv(4096)
         sockets.append(connection)
-    publish(url, 1_000_000, 200, 64 * 1024)
+    publish(url, 50_000, 200, 64 * 1024)
     time.sleep(2)
     loaded = status_kib(pid, "VmRSS")
     time.sleep(18)
@@ -114,11 +118,16 @@ def silent_watchers(pid, url, parsed):
 def main():
     pid, url = int(sys.argv[1]), sys.argv[2].rstrip("/")
     notifications = int(sys.argv[3]) if len(sys.argv) > 3 else 20000
+    parts = sys.argv[4:] or ["rd", "od", "silent"]
     parsed = urllib.parse.urlparse(url)
     assert parsed.hostname in ("127.0.0.1", "localhost", "::1"), "loopback only"
-    publish(url, 1, notifications, 4096)
-    print(json.dumps(browse(pid, url)), flush=True)
-    print(json.dumps(silent_watchers(pid, url, parsed)), flush=True)
+    publish(url, 1, notifications // 2, 4096, "od")
+    publish(url, 1, notifications - notifications // 2, 4096, "rd")
+    for kind in ("rd", "od"):
+        if kind in parts:
+            print(json.dumps(browse(pid, url, kind)), flush=True)
+    if "silent" in parts:
+        print(json.dumps(silent_watchers(pid, url, parsed)), flush=True)
 
 
 if __name__ == "__main__":

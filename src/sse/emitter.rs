@@ -7,7 +7,8 @@
 //! - Live frames never wait ([`Emitter::queue`]): what the channel has no room for waits in
 //!   a backlog, and a client whose backlog passes the watcher's byte budget
 //!   (`sse.watcher_buffer_bytes`), because it reads too slowly or not at all, is cut off
-//!   ([`Stop::Behind`]). Per watcher that is at most the budget plus [`FRAME_QUEUE`] frames.
+//!   ([`Stop::Behind`]). Per watcher that is at most the budget plus [`FRAME_QUEUE`] frames;
+//!   a cut-off drops the backlog at once and tells the client the last id it was handed.
 //!
 //! A client that has not taken its closing frame within [`CLOSE_GRACE`] (a client cut off
 //! for falling behind: [`BEHIND_CLOSE_GRACE`]) has its connection cut, so a silent client
@@ -32,8 +33,8 @@ pub(crate) const FRAME_QUEUE: usize = 32;
 /// How long a closing client gets to take its last frames before its connection is cut.
 pub(crate) const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
-/// The same for a client cut off for falling behind: it may still be reading its backlog
-/// (at most the byte budget), and its last frame says where to resume.
+/// The same for a client cut off for falling behind: it may still be reading the frames
+/// already on their way (at most [`FRAME_QUEUE`]), and its last frame says where to resume.
 pub(crate) const BEHIND_CLOSE_GRACE: Duration = Duration::from_secs(15);
 
 /// How often a closing session looks whether a full socket has drained.
@@ -84,12 +85,44 @@ pub(crate) struct Limits {
     pub connection: Option<ConnectionControl>,
 }
 
+/// A live frame waiting for room, not yet encoded: a notification frame shares its
+/// CloudEvent with every other watcher until it is written, so a backlog of many watchers
+/// does not copy the same notification per watcher.
+struct Pending {
+    frame: Frame,
+    /// About the encoded length: what counts against the budget.
+    size: usize,
+    sequence: Option<u64>,
+}
+
+impl Pending {
+    fn new(frame: Frame, sequence: Option<u64>) -> Self {
+        let size = match &frame {
+            Frame::Notification { id, cloudevent, .. } => cloudevent.len() + id.len() + 48,
+            _ => 256,
+        };
+        Self {
+            frame,
+            size,
+            sequence,
+        }
+    }
+}
+
+/// An encoded frame, with the sequence of the notification it carries (if it carries one).
+struct Encoded {
+    bytes: Bytes,
+    sequence: Option<u64>,
+}
+
 pub(crate) struct Emitter {
     pub(crate) sender: mpsc::Sender<Bytes>,
     outbox: Arc<Outbox>,
     /// Live frames the channel had no room for yet, oldest first.
-    backlog: VecDeque<Bytes>,
+    backlog: VecDeque<Pending>,
     backlog_bytes: usize,
+    /// The last notification handed to the connection: what a cut-off client was sent.
+    last_handed: Option<u64>,
     context: FrameContext,
     limits: Limits,
     pub(crate) last_sent: Instant,
@@ -107,6 +140,7 @@ impl Emitter {
             outbox,
             backlog: VecDeque::new(),
             backlog_bytes: 0,
+            last_handed: None,
             context,
             limits,
             last_sent: Instant::now(),
@@ -126,23 +160,38 @@ impl Emitter {
         !self.backlog.is_empty()
     }
 
-    fn hand_over(&mut self, permit: mpsc::Permit<'_, Bytes>, bytes: Bytes) {
-        self.outbox.queued.fetch_add(bytes.len(), Ordering::AcqRel);
-        permit.send(bytes);
+    /// The last notification handed to the connection, if any.
+    pub(crate) fn last_handed(&self) -> Option<u64> {
+        self.last_handed
+    }
+
+    fn handed(&mut self, frame: &Encoded) {
+        self.outbox
+            .queued
+            .fetch_add(frame.bytes.len(), Ordering::AcqRel);
+        self.last_handed = frame.sequence.or(self.last_handed);
         self.last_sent = Instant::now();
     }
 
-    /// Hands `bytes` to the channel if it has room now; gives them back if it has not.
-    fn try_hand_over(&mut self, bytes: Bytes) -> Result<Option<Bytes>, Stop> {
+    fn hand_over(&mut self, permit: mpsc::Permit<'_, Bytes>, frame: Encoded) {
+        self.handed(&frame);
+        permit.send(frame.bytes);
+    }
+
+    /// Hands a frame to the channel if it has room now; gives it back if it has not.
+    fn try_hand_over(&mut self, frame: Encoded) -> Result<Option<Encoded>, Stop> {
         match self.sender.try_reserve() {
             Ok(permit) => {
-                self.outbox.queued.fetch_add(bytes.len(), Ordering::AcqRel);
-                permit.send(bytes);
+                // Field by field: `permit` borrows the sender.
+                let length = frame.bytes.len();
+                self.outbox.queued.fetch_add(length, Ordering::AcqRel);
+                self.last_handed = frame.sequence.or(self.last_handed);
                 self.last_sent = Instant::now();
+                permit.send(frame.bytes);
                 Ok(None)
             }
             Err(mpsc::error::TrySendError::Closed(())) => Err(Stop::Gone),
-            Err(mpsc::error::TrySendError::Full(())) => Ok(Some(bytes)),
+            Err(mpsc::error::TrySendError::Full(())) => Ok(Some(frame)),
         }
     }
 
@@ -158,7 +207,8 @@ impl Emitter {
             .wait_for(sender.reserve())
             .await?
             .map_err(|_| Stop::Gone)?;
-        self.hand_over(permit, bytes);
+        let sequence = None;
+        self.hand_over(permit, Encoded { bytes, sequence });
         Ok(())
     }
 
@@ -172,18 +222,32 @@ impl Emitter {
         }
     }
 
-    /// Queues a frame without waiting (live); fails when the client is over its budget.
-    pub(crate) fn queue(&mut self, frame: Frame) -> Result<(), Stop> {
-        let mut bytes = frame.encode(&self.context);
-        if self.backlog.is_empty() {
-            match self.try_hand_over(bytes)? {
-                None => return self.check_budget(),
-                Some(refused) => bytes = refused,
+    /// Queues a frame without waiting (live), with the sequence of the notification it
+    /// carries; fails when the client is over its budget.
+    pub(crate) fn queue(&mut self, frame: Frame, sequence: Option<u64>) -> Result<(), Stop> {
+        if self.backlog.is_empty() && self.sender.capacity() > 0 {
+            let encoded = Encoded {
+                bytes: frame.encode(&self.context),
+                sequence,
+            };
+            if self.try_hand_over(encoded)?.is_none() {
+                return Ok(());
             }
         }
-        self.backlog_bytes += bytes.len();
-        self.backlog.push_back(bytes);
+        self.push_backlog(Pending::new(frame, sequence));
         self.check_budget()
+    }
+
+    fn push_backlog(&mut self, pending: Pending) {
+        self.backlog_bytes += pending.size;
+        self.backlog.push_back(pending);
+    }
+
+    /// Forgets the frames the connection has not taken (a cut-off client resumes after
+    /// [`Emitter::last_handed`] instead), so they are not held while it closes.
+    pub(crate) fn drop_backlog(&mut self) {
+        self.backlog.clear();
+        self.backlog_bytes = 0;
     }
 
     fn check_budget(&self) -> Result<(), Stop> {
@@ -199,9 +263,13 @@ impl Emitter {
     pub(crate) async fn drain_one(&mut self) -> Result<(), Stop> {
         let sender = self.sender.clone();
         let permit = sender.reserve().await.map_err(|_| Stop::Gone)?;
-        if let Some(bytes) = self.backlog.pop_front() {
-            self.backlog_bytes -= bytes.len();
-            self.hand_over(permit, bytes);
+        if let Some(pending) = self.backlog.pop_front() {
+            self.backlog_bytes -= pending.size;
+            let encoded = Encoded {
+                bytes: pending.frame.encode(&self.context),
+                sequence: pending.sequence,
+            };
+            self.hand_over(permit, encoded);
         }
         Ok(())
     }
@@ -211,9 +279,7 @@ impl Emitter {
     /// buffers go now.
     pub(crate) async fn close(mut self, last: Vec<Frame>, grace: Duration) {
         for frame in last {
-            let bytes = frame.encode(&self.context);
-            self.backlog_bytes += bytes.len();
-            self.backlog.push_back(bytes);
+            self.push_backlog(Pending::new(frame, None));
         }
         let grace = Instant::now() + grace;
         let (sender, outbox) = (self.sender.clone(), self.outbox.clone());

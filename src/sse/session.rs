@@ -358,7 +358,6 @@ async fn live(
     };
     let sender = emitter.sender.clone();
     let (shutdown, deadline) = (emitter.limits().shutdown.clone(), emitter.limits().deadline);
-    let mut last_queued = plan.boundary;
     loop {
         let queued = tokio::select! {
             biased;
@@ -366,21 +365,21 @@ async fn live(
             () = sleep_until(deadline) => return Err(Stop::Deadline),
             () = sender.closed() => return Err(Stop::Gone),
             drained = emitter.drain_one(), if emitter.has_backlog() => drained,
-            _ = heartbeat.tick() => emitter.queue(Frame::Heartbeat),
+            _ = heartbeat.tick() => emitter.queue(Frame::Heartbeat, None),
             retraction = retractions.recv() => match retraction {
                 Ok(retraction) if retraction.stream() == stream_name => {
-                    emitter.queue(retraction_frame(plan, retraction))
+                    emitter.queue(retraction_frame(plan, retraction), None)
                 }
                 _ => Ok(()),
             },
             item = subscription.next() => match item {
                 Some(Ok(message)) if admits(plan, &message) => {
-                    last_queued = message.sequence.get();
-                    emitter.queue(notification(plan, settings, Phase::Live, &message))
+                    let sequence = Some(message.sequence.get());
+                    emitter.queue(notification(plan, settings, Phase::Live, &message), sequence)
                 }
                 Some(Ok(_)) => Ok(()),
-                Some(Err(StoreError::SubscriberOverflow { last_sequence })) => {
-                    return Ok(cut_off(plan, settings, last_sequence));
+                Some(Err(StoreError::SubscriberOverflow { .. })) => {
+                    return Ok(cut_off(plan, settings, emitter));
                 }
                 Some(Err(error)) => return Ok(failure_and_close(&error)),
                 None => return Ok(Ending::close(vec![Frame::Closing(CloseReason::EndOfStream)])),
@@ -388,7 +387,7 @@ async fn live(
         };
         match queued {
             Ok(()) => {}
-            Err(Stop::Behind) => return Ok(cut_off(plan, settings, last_queued)),
+            Err(Stop::Behind) => return Ok(cut_off(plan, settings, emitter)),
             Err(stop) => return Err(stop),
         }
     }
@@ -416,8 +415,11 @@ fn retraction_frame(plan: &Plan, retraction: Retraction) -> Frame {
     }
 }
 
-/// The frames that end a watcher that fell behind: what it was last sent and how to resume.
-fn cut_off(plan: &Plan, settings: &SessionSettings, last_sequence: u64) -> Ending {
+/// Ends a watcher that fell behind: the frames it has not taken are dropped, and it is told
+/// the last id it was sent and how to resume.
+fn cut_off(plan: &Plan, settings: &SessionSettings, emitter: &mut Emitter) -> Ending {
+    emitter.drop_backlog();
+    let last_sequence = emitter.last_handed().unwrap_or(plan.boundary);
     settings
         .metrics
         .sse_cut_off
