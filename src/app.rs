@@ -10,12 +10,12 @@ use tokio_util::sync::CancellationToken;
 use crate::api::{self, AppState};
 use crate::auth::Authenticator;
 use crate::metrics::Metrics;
-use crate::schema::{Catalog, SchemaError};
+use crate::schema::{Catalog, EventSchema, SchemaError};
 use crate::serve::{self, ConnectionLimits};
-use crate::settings::Settings;
+use crate::settings::{JetstreamSettings, Settings};
 use crate::sse::cloudevent::CloudEventSettings;
 use crate::sse::session::SessionSettings;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, StreamPolicy, StreamSpec};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -43,7 +43,8 @@ impl App {
     pub async fn build(settings: Settings, shutdown: CancellationToken) -> Result<Self, AppError> {
         let catalog = Arc::new(Catalog::load(&settings.schema.paths)?);
         let metrics = Arc::new(Metrics::new(&catalog.event_type_names()));
-        let store = Arc::new(Store::open(&settings.store, &catalog, metrics.clone()).await?);
+        let specs = stream_specs(&catalog, &settings.store.jetstream);
+        let store = Arc::new(Store::open(&settings.store, specs, metrics.clone()).await?);
         match store.jetstream() {
             None => {
                 metrics.nats_connected.set(1);
@@ -171,6 +172,32 @@ impl App {
         }
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// The streams the schema asks for: each event type's `storage_policy` over the store's
+/// defaults. Built here so that the store knows nothing of schemas.
+pub fn stream_specs(catalog: &Catalog, defaults: &JetstreamSettings) -> Vec<StreamSpec> {
+    catalog
+        .event_types()
+        .map(|schema| stream_spec(schema, defaults))
+        .collect()
+}
+
+fn stream_spec(schema: &EventSchema, defaults: &JetstreamSettings) -> StreamSpec {
+    let policy = schema.storage_policy.clone().unwrap_or_default();
+    StreamSpec {
+        key: schema.stream.clone(),
+        policy: StreamPolicy {
+            max_messages_per_subject: if policy.allow_duplicates { -1 } else { 1 },
+            max_age: policy.max_age.or(defaults.max_age),
+            max_messages: policy.max_messages.or(defaults.max_messages),
+            max_bytes: policy.max_bytes.or(defaults.max_bytes),
+            replicas: defaults.replicas,
+            compression: policy.compression,
+            duplicate_window: policy.duplicate_window.unwrap_or(defaults.duplicate_window),
+        },
+        protected: false,
     }
 }
 

@@ -332,7 +332,7 @@ pub struct AuthSettings {
     #[serde(with = "humantime_serde")]
     pub leeway: Duration,
     /// Realm → roles allowed on `/api/v1/admin` (`*`: any role of that realm).
-    pub admin_roles: crate::schema::RoleMap,
+    pub admin_roles: crate::domain::RoleMap,
     /// `direct` mode: base URL of the authentication service (`GET <url>/authenticate`).
     #[serde(alias = "auth_o_tron_url")]
     pub auth_service_url: Option<String>,
@@ -354,7 +354,7 @@ impl Default for AuthSettings {
             issuer: None,
             audience: None,
             leeway: Duration::from_secs(60),
-            admin_roles: crate::schema::RoleMap::new(),
+            admin_roles: crate::domain::RoleMap::new(),
             auth_service_url: None,
             timeout: Duration::from_secs(5),
             cache_size: 10_000,

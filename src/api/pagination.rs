@@ -337,7 +337,8 @@ mod tests {
         let metrics = Arc::new(Metrics::new(&catalog.event_type_names()));
         let mut settings = StoreSettings::default();
         settings.memory.max_messages_per_stream = 100_000;
-        let store = Store::open(&settings, &catalog, metrics).await.unwrap();
+        let specs = crate::app::stream_specs(&catalog, &settings.jetstream);
+        let store = Store::open(&settings, specs, metrics).await.unwrap();
         let stream = catalog.event_type("mars").unwrap().stream.clone();
         for step in 0..count {
             let tokens = [

@@ -14,7 +14,8 @@ use secrecy::ExposeSecret;
 
 pub use user::User;
 
-use crate::schema::{RoleMap, StreamAuth};
+use crate::domain::RoleMap;
+use crate::schema::StreamAuth;
 use crate::settings::{AuthMode, AuthSettings};
 use keys::KeySet;
 use service::AuthService;

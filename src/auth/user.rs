@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use crate::schema::RoleMap;
+use crate::domain::RoleMap;
 
 /// An authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,12 +3,16 @@
 
 mod event_type;
 mod identifier;
+mod internal_names;
 mod notification_id;
+mod roles;
 mod sequence;
 mod stream_key;
 
 pub use event_type::EventType;
 pub use identifier::{CanonicalIdentifier, Polygon};
+pub use internal_names::{AUDIT_BASE, RETRACTION_SUBJECT};
 pub use notification_id::{IdError, NotificationId, NotificationRef};
+pub use roles::RoleMap;
 pub use sequence::Sequence;
 pub use stream_key::StreamKey;

@@ -22,4 +22,4 @@ pub use handler::{
 pub use rejection::{Operation, Rejection};
 pub use spatial::SpatialFilter;
 pub use storage_policy::StoragePolicy;
-pub use stream_auth::{RoleMap, StreamAuth};
+pub use stream_auth::StreamAuth;

@@ -2,12 +2,9 @@
 //! realm-scoped roles may read or write. Parsed and checked at start-up; enforced by the
 //! auth layer.
 
-use std::collections::BTreeMap;
-
 use serde::Deserialize;
 
-/// Realm → roles; a `*` role admits every user of that realm.
-pub type RoleMap = BTreeMap<String, Vec<String>>;
+use crate::domain::RoleMap;
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -25,7 +25,6 @@ use std::time::Instant;
 
 use crate::domain::{Sequence, StreamKey};
 use crate::metrics::Metrics;
-use crate::schema::Catalog;
 use crate::settings::{StoreKind, StoreSettings};
 
 /// A finite, ordered read.
@@ -44,17 +43,13 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens the engine named by settings, managing one stream per event type (plus the
-    /// audit trail).
+    /// Opens the engine named by settings, managing the streams of `specs` (one per event
+    /// type, built from the schema at start-up) plus the audit trail.
     pub async fn open(
         settings: &StoreSettings,
-        catalog: &Catalog,
+        mut specs: Vec<StreamSpec>,
         metrics: Arc<Metrics>,
     ) -> Result<Self, StoreError> {
-        let mut specs: Vec<StreamSpec> = catalog
-            .event_types()
-            .map(|schema| StreamSpec::new(schema, &settings.jetstream))
-            .collect();
         specs.push(StreamSpec::audit(&settings.jetstream, &settings.audit));
         let engine = match settings.kind {
             StoreKind::Memory => Engine::Memory(MemoryStore::new(

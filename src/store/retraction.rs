@@ -5,8 +5,7 @@
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
-/// Core NATS subject carrying retractions between instances (not stored in a stream).
-pub const RETRACTION_SUBJECT: &str = "tidings.retractions";
+pub use crate::domain::RETRACTION_SUBJECT;
 
 /// Retractions buffered per local listener before a slow one skips some.
 pub(crate) const RETRACTION_QUEUE: usize = 1024;

@@ -7,7 +7,6 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{Polygon, Sequence, StreamKey};
-use crate::schema::EventSchema;
 use crate::settings::{AuditSettings, JetstreamSettings};
 use crate::subject::Subject;
 
@@ -205,8 +204,7 @@ pub struct StreamPolicy {
     pub duplicate_window: Duration,
 }
 
-/// Base (and, upper-cased, stream name) of the audit trail; schemas may not use it.
-pub const AUDIT_BASE: &str = "tidings_audit";
+pub use crate::domain::AUDIT_BASE;
 
 /// A stream Tidings manages, as derived from the schema and settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -218,24 +216,6 @@ pub struct StreamSpec {
 }
 
 impl StreamSpec {
-    /// The schema's `storage_policy` over the settings' defaults.
-    pub fn new(schema: &EventSchema, defaults: &JetstreamSettings) -> Self {
-        let policy = schema.storage_policy.clone().unwrap_or_default();
-        Self {
-            key: schema.stream.clone(),
-            policy: StreamPolicy {
-                max_messages_per_subject: if policy.allow_duplicates { -1 } else { 1 },
-                max_age: policy.max_age.or(defaults.max_age),
-                max_messages: policy.max_messages.or(defaults.max_messages),
-                max_bytes: policy.max_bytes.or(defaults.max_bytes),
-                replicas: defaults.replicas,
-                compression: policy.compression,
-                duplicate_window: policy.duplicate_window.unwrap_or(defaults.duplicate_window),
-            },
-            protected: false,
-        }
-    }
-
     /// The audit trail: protected from deletion and purge, every record kept until the
     /// retention of `store.audit` (age, bytes) drops the oldest.
     pub fn audit(defaults: &JetstreamSettings, retention: &AuditSettings) -> Self {

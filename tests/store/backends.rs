@@ -17,6 +17,11 @@ pub struct Backend {
     pub settings: StoreSettings,
 }
 
+/// The streams the app would ask the store for.
+pub fn specs(catalog: &Catalog, settings: &StoreSettings) -> Vec<tidings::store::StreamSpec> {
+    tidings::app::stream_specs(catalog, &settings.jetstream)
+}
+
 pub fn metrics() -> std::sync::Arc<tidings::metrics::Metrics> {
     std::sync::Arc::new(tidings::metrics::Metrics::new(&[]))
 }
@@ -46,7 +51,9 @@ impl Backend {
     pub async fn memory() -> Self {
         let catalog = catalog();
         let settings = StoreSettings::default();
-        let store = Store::open(&settings, &catalog, metrics()).await.unwrap();
+        let store = Store::open(&settings, specs(&catalog, &settings), metrics())
+            .await
+            .unwrap();
         Self {
             store,
             catalog,
@@ -64,7 +71,9 @@ impl Backend {
         };
         settings.jetstream.url = nats.url();
         settings.jetstream.request_timeout = Duration::from_secs(2);
-        let store = Store::open(&settings, &catalog, metrics()).await.unwrap();
+        let store = Store::open(&settings, specs(&catalog, &settings), metrics())
+            .await
+            .unwrap();
         connect_and_reconcile(&store).await;
         Self {
             store,

@@ -50,7 +50,7 @@ async fn start_up_on_matching_streams_issues_no_update_and_repairs_drift() {
     );
     let second = Store::open(
         &backend.settings,
-        &backend.catalog,
+        crate::backends::specs(&backend.catalog, &backend.settings),
         crate::backends::metrics(),
     )
     .await

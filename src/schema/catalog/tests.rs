@@ -298,11 +298,11 @@ fn names_tidings_and_nats_use_are_reserved_in_any_case() {
 
 #[test]
 fn every_internal_name_falls_under_the_reserved_bases() {
-    let retraction_root = crate::store::RETRACTION_SUBJECT.split('.').next().unwrap();
+    let retraction_root = crate::domain::RETRACTION_SUBJECT.split('.').next().unwrap();
     assert!(reserved_base(retraction_root).is_some());
-    assert!(reserved_base(crate::store::AUDIT_BASE).is_some());
+    assert!(reserved_base(crate::domain::AUDIT_BASE).is_some());
     assert!(
-        reserved_base(&crate::domain::StreamKey::new(crate::store::AUDIT_BASE).stream_name())
+        reserved_base(&crate::domain::StreamKey::new(crate::domain::AUDIT_BASE).stream_name())
             .is_some()
     );
 }
