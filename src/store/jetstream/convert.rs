@@ -27,25 +27,110 @@ pub(crate) fn to_offset(time: DateTime<Utc>) -> Result<time::OffsetDateTime, Sto
         .map_err(out_of_range)
 }
 
-/// Errors from requests to NATS: time-outs and transport failures are `Unavailable`.
-pub(crate) fn request_error(action: &str, error: impl std::fmt::Display) -> StoreError {
-    let text = error.to_string();
-    let lowered = text.to_lowercase();
-    if [
-        "timed out",
-        "timeout",
-        "no responders",
-        "disconnected",
-        "connection",
-        "broken pipe",
-        "request failed",
-    ]
-    .iter()
-    .any(|needle| lowered.contains(needle))
-    {
-        StoreError::Unavailable(format!("{action}: {text}"))
+/// Whether a NATS error says NATS could not be reached or did not answer in time (the
+/// operation may succeed later: `Unavailable`, 503) rather than that it refused the
+/// operation (`Backend`, 500). Decided from async-nats' error kinds, never from the text.
+pub(crate) trait Outage: std::fmt::Display {
+    fn is_outage(&self) -> bool;
+}
+
+/// A JetStream API error is an outage when JetStream itself says it is unavailable (503,
+/// e.g. while a stream leader is elected).
+fn api_outage(error: &jetstream::Error) -> bool {
+    error.code() == 503
+}
+
+impl Outage for jetstream::context::GetStreamError {
+    fn is_outage(&self) -> bool {
+        use jetstream::context::GetStreamErrorKind as Kind;
+        match self.kind() {
+            Kind::Request => true,
+            Kind::JetStream(error) => api_outage(&error),
+            Kind::EmptyName | Kind::InvalidStreamName => false,
+        }
+    }
+}
+
+impl Outage for jetstream::stream::ConsumerError {
+    fn is_outage(&self) -> bool {
+        use jetstream::stream::ConsumerErrorKind as Kind;
+        match self.kind() {
+            Kind::TimedOut | Kind::Request => true,
+            Kind::JetStream(error) => api_outage(&error),
+            _ => false,
+        }
+    }
+}
+
+impl Outage for jetstream::consumer::StreamError {
+    fn is_outage(&self) -> bool {
+        matches!(self.kind(), jetstream::consumer::StreamErrorKind::TimedOut)
+    }
+}
+
+impl Outage for jetstream::consumer::pull::OrderedError {
+    fn is_outage(&self) -> bool {
+        use jetstream::consumer::pull::OrderedErrorKind as Kind;
+        matches!(
+            self.kind(),
+            Kind::MissingHeartbeat
+                | Kind::ConsumerDeleted
+                | Kind::Pull
+                | Kind::NoResponders
+                | Kind::Recreate
+        )
+    }
+}
+
+impl Outage for jetstream::stream::RawMessageError {
+    fn is_outage(&self) -> bool {
+        match self.kind() {
+            jetstream::stream::LastRawMessageErrorKind::JetStream(error) => api_outage(&error),
+            // `Other` wraps both a failed request and a malformed answer: the source says.
+            jetstream::stream::LastRawMessageErrorKind::Other => std::error::Error::source(self)
+                .and_then(|source| source.downcast_ref::<jetstream::context::RequestError>())
+                .is_some_and(Outage::is_outage),
+            _ => false,
+        }
+    }
+}
+
+impl Outage for jetstream::stream::DeleteMessageError {
+    fn is_outage(&self) -> bool {
+        use jetstream::stream::DeleteMessageErrorKind as Kind;
+        match self.kind() {
+            Kind::Request | Kind::TimedOut => true,
+            Kind::JetStream(error) => api_outage(&error),
+        }
+    }
+}
+
+impl Outage for jetstream::stream::PurgeError {
+    fn is_outage(&self) -> bool {
+        use jetstream::stream::PurgeErrorKind as Kind;
+        match self.kind() {
+            Kind::Request | Kind::TimedOut => true,
+            Kind::JetStream(error) => api_outage(&error),
+        }
+    }
+}
+
+impl Outage for jetstream::context::RequestError {
+    fn is_outage(&self) -> bool {
+        use jetstream::context::RequestErrorKind as Kind;
+        matches!(
+            self.kind(),
+            Kind::NoResponders | Kind::TimedOut | Kind::Other
+        )
+    }
+}
+
+/// A failed request to NATS as a store error, classified by [`Outage`].
+pub(crate) fn request_error(action: &str, error: impl Outage) -> StoreError {
+    if error.is_outage() {
+        StoreError::Unavailable(format!("{action}: {error}"))
     } else {
-        StoreError::Backend(format!("{action}: {text}"))
+        StoreError::Backend(format!("{action}: {error}"))
     }
 }
 

@@ -70,20 +70,18 @@ pub(crate) async fn run_hub(
         },
         ..Default::default()
     };
-    let opened = async {
-        let consumer = context.create_consumer_on_stream(config, &name).await?;
-        consumer.messages().await.map_err(Into::into)
+    let consumer = match context.create_consumer_on_stream(config, &name).await {
+        Ok(consumer) => consumer,
+        Err(error) => {
+            let error = convert::request_error("open live consumer", error);
+            return fail(&hubs, &name, &fanout, error);
+        }
     };
-    let mut messages = match opened.await {
+    let mut messages = match consumer.messages().await {
         Ok(messages) => messages,
         Err(error) => {
-            let error: Box<dyn std::error::Error + Send + Sync> = error;
-            return fail(
-                &hubs,
-                &name,
-                &fanout,
-                convert::request_error("open live consumer", error),
-            );
+            let error = convert::request_error("open live consumer", error);
+            return fail(&hubs, &name, &fanout, error);
         }
     };
     let mut prune = tokio::time::interval(PRUNE_EVERY);
