@@ -206,9 +206,19 @@ impl TestApp {
             .collect()
     }
 
-    pub async fn stop(self) {
+    /// Stops the server and waits (at most 10 s) for it to finish.
+    pub async fn stop(mut self) {
         self.shutdown.cancel();
-        let _ = tokio::time::timeout(Duration::from_secs(10), self.server).await;
+        let server = std::mem::replace(&mut self.server, tokio::spawn(async {}));
+        let _ = tokio::time::timeout(Duration::from_secs(10), server).await;
+    }
+}
+
+/// A test that panics before `stop` still stops its server (and, dropping `nats`, its
+/// nats-server).
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
     }
 }
 

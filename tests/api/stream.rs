@@ -374,7 +374,7 @@ pub async fn watch_sends_heartbeats_and_closes_at_max_duration(kind: StoreKind) 
 }
 
 pub async fn shutdown_closes_open_streams(kind: StoreKind) {
-    let app = TestApp::spawn(kind).await;
+    let mut app = TestApp::spawn(kind).await;
     let response = app
         .open(
             "/api/v1/watch",
@@ -394,7 +394,7 @@ pub async fn shutdown_closes_open_streams(kind: StoreKind) {
         .until(|f| f.event == "connection-closing", 5 * SECOND)
         .await;
     assert_eq!(frames.last().unwrap().data["reason"], "server_shutdown");
-    tokio::time::timeout(5 * SECOND, app.server)
+    tokio::time::timeout(5 * SECOND, &mut app.server)
         .await
         .unwrap()
         .unwrap();

@@ -1,4 +1,5 @@
-//! `nats-server -js` on a free loopback port with a throwaway store dir; killed on drop.
+//! `nats-server -js` on a loopback port it picks itself (`-p -1`, read back from its log)
+//! with a throwaway store dir; killed on drop. A restart keeps the port.
 //! The binary comes from `NATS_SERVER_BIN` or `PATH`; a missing binary fails the test with
 //! the install hint, never a silent skip.
 
@@ -32,18 +33,27 @@ fn accepts_connections(port: u16) -> bool {
 
 pub struct NatsServer {
     child: Option<Child>,
+    /// 0 until the first start has reported the port it chose.
     port: u16,
     store: TempDir,
+}
+
+/// The port a server reports in its log (`Listening for client connections on host:port`).
+fn reported_port(log: &Path) -> Option<u16> {
+    let text = std::fs::read_to_string(log).ok()?;
+    let line = text
+        .lines()
+        .find(|line| line.contains("Listening for client connections on"))?;
+    line.rsplit(':').next()?.trim().parse().ok()
 }
 
 impl NatsServer {
     /// Starts a JetStream-enabled server and waits until it accepts connections.
     pub fn start() -> Self {
         let store = tempfile::tempdir().expect("temp store dir");
-        let port = free_loopback_port();
         let mut server = Self {
             child: None,
-            port,
+            port: 0,
             store,
         };
         server.spawn();
@@ -52,15 +62,16 @@ impl NatsServer {
 
     fn spawn(&mut self) {
         let log = self.store.path().join("nats.log");
+        let _ = std::fs::remove_file(&log);
+        // -1: the server picks a free port itself (no bind-and-release race); a restart
+        // asks for the same one again.
+        let port = if self.port == 0 {
+            "-1".to_owned()
+        } else {
+            self.port.to_string()
+        };
         let child = Command::new(binary())
-            .args([
-                "-js",
-                "-a",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-sd",
-            ])
+            .args(["-js", "-a", "127.0.0.1", "-p", &port, "-sd"])
             .arg(self.store.path().join("js"))
             .arg("-l")
             .arg(&log)
@@ -71,7 +82,15 @@ impl NatsServer {
             .unwrap_or_else(|error| panic!("{INSTALL_HINT} ({error})"));
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(15);
-        while !accepts_connections(self.port) {
+        loop {
+            if self.port == 0
+                && let Some(port) = reported_port(&log)
+            {
+                self.port = port;
+            }
+            if self.port != 0 && accepts_connections(self.port) {
+                break;
+            }
             if let Some(status) = self
                 .child
                 .as_mut()
