@@ -5,6 +5,7 @@
 mod connection;
 mod convert;
 mod live;
+mod publish;
 mod reader;
 mod streams;
 
@@ -14,7 +15,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::{
     self,
-    context::{GetStreamErrorKind, PublishErrorKind},
+    context::GetStreamErrorKind,
     stream::{DeleteMessageErrorKind, LastRawMessageErrorKind},
 };
 use chrono::{DateTime, Utc};
@@ -26,8 +27,8 @@ pub use streams::Reconciled;
 use super::fanout::{self, FanOut, Subscription};
 use super::retraction::{self, RETRACTION_SUBJECT, Retraction};
 use super::types::{
-    DeleteOutcome, Publication, PublishAck, PurgeReport, REQUEST_HASH_HEADER, ReadRequest,
-    SharedMessage, Start, StoreError, StreamInfo, StreamSpec,
+    DeleteOutcome, PurgeReport, ReadRequest, SharedMessage, Start, StoreError, StreamInfo,
+    StreamSpec,
 };
 use crate::domain::{Sequence, StreamKey};
 use crate::metrics::Metrics;
@@ -96,74 +97,6 @@ impl JetstreamStore {
             ));
         }
         Ok(outcomes)
-    }
-
-    pub async fn publish(&self, publication: Publication) -> Result<PublishAck, StoreError> {
-        self.ensure_connected()?;
-        let spec = self.spec(&publication.stream)?;
-        let fingerprint = publication
-            .idempotency_key
-            .as_ref()
-            .map(|_| publication.fingerprint().to_string());
-        let ack = match self.try_publish(&publication, fingerprint.as_deref()).await {
-            Err(PublishFailure::NoStream) => {
-                // The stream vanished (deleted by hand): recreate it as configured, once.
-                streams::reconcile(&self.context, spec).await?;
-                self.try_publish(&publication, fingerprint.as_deref())
-                    .await
-                    .map_err(PublishFailure::into_store_error)
-            }
-            other => other.map_err(PublishFailure::into_store_error),
-        }?;
-        if ack.duplicate
-            && let Some(key) = &publication.idempotency_key
-            && let Some(fingerprint) = &fingerprint
-        {
-            // The ack names the original message: it is this request only if it stored the
-            // same fingerprint. One deleted since (or stored without one) cannot be compared,
-            // and the key still holds, so it stays a duplicate.
-            let original = self.get(&publication.stream, ack.sequence).await?;
-            if original
-                .as_ref()
-                .and_then(|message| message.header(REQUEST_HASH_HEADER))
-                .is_some_and(|stored| stored != fingerprint)
-            {
-                return Err(StoreError::IdempotencyKeyReused(key.clone()));
-            }
-        }
-        Ok(ack)
-    }
-
-    async fn try_publish(
-        &self,
-        publication: &Publication,
-        fingerprint: Option<&str>,
-    ) -> Result<PublishAck, PublishFailure> {
-        let mut message =
-            jetstream::message::PublishMessage::build().payload(publication.payload.clone());
-        for (name, value) in &publication.headers {
-            message = message.header(name.as_str(), value.as_str());
-        }
-        if let Some(key) = &publication.idempotency_key {
-            message = message.message_id(key);
-        }
-        if let Some(fingerprint) = fingerprint {
-            message = message.header(REQUEST_HASH_HEADER, fingerprint);
-        }
-        let pending = self
-            .context
-            .send_publish(publication.subject.as_str().to_owned(), message)
-            .await
-            .map_err(PublishFailure::from_error)?;
-        let ack = pending.await.map_err(PublishFailure::from_error)?;
-        let sequence = Sequence::new(ack.sequence).ok_or_else(|| {
-            PublishFailure::Other(StoreError::Backend("ack with sequence 0".to_owned()))
-        })?;
-        Ok(PublishAck {
-            sequence,
-            time: chrono::Utc::now(),
-            duplicate: ack.duplicate,
-        })
     }
 
     async fn stream_handle(
@@ -461,32 +394,4 @@ fn is_missing_message(error: &jetstream::Error) -> bool {
         ErrorCode::STREAM_MESSAGE_DELETE_FAILED,
     ]
     .contains(&error.error_code())
-}
-
-enum PublishFailure {
-    NoStream,
-    Other(StoreError),
-}
-
-impl PublishFailure {
-    fn from_error(error: jetstream::context::PublishError) -> Self {
-        match error.kind() {
-            PublishErrorKind::StreamNotFound => PublishFailure::NoStream,
-            PublishErrorKind::TimedOut
-            | PublishErrorKind::BrokenPipe
-            | PublishErrorKind::MaxAckPending => {
-                PublishFailure::Other(StoreError::Unavailable(format!("publish: {error}")))
-            }
-            _ => PublishFailure::Other(StoreError::Backend(format!("publish: {error}"))),
-        }
-    }
-
-    fn into_store_error(self) -> StoreError {
-        match self {
-            PublishFailure::NoStream => {
-                StoreError::Unavailable("publish: stream not found".to_owned())
-            }
-            PublishFailure::Other(error) => error,
-        }
-    }
 }
