@@ -4,4 +4,5 @@
 pub mod cloudevent;
 mod emitter;
 pub mod frame;
+mod plan;
 pub mod session;

@@ -1,0 +1,70 @@
+//! What a stream session is given: the plan of one stream, validated before its 200 is
+//! sent, and the settings every session shares.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::cloudevent::CloudEventSettings;
+use super::frame::{FrameContext, Resume};
+use crate::metrics::Metrics;
+use crate::schema::{EventSchema, IdentifierFilter};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Watch,
+    Replay,
+}
+
+/// Where history starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistoryStart {
+    /// Inclusive; 0 is the beginning.
+    Sequence(u64),
+    Time(DateTime<Utc>),
+}
+
+/// Where history ends (inclusive), besides the boundary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistoryEnd {
+    Sequence(u64),
+    Time(DateTime<Utc>),
+}
+
+/// Everything a stream needs, validated before the 200 is sent.
+pub struct Plan {
+    pub kind: Kind,
+    /// Route template, for metrics.
+    pub route: &'static str,
+    pub schema: Arc<EventSchema>,
+    pub filter: IdentifierFilter,
+    pub nats_filter: String,
+    pub context: FrameContext,
+    pub start: Option<HistoryStart>,
+    pub end: Option<HistoryEnd>,
+    /// Most notifications the history part delivers.
+    pub limit: usize,
+    /// The stream's last sequence when the request arrived: history ≤ it < live.
+    pub boundary: u64,
+    /// The last sequence history may deliver: the boundary, or less with `to_id`/`to_date`
+    /// (`replay_started.end_sequence`).
+    pub last_deliverable: u64,
+    /// Set when the stream resumes after a `Last-Event-ID`.
+    pub resume: Option<Resume>,
+    /// Reconnection delay announced to `EventSource` clients (GET forms only: aviso clients
+    /// expect no `retry:` line).
+    pub retry: Option<Duration>,
+}
+
+/// Timings and CloudEvent settings shared by every stream.
+#[derive(Clone)]
+pub struct SessionSettings {
+    pub metrics: Arc<Metrics>,
+    /// Bytes of live notifications that may wait for one watcher before it is cut off.
+    pub watcher_buffer: usize,
+    pub heartbeat: Duration,
+    pub max_duration: Duration,
+    pub keep_alive: Duration,
+    pub cloudevents: CloudEventSettings,
+}
