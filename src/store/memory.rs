@@ -4,7 +4,7 @@
 //! bounded per stream (oldest discarded; the audit trail by age and bytes only), and not
 //! durable: a restart loses everything.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
@@ -13,8 +13,8 @@ use futures::stream::{self, BoxStream, StreamExt};
 
 use tokio::sync::broadcast;
 
-use super::fanout::{self, FanOut, Subscription};
-use super::idempotency::{IdempotencyIndex, KeyUse};
+use super::fanout::{self, Subscription};
+use super::idempotency::KeyUse;
 use super::retraction::{self, Retraction};
 use super::types::{
     DeleteOutcome, Publication, PublishAck, PurgeReport, ReadRequest, SharedMessage, Start,
@@ -26,88 +26,9 @@ use crate::subject::nats_filter_matches;
 /// Messages copied out of the lock per read step: bounds lock hold time and memory.
 const READ_CHUNK: usize = 256;
 
-struct MemoryStream {
-    spec: StreamSpec,
-    messages: BTreeMap<u64, SharedMessage>,
-    latest_by_subject: HashMap<String, u64>,
-    idempotency: IdempotencyIndex,
-    last_sequence: u64,
-    last_time: DateTime<Utc>,
-    bytes: u64,
-    fanout: FanOut,
-}
+mod memory_stream;
 
-impl MemoryStream {
-    fn new(spec: StreamSpec) -> Self {
-        Self {
-            spec,
-            messages: BTreeMap::new(),
-            latest_by_subject: HashMap::new(),
-            idempotency: IdempotencyIndex::default(),
-            last_sequence: 0,
-            last_time: DateTime::<Utc>::MIN_UTC,
-            bytes: 0,
-            fanout: FanOut::new(0),
-        }
-    }
-
-    fn remove(&mut self, sequence: u64) -> bool {
-        let Some(message) = self.messages.remove(&sequence) else {
-            return false;
-        };
-        self.bytes = self.bytes.saturating_sub(message.payload.len() as u64);
-        if self.latest_by_subject.get(message.subject.as_str()) == Some(&sequence) {
-            self.latest_by_subject.remove(message.subject.as_str());
-        }
-        true
-    }
-
-    /// Drops what the stream's limits no longer allow, oldest first: the message cap (not for
-    /// the protected audit trail, which keeps to its age and bytes), `max_bytes` (payload
-    /// bytes) and `max_age`.
-    fn enforce_limits(&mut self, cap: usize) {
-        let cap = if self.spec.protected { usize::MAX } else { cap };
-        let cap = match self.spec.policy.max_messages {
-            Some(max) => cap.min(usize::try_from(max).unwrap_or(usize::MAX)),
-            None => cap,
-        };
-        let max_bytes = self
-            .spec
-            .policy
-            .max_bytes
-            .and_then(|max| u64::try_from(max).ok());
-        while self.messages.len() > cap || max_bytes.is_some_and(|max| self.bytes > max) {
-            let Some(oldest) = self.messages.keys().next().copied() else {
-                break;
-            };
-            self.remove(oldest);
-        }
-        self.expire();
-    }
-
-    /// Drops messages older than `max_age`, as JetStream does continuously.
-    fn expire(&mut self) {
-        if let Some(max_age) = self.spec.policy.max_age {
-            let cutoff =
-                Utc::now() - chrono::Duration::from_std(max_age).unwrap_or(chrono::Duration::MAX);
-            let expired: Vec<u64> = self
-                .messages
-                .iter()
-                .take_while(|(_, message)| message.time < cutoff)
-                .map(|(sequence, _)| *sequence)
-                .collect();
-            for sequence in expired {
-                self.remove(sequence);
-            }
-        }
-    }
-
-    fn matching(&self, filter: Option<&str>) -> impl Iterator<Item = &SharedMessage> {
-        self.messages.values().filter(move |message| {
-            filter.is_none_or(|f| nats_filter_matches(f, message.subject.as_str()))
-        })
-    }
-}
+use memory_stream::MemoryStream;
 
 /// The memory engine: one ordered map per managed stream.
 pub struct MemoryStore {
