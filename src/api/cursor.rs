@@ -5,27 +5,13 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 
 use super::body::RequestBody;
 use super::error::Endpoint;
-
-/// Where a replay starts, as the client asked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum From {
-    /// Inclusive start sequence; 0 means the beginning.
-    Sequence(u64),
-    Time(DateTime<Utc>),
-}
-
-/// Where a replay ends, inclusive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum To {
-    Sequence(u64),
-    Time(DateTime<Utc>),
-}
+use crate::domain::{End, Start};
 
 /// The validated cursors of a watch or replay request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Cursors {
-    pub from: Option<From>,
-    pub to: Option<To>,
+    pub from: Option<Start>,
+    pub to: Option<End>,
 }
 
 fn sequence(field: &str, raw: &str) -> Result<u64, String> {
@@ -114,8 +100,8 @@ pub(crate) fn validate(body: &RequestBody, endpoint: Endpoint) -> Result<Cursors
         (Some(_), Some(_)) => {
             return Err("Cannot specify both from_id and from_date. Please provide only one replay parameter. Use from_id for sequence-based replay or from_date for time-based replay.".to_owned());
         }
-        (Some(id), None) => Some(From::Sequence(id)),
-        (None, Some(date)) => Some(From::Time(date)),
+        (Some(id), None) => Some(Start::from_id(id)),
+        (None, Some(date)) => Some(Start::Time(date)),
         (None, None) => None,
     };
     if endpoint != Endpoint::Replay && (body.to_id.is_some() || body.to_date.is_some()) {
@@ -141,17 +127,17 @@ pub(crate) fn validate(body: &RequestBody, endpoint: Endpoint) -> Result<Cursors
         (Some(_), Some(_)) => {
             return Err("Cannot specify both to_id and to_date. Please provide only one replay end parameter. Use to_id for a sequence-based end or to_date for a time-based end.".to_owned());
         }
-        (Some(id), None) => Some(To::Sequence(id)),
-        (None, Some(date)) => Some(To::Time(date)),
+        (Some(id), None) => Some(End::Sequence(id)),
+        (None, Some(date)) => Some(End::Time(date)),
         (None, None) => None,
     };
     match (from, to) {
-        (Some(From::Sequence(from)), Some(To::Sequence(to))) if to < from => {
+        (Some(Start::Sequence(from)), Some(End::Sequence(to))) if to < from.get() => {
             return Err(format!(
                 "to_id ({to}) must not be lower than from_id ({from})"
             ));
         }
-        (Some(From::Time(from)), Some(To::Time(to))) if to < from => {
+        (Some(Start::Time(from)), Some(End::Time(to))) if to < from => {
             return Err(format!(
                 "to_date ({}) must not be earlier than from_date ({})",
                 to.to_rfc3339(),
@@ -210,8 +196,8 @@ mod tests {
                 Endpoint::Watch,
             )
         };
-        assert_eq!(watch("0").unwrap().from, Some(From::Sequence(0)));
-        assert_eq!(watch("+5").unwrap().from, Some(From::Sequence(5)));
+        assert_eq!(watch("0").unwrap().from, Some(Start::Beginning));
+        assert_eq!(watch("+5").unwrap().from, Some(Start::from_id(5)));
         assert_eq!(
             watch("mars@1").unwrap_err(),
             "from_id must be a valid positive integer. Got: 'mars@1'. Valid examples: '1', '123', '9999'"

@@ -12,18 +12,18 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 use super::body::RequestBody;
-use super::cursor::{self, From, To};
+use super::cursor;
 use super::error::{ApiError, Endpoint};
 use super::guard::{self, Caller};
 use super::query;
 use super::request_id::RequestId;
 use super::state::AppState;
 use crate::auth::Access;
-use crate::domain::{NotificationRef, Sequence};
+use crate::domain::{End, NotificationRef, Sequence};
 use crate::schema::{EventSchema, Operation};
 use crate::serve::ConnectionControl;
 use crate::sse::frame::{FrameContext, Resume};
-use crate::sse::session::{self, HistoryEnd, HistoryStart, Kind, Plan};
+use crate::sse::session::{self, Kind, Plan};
 
 pub(crate) const LAST_EVENT_ID_HEADER: &str = "last-event-id";
 
@@ -160,8 +160,8 @@ async fn open(
         .map_err(ApiError::StreamSetup)?;
     let last_deliverable = match cursors.to {
         None => boundary,
-        Some(To::Sequence(sequence)) => sequence.min(boundary),
-        Some(To::Time(time)) => state
+        Some(End::Sequence(sequence)) => sequence.min(boundary),
+        Some(End::Time(time)) => state
             .store
             .last_sequence_at(&schema.stream, time)
             .await
@@ -207,14 +207,8 @@ async fn open(
         schema,
         nats_filter,
         filter,
-        start: cursors.from.map(|from| match from {
-            From::Sequence(sequence) => HistoryStart::Sequence(sequence),
-            From::Time(time) => HistoryStart::Time(time),
-        }),
-        end: cursors.to.map(|to| match to {
-            To::Sequence(sequence) => HistoryEnd::Sequence(sequence),
-            To::Time(time) => HistoryEnd::Time(time),
-        }),
+        start: cursors.from,
+        end: cursors.to,
         limit,
         boundary,
         last_deliverable,

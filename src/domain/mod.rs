@@ -2,6 +2,7 @@
 //! Each type validates once on construction and renders one way.
 
 mod event_type;
+mod history;
 mod identifier;
 mod internal_names;
 mod notification_id;
@@ -10,6 +11,7 @@ mod sequence;
 mod stream_key;
 
 pub use event_type::EventType;
+pub use history::{End, Start};
 pub use identifier::{CanonicalIdentifier, Polygon};
 pub use internal_names::{AUDIT_BASE, RETRACTION_SUBJECT};
 pub use notification_id::{IdError, NotificationId, NotificationRef};

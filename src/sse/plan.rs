@@ -4,10 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-
 use super::cloudevent::CloudEventSettings;
 use super::frame::{FrameContext, Resume};
+use crate::domain::{End, Start};
 use crate::metrics::Metrics;
 use crate::schema::{EventSchema, IdentifierFilter};
 
@@ -15,21 +14,6 @@ use crate::schema::{EventSchema, IdentifierFilter};
 pub enum Kind {
     Watch,
     Replay,
-}
-
-/// Where history starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HistoryStart {
-    /// Inclusive; 0 is the beginning.
-    Sequence(u64),
-    Time(DateTime<Utc>),
-}
-
-/// Where history ends (inclusive), besides the boundary.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HistoryEnd {
-    Sequence(u64),
-    Time(DateTime<Utc>),
 }
 
 /// Everything a stream needs, validated before the 200 is sent.
@@ -41,8 +25,9 @@ pub struct Plan {
     pub filter: IdentifierFilter,
     pub nats_filter: String,
     pub context: FrameContext,
-    pub start: Option<HistoryStart>,
-    pub end: Option<HistoryEnd>,
+    /// `None`: live only (a watch without `from_id`/`from_date`).
+    pub start: Option<Start>,
+    pub end: Option<End>,
     /// Most notifications the history part delivers.
     pub limit: usize,
     /// The stream's last sequence when the request arrived: history ≤ it < live.

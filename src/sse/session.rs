@@ -21,12 +21,12 @@ use tokio_util::sync::CancellationToken;
 use super::cloudevent;
 use super::emitter::{BEHIND_CLOSE_GRACE, CLOSE_GRACE, Emitter, FRAME_QUEUE, Limits, Outbox, Stop};
 use super::frame::{CloseReason, Frame, Phase};
-use crate::domain::Sequence;
+use crate::domain::{End, Start};
 use crate::metrics::OpenStreamGuard;
 use crate::serve::ConnectionControl;
-use crate::store::{ReadRequest, Retraction, SharedMessage, Start, Store, StoreError};
+use crate::store::{ReadRequest, Retraction, SharedMessage, Store, StoreError};
 
-pub use super::plan::{HistoryEnd, HistoryStart, Kind, Plan, SessionSettings};
+pub use super::plan::{Kind, Plan, SessionSettings};
 
 /// Starts the stream task and returns the response body fed by it.
 /// The task holds `permit` (one of `sse.max_connections`) until the stream ends.
@@ -174,11 +174,12 @@ async fn run(
 
     if let Some(start) = plan.start {
         let (from_sequence, from_date) = match start {
-            HistoryStart::Sequence(sequence) => (Some(sequence), None),
-            HistoryStart::Time(time) => (None, Some(time)),
+            Start::Beginning => (Some(0), None),
+            Start::Sequence(sequence) => (Some(sequence.get()), None),
+            Start::Time(time) => (None, Some(time)),
         };
         let to_date = match plan.end {
-            Some(HistoryEnd::Time(time)) => Some(time),
+            Some(End::Time(time)) => Some(time),
             _ => None,
         };
         emitter
@@ -216,15 +217,9 @@ async fn history(
     emitter: &mut Emitter,
     mut heartbeat: Option<&mut tokio::time::Interval>,
 ) -> Result<(), Stop> {
-    let start = match plan.start {
-        Some(HistoryStart::Sequence(0)) | None => Start::Beginning,
-        Some(HistoryStart::Sequence(sequence)) => {
-            Sequence::new(sequence).map_or(Start::Beginning, Start::Sequence)
-        }
-        Some(HistoryStart::Time(time)) => Start::Time(time),
-    };
+    let start = plan.start.unwrap_or(Start::Beginning);
     let until = match plan.end {
-        Some(HistoryEnd::Time(time)) => Some(time),
+        Some(End::Time(time)) => Some(time),
         _ => None,
     };
     let request = ReadRequest {

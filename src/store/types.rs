@@ -168,16 +168,7 @@ pub struct PurgeReport {
     pub last_sequence: Option<u64>,
 }
 
-/// Where a read starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Start {
-    /// The first retained message.
-    Beginning,
-    /// This sequence, inclusive.
-    Sequence(Sequence),
-    /// The first message stored at or after this time.
-    Time(DateTime<Utc>),
-}
+pub use crate::domain::Start;
 
 /// A finite, ordered read: `start` up to `last_sequence` (inclusive; the history boundary
 /// or `to_id`), optionally also up to `until` (inclusive), at most `limit` messages.
