@@ -125,6 +125,12 @@ impl TestApp {
             .unwrap()
     }
 
+    /// The body of a GET, as JSON.
+    pub async fn get_json(&self, path: &str) -> Value {
+        let response = self.client.get(self.url(path)).send().await.unwrap();
+        response.json().await.unwrap()
+    }
+
     /// The body of a GET, as text.
     pub async fn get_text(&self, path: &str) -> String {
         let response = self.client.get(self.url(path)).send().await.unwrap();

@@ -76,11 +76,7 @@ pub async fn health_and_ready_answer(kind: StoreKind) {
 
 pub async fn schema_endpoints_show_the_payload_block_as_configured(kind: StoreKind) {
     let app = TestApp::spawn(kind).await;
-    let get = |path: &'static str| {
-        let request = app.client.get(app.url(path));
-        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
-    };
-    let list = get("/api/v1/schema").await;
+    let list = app.get_json("/api/v1/schema").await;
     assert_eq!(
         list["schema"]["mars"]["payload"],
         json!({"required": false})
@@ -89,22 +85,14 @@ pub async fn schema_endpoints_show_the_payload_block_as_configured(kind: StoreKi
         list["schema"]["dissemination"]["payload"],
         json!({"required": true})
     );
-    let one = get("/api/v1/schema/mars").await;
+    let one = app.get_json("/api/v1/schema/mars").await;
     assert_eq!(one["schema"]["payload"], json!({"required": false}));
     app.stop().await;
 
     let fixture = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/auth_schema.yaml");
     let app = TestApp::spawn_with(kind, |settings| settings.schema.paths = vec![fixture]).await;
-    let one: Value = app
-        .client
-        .get(app.url("/api/v1/schema/open_stream"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let one = app.get_json("/api/v1/schema/open_stream").await;
     let schema = one["schema"].as_object().unwrap();
     assert_eq!(schema.get("payload"), Some(&Value::Null), "no block: null");
     app.stop().await;
