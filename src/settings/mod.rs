@@ -14,6 +14,6 @@ pub use access::{AdminSettings, AuthMode, AuthSettings, MIN_JWT_SECRET_BYTES, Me
 pub use root::{Settings, SettingsError};
 pub use serving::{CloudEventSettings, HttpSettings, ReplaySettings, SseSettings};
 pub use storage::{
-    AuditSettings, JetstreamSettings, MIN_AUDIT_BYTES, MemorySettings, SchemaSettings, StoreKind,
-    StoreSettings,
+    AuditSettings, DEFAULT_NATS_PORT, JetstreamSettings, MIN_AUDIT_BYTES, MemorySettings,
+    SchemaSettings, StoreKind, StoreSettings,
 };

@@ -103,10 +103,15 @@ pub struct JetstreamSettings {
     pub request_timeout: Duration,
 }
 
+/// NATS's standard client port: where `cargo run` with `store.kind: jetstream` looks for a
+/// local `nats-server` unless `store.jetstream.url` says otherwise. Tests never use it: they
+/// start their own server on a port it picks.
+pub const DEFAULT_NATS_PORT: u16 = 4222;
+
 impl Default for JetstreamSettings {
     fn default() -> Self {
         Self {
-            url: "nats://127.0.0.1:4222".to_owned(),
+            url: format!("nats://127.0.0.1:{DEFAULT_NATS_PORT}"),
             token: None,
             user: None,
             password: None,
