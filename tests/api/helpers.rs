@@ -189,6 +189,14 @@ impl TestApp {
         FrameReader::new(response)
     }
 
+    /// A live watch of every `mars` notification of class `od`, its opening frame read.
+    pub async fn watch_mars(&self) -> FrameReader {
+        let body = json!({"event_type":"mars","identifier":{"class":"od"}});
+        let mut reader = self.stream("/api/v1/watch", body, None).await;
+        reader.next(Duration::from_secs(5)).await.unwrap();
+        reader
+    }
+
     /// A replay's frames, up to and including its closing frame.
     pub async fn replay(&self, body: Value) -> Vec<Frame> {
         let response = self.open("/api/v1/replay", body).await;

@@ -522,14 +522,7 @@ fn request_id(response: &reqwest::Response) -> String {
 
 pub async fn every_real_wipe_is_announced_with_its_count(kind: StoreKind) {
     let app = TestApp::spawn(kind).await;
-    let mut reader = app
-        .stream(
-            "/api/v1/watch",
-            json!({"event_type":"mars","identifier":{"class":"od"}}),
-            None,
-        )
-        .await;
-    reader.next(5 * SECOND).await.unwrap();
+    let mut reader = app.watch_mars().await;
     let wipe = json!({"stream_name":"mars"});
     app.delete_json("/api/v1/admin/wipe/stream?dry_run=true", &wipe)
         .await;
@@ -604,14 +597,7 @@ pub async fn a_purge_cut_by_the_request_timeout_runs_to_its_end_audited_and_anno
     let timeout = Duration::from_millis(100);
     let app = TestApp::spawn_with(kind, |settings| settings.http.request_timeout = timeout).await;
     store_mars(&app, 1..=COUNT).await;
-    let mut reader = app
-        .stream(
-            "/api/v1/watch",
-            json!({"event_type":"mars","identifier":{"class":"od"}}),
-            None,
-        )
-        .await;
-    reader.next(5 * SECOND).await.unwrap();
+    let mut reader = app.watch_mars().await;
     // A constraint is not a subject filter: the purge finds and deletes one by one.
     let purge = json!({"identifier":{"class":"od","step":{"gte":0}}});
     let started = std::time::Instant::now();
