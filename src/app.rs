@@ -9,11 +9,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, AppState};
 use crate::auth::Authenticator;
+use crate::cloudevent::CloudEventSettings;
 use crate::metrics::Metrics;
 use crate::schema::{Catalog, EventSchema, SchemaError};
 use crate::serve::{self, ConnectionLimits};
 use crate::settings::{JetstreamSettings, Settings};
-use crate::sse::cloudevent::CloudEventSettings;
 use crate::sse::session::SessionSettings;
 use crate::store::{Store, StoreError, StreamPolicy, StreamSpec};
 

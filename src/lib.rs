@@ -15,6 +15,7 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod cloudevent;
 pub mod domain;
 pub mod metrics;
 pub mod schema;

@@ -14,9 +14,9 @@ use super::pagination::{self, PageRequest};
 use super::query;
 use super::state::AppState;
 use crate::auth::Access;
+use crate::cloudevent;
 use crate::domain::NotificationRef;
 use crate::schema::Operation;
-use crate::sse::cloudevent;
 
 fn json(body: String) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()

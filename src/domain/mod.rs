@@ -14,7 +14,7 @@ pub use event_type::EventType;
 pub use history::{End, Start};
 pub use identifier::{CanonicalIdentifier, Polygon};
 pub use internal_names::{AUDIT_BASE, RETRACTION_SUBJECT};
-pub use notification_id::{IdError, NotificationId, NotificationRef};
+pub use notification_id::{EventId, IdError, NotificationId, NotificationRef};
 pub use roles::RoleMap;
 pub use sequence::Sequence;
 pub use stream_key::StreamKey;

@@ -53,6 +53,27 @@ impl fmt::Display for NotificationId {
     }
 }
 
+/// The id a client sees for a notification: `<name>@<sequence>`, where the name is the
+/// event type (CloudEvent ids, SSE `id:` lines, notify answers) or `audit`. Every id string
+/// the gateway hands out is made here, so its shape cannot drift between routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventId<'a> {
+    pub name: &'a str,
+    pub sequence: Sequence,
+}
+
+impl<'a> EventId<'a> {
+    pub fn new(name: &'a str, sequence: Sequence) -> Self {
+        Self { name, sequence }
+    }
+}
+
+impl fmt::Display for EventId<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@{}", self.name, self.sequence)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,6 +132,15 @@ mod tests {
         assert_eq!(parse("mars@+1").unwrap().sequence.get(), 1);
         assert_eq!(parse("mars@01").unwrap().sequence.get(), 1);
         assert_eq!(parse(" mars@3 ").unwrap().sequence.get(), 3);
+    }
+
+    #[test]
+    fn an_event_id_reads_back_as_the_reference_it_names() {
+        let sequence = Sequence::new(42).unwrap();
+        let rendered = EventId::new("mars", sequence).to_string();
+        assert_eq!(rendered, "mars@42");
+        let parsed = parse(&rendered).unwrap();
+        assert_eq!((parsed.name.as_str(), parsed.sequence), ("mars", sequence));
     }
 
     #[test]

@@ -1,7 +1,6 @@
-//! Server-Sent Events: typed frames, CloudEvent rendering, and the stream session that
+//! Server-Sent Events: typed frames and the stream session that
 //! joins history and live delivery at a captured boundary.
 
-pub mod cloudevent;
 mod emitter;
 pub mod frame;
 mod plan;

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::cloudevent::CloudEventSettings;
 use super::frame::{FrameContext, Resume};
+use crate::cloudevent::CloudEventSettings;
 use crate::domain::{End, Start};
 use crate::metrics::Metrics;
 use crate::schema::{EventSchema, IdentifierFilter};

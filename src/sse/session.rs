@@ -18,10 +18,10 @@ use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 
-use super::cloudevent;
 use super::emitter::{BEHIND_CLOSE_GRACE, CLOSE_GRACE, Emitter, FRAME_QUEUE, Limits, Outbox, Stop};
 use super::frame::{CloseReason, Frame, Phase};
-use crate::domain::{End, Start};
+use crate::cloudevent;
+use crate::domain::{End, Sequence, Start};
 use crate::metrics::OpenStreamGuard;
 use crate::serve::ConnectionControl;
 use crate::store::{ReadRequest, Retraction, SharedMessage, Store, StoreError};
@@ -116,7 +116,7 @@ fn notification(
             }
             Frame::Notification {
                 phase,
-                id: cloudevent::event_id(&plan.schema, message.sequence.get()),
+                id: cloudevent::event_id(&plan.schema, message.sequence),
                 cloudevent,
             }
         }
@@ -337,7 +337,9 @@ fn retraction_frame(plan: &Plan, retraction: Retraction) -> Frame {
             request_id,
             ..
         } => Frame::Deleted {
-            id: cloudevent::event_id(&plan.schema, sequence),
+            id: Sequence::new(sequence)
+                .map(|sequence| cloudevent::event_id(&plan.schema, sequence))
+                .unwrap_or_default(),
             request_id,
         },
         Retraction::Wiped {
@@ -362,7 +364,10 @@ fn cut_off(plan: &Plan, settings: &SessionSettings, emitter: &mut Emitter) -> En
         .sse_cut_off
         .with_label_values(&[plan.schema.event_type.as_str()])
         .inc();
-    let last = cloudevent::event_id(&plan.schema, last_sequence);
+    let last = Sequence::new(last_sequence).map_or_else(
+        || "none".to_owned(),
+        |sequence| cloudevent::event_id(&plan.schema, sequence),
+    );
     let frames = vec![
         Frame::Error {
             error: "slow_consumer",

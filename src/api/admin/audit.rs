@@ -6,7 +6,6 @@ use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use cloudevents::{EventBuilder, EventBuilderV10};
 use serde::Serialize;
 
 use super::answer::{AdminAnswer, failure};
@@ -14,7 +13,8 @@ use super::context::AdminRequest;
 use crate::api::error::ApiError;
 use crate::api::pagination::{self, PageRequest};
 use crate::api::state::AppState;
-use crate::store::{Publication, StoredMessage};
+use crate::cloudevent;
+use crate::store::Publication;
 use crate::subject::Subject;
 
 /// Longest text field of a record, in bytes: the request controls the target (a 250 KB
@@ -142,25 +142,6 @@ pub(crate) async fn record(
     }
 }
 
-fn render(state: &AppState, message: &StoredMessage) -> Option<Bytes> {
-    let data: serde_json::Value = serde_json::from_slice(&message.payload).ok()?;
-    let operation = data
-        .get("operation")
-        .and_then(serde_json::Value::as_str)
-        .unwrap_or("unknown");
-    let event = EventBuilderV10::new()
-        .id(format!("audit@{}", message.sequence))
-        .ty(format!("tidings.audit.{operation}"))
-        .source(state.settings.base_url.trim_end_matches('/'))
-        .time(message.time)
-        .data("application/json", data)
-        .build()
-        .ok()?;
-    serde_json::to_value(&event)
-        .ok()
-        .map(|value| Bytes::from(value.to_string()))
-}
-
 /// `GET /api/v1/admin/audit`: the trail, newest first, in pages.
 pub(crate) async fn list(
     State(state): State<AppState>,
@@ -183,7 +164,7 @@ pub(crate) async fn list(
     let models: Vec<Bytes> = page
         .items
         .iter()
-        .filter_map(|message| render(&state, message))
+        .filter_map(|message| cloudevent::render_audit(message, &state.session.cloudevents))
         .collect();
     let envelope = serde_json::to_string(&AdminAnswer::ok(
         format!("{} audit records", models.len()),

@@ -1,11 +1,16 @@
 //! A stored notification as the CloudEvent clients receive, built with cloudevents-sdk:
 //! id `<event_type>@<seq>`, type `<prefix><event_type>`, source the base URL, dataschema
 //! the schema endpoint, data `{"identifier": ..., "payload": ...}`, keys sorted.
+//!
+//! Every CloudEvent the gateway hands out is made here: watch and replay frames, browse
+//! pages, single notifications and audit records (and, next, webhook deliveries), so they
+//! cannot drift apart.
 
 use bytes::Bytes;
 use cloudevents::{EventBuilder, EventBuilderV10};
 use serde_json::{Value, json};
 
+use crate::domain::{EventId, Sequence};
 use crate::schema::EventSchema;
 use crate::store::StoredMessage;
 
@@ -25,8 +30,8 @@ pub struct RenderError {
 }
 
 /// `<event_type>@<seq>`: the CloudEvent id and SSE `id:`.
-pub fn event_id(schema: &EventSchema, sequence: u64) -> String {
-    format!("{}@{sequence}", schema.event_type)
+pub fn event_id(schema: &EventSchema, sequence: Sequence) -> String {
+    EventId::new(schema.event_type.as_str(), sequence).to_string()
 }
 
 fn payload(bytes: &[u8]) -> Value {
@@ -78,7 +83,6 @@ pub fn render_fast(
     message: &StoredMessage,
     settings: &CloudEventSettings,
 ) -> Result<Bytes, RenderError> {
-    let sequence = message.sequence.get();
     let identifier = identifier_of(schema, message)?;
     let base = settings.base_url.trim_end_matches('/');
     let payload = &message.payload;
@@ -102,7 +106,7 @@ pub fn render_fast(
         schema.event_type
     )));
     out.push_str(",\"id\":");
-    out.push_str(&quoted(&event_id(schema, sequence)));
+    out.push_str(&quoted(&event_id(schema, message.sequence)));
     out.push_str(",\"source\":");
     out.push_str(&quoted(base));
     out.push_str(",\"specversion\":\"1.0\",\"time\":");
@@ -126,12 +130,14 @@ pub fn render(
     message: &StoredMessage,
     settings: &CloudEventSettings,
 ) -> Result<Bytes, RenderError> {
-    let sequence = message.sequence.get();
-    let fail = |reason: String| RenderError { sequence, reason };
+    let fail = |reason: String| RenderError {
+        sequence: message.sequence.get(),
+        reason,
+    };
     let identifier = identifier_of(schema, message)?;
     let base = settings.base_url.trim_end_matches('/');
     let event = EventBuilderV10::new()
-        .id(event_id(schema, sequence))
+        .id(event_id(schema, message.sequence))
         .ty(format!("{}{}", settings.type_prefix, schema.event_type))
         .source(base)
         .time(message.time)
@@ -145,6 +151,32 @@ pub fn render(
     let value = serde_json::to_value(&event).map_err(|error| fail(error.to_string()))?;
     Ok(Bytes::from(value.to_string()))
 }
+
+/// An audit record as a CloudEvent: id `audit@<seq>`, type `tidings.audit.<operation>`,
+/// data the record as stored. `None` for a record that is not JSON (never written so).
+pub fn render_audit(message: &StoredMessage, settings: &CloudEventSettings) -> Option<Bytes> {
+    let data: Value = serde_json::from_slice(&message.payload).ok()?;
+    let operation = data
+        .get("operation")
+        .and_then(Value::as_str)
+        .unwrap_or("unknown");
+    let event = EventBuilderV10::new()
+        .id(EventId::new(AUDIT_NAME, message.sequence).to_string())
+        .ty(format!("{AUDIT_TYPE_PREFIX}{operation}"))
+        .source(settings.base_url.trim_end_matches('/'))
+        .time(message.time)
+        .data("application/json", data)
+        .build()
+        .ok()?;
+    serde_json::to_value(&event)
+        .ok()
+        .map(|value| Bytes::from(value.to_string()))
+}
+
+/// The name audit record ids carry before their `@`.
+const AUDIT_NAME: &str = "audit";
+/// Audit record types: `tidings.audit.<operation>`.
+const AUDIT_TYPE_PREFIX: &str = "tidings.audit.";
 
 #[cfg(test)]
 mod tests {
