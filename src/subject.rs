@@ -157,6 +157,11 @@ impl SubjectFilter {
         Ok(filter)
     }
 
+    /// How many key positions follow the base (0 for a whole-stream filter).
+    pub fn positions(&self) -> usize {
+        self.tokens.len()
+    }
+
     /// The decoded, human-readable topic aviso shows in control frames (`mars.od.*.g`).
     pub fn logical_topic(&self) -> String {
         let mut topic = self.base.clone();

@@ -49,13 +49,8 @@ pub(crate) async fn page(
         .subject
         .to_nats_filter()
         .map_err(|error| bad(error.to_string()))?;
-    let key_count = schema.key_order.len();
     let admits = |message: &crate::store::StoredMessage| {
-        let Ok(values) = message.subject.decode_values(key_count) else {
-            return false;
-        };
-        let polygon = filter.spatial.as_ref().and_then(|_| message.polygon());
-        filter.matches(&values, polygon.as_ref())
+        filter.admits(&message.subject, || message.polygon())
     };
     let page = pagination::page(&state.store, &schema.stream, &nats_filter, admits, &request)
         .await

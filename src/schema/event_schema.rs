@@ -48,8 +48,19 @@ pub struct IdentifierFilter {
 }
 
 impl IdentifierFilter {
-    /// Whether a stored notification (decoded tokens, polygon header) passes.
-    pub fn matches(&self, values: &[String], polygon: Option<&Polygon>) -> bool {
+    /// Whether the notification stored under `subject` passes: the one check watch, replay,
+    /// browse and matching purges share. `polygon` (the stored polygon header) is read only
+    /// when a spatial filter needs it; a subject that does not decode never passes.
+    pub fn admits(&self, subject: &Subject, polygon: impl FnOnce() -> Option<Polygon>) -> bool {
+        let Ok(values) = subject.decode_values(self.subject.positions()) else {
+            return false;
+        };
+        let polygon = self.spatial.as_ref().and_then(|_| polygon());
+        self.matches(&values, polygon.as_ref())
+    }
+
+    /// Whether decoded tokens and a polygon pass.
+    pub(crate) fn matches(&self, values: &[String], polygon: Option<&Polygon>) -> bool {
         self.subject.matches_values(values)
             && self.constraints.iter().all(|(position, constraint)| {
                 values.get(*position).is_some_and(|v| constraint.matches(v))

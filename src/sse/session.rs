@@ -89,11 +89,7 @@ pub fn spawn(
 }
 
 fn admits(plan: &Plan, message: &SharedMessage) -> bool {
-    let Ok(values) = message.subject.decode_values(plan.schema.key_order.len()) else {
-        return false;
-    };
-    let polygon = plan.filter.spatial.as_ref().and_then(|_| message.polygon());
-    plan.filter.matches(&values, polygon.as_ref())
+    plan.filter.admits(&message.subject, || message.polygon())
 }
 
 /// The frame of one notification (an `error` frame if it cannot be rendered), counted.

@@ -310,12 +310,7 @@ async fn purge_matching(
         let mut matching = Vec::new();
         while let Some(message) = read.next().await {
             let message = message.map_err(|error| store_failure("purge notifications", &error))?;
-            let values = message
-                .subject
-                .decode_values(schema.key_order.len())
-                .unwrap_or_default();
-            let polygon = filter.spatial.as_ref().and_then(|_| message.polygon());
-            if filter.matches(&values, polygon.as_ref()) {
+            if filter.admits(&message.subject, || message.polygon()) {
                 matching.push(message.sequence);
             }
         }
