@@ -5,6 +5,7 @@
 //! How a request travels:
 //! ```text
 //! HTTP ─▶ api (router, request id, errors)
+//!       ─▶ ops               use cases: notify, open a stream, browse, purge
 //!       ─▶ schema::Catalog   event type ⇄ stream, identifier validation
 //!       ─▶ subject           canonical identifier ⇄ NATS subject / filter
 //!       ─▶ store             memory | jetstream: publish, read, delete, purge, subscribe
@@ -18,6 +19,7 @@ pub mod auth;
 pub mod cloudevent;
 pub mod domain;
 pub mod metrics;
+pub mod ops;
 pub mod schema;
 pub mod serve;
 pub mod settings;

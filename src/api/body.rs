@@ -35,14 +35,20 @@ pub(crate) const MAX_IDENTIFIER_KEYS: usize = 64;
 /// Longest identifier value, in characters (a schema may set less).
 pub(crate) const MAX_VALUE_CHARS: usize = 1000;
 
+/// An identifier over the limits that hold whatever the schema says.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LimitError {
+    #[error("identifier has {0} keys; at most {MAX_IDENTIFIER_KEYS} are accepted")]
+    TooManyKeys(usize),
+    #[error("Field '{key}' exceeds maximum length of {MAX_VALUE_CHARS} characters, got: {length}")]
+    ValueTooLong { key: String, length: usize },
+}
+
 impl RequestBody {
     /// Size limits that hold whatever the schema says: key count and value length.
-    pub(crate) fn check_limits(&self) -> Result<(), String> {
+    pub(crate) fn check_limits(&self) -> Result<(), LimitError> {
         if self.identifier.len() > MAX_IDENTIFIER_KEYS {
-            return Err(format!(
-                "identifier has {} keys; at most {MAX_IDENTIFIER_KEYS} are accepted",
-                self.identifier.len()
-            ));
+            return Err(LimitError::TooManyKeys(self.identifier.len()));
         }
         for (key, value) in &self.identifier {
             let length = match value {
@@ -51,9 +57,10 @@ impl RequestBody {
                 other => other.to_string().len(),
             };
             if length > MAX_VALUE_CHARS {
-                return Err(format!(
-                    "Field '{key}' exceeds maximum length of {MAX_VALUE_CHARS} characters, got: {length}"
-                ));
+                return Err(LimitError::ValueTooLong {
+                    key: key.clone(),
+                    length,
+                });
             }
         }
         Ok(())

@@ -8,15 +8,17 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
-use super::error::{ApiError, Endpoint};
+use super::error::{ApiError, Endpoint, RequestError};
 use super::guard::{self, Caller};
-use super::pagination::{self, PageRequest};
+use super::page_query::{page_json, take_page_request};
 use super::query;
 use super::state::AppState;
 use crate::auth::Access;
 use crate::cloudevent;
-use crate::domain::NotificationRef;
-use crate::schema::Operation;
+use crate::domain::{IdError, NotificationRef};
+use crate::ops::{self, browse, stream::SelectError};
+use crate::sse::session::Kind;
+use crate::store::StoredMessage;
 
 fn json(body: String) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
@@ -29,32 +31,36 @@ pub(crate) async fn page(
     Path(event_type): Path<String>,
     Query(mut pairs): Query<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
-    let bad = |message: String| ApiError::BadRequest(Endpoint::Browse, message);
+    let bad = |error: RequestError| ApiError::bad(Endpoint::Browse, error);
     let schema = state.schema(&event_type)?;
     guard::authorize(&state, &caller, &schema, Access::Read)?;
-    let request = PageRequest::take_from(&mut pairs).map_err(bad)?;
-    let body = query::request(event_type, pairs).map_err(bad)?;
-    body.check_limits().map_err(bad)?;
+    let request = take_page_request(&mut pairs).map_err(|error| bad(error.into()))?;
+    let body = query::request(event_type, pairs).map_err(|error| bad(error.into()))?;
+    body.check_limits().map_err(|error| bad(error.into()))?;
     if body.from_id.is_some()
         || body.from_date.is_some()
         || body.to_id.is_some()
         || body.to_date.is_some()
     {
-        return Err(bad("browse pages with next/prev cursors and time[gte]/time[lte]; from_id, from_date, to_id and to_date are for replay".to_owned()));
+        return Err(bad(RequestError::CursorsOnBrowse));
     }
-    let filter = schema
-        .filter(&body.identifier, Operation::Watch)
-        .map_err(|rejection| ApiError::Invalid(Endpoint::Browse, rejection))?;
-    let nats_filter = filter
-        .subject
-        .to_nats_filter()
-        .map_err(|error| bad(error.to_string()))?;
-    let admits = |message: &crate::store::StoredMessage| {
-        filter.admits(&message.subject, || message.polygon())
-    };
-    let page = pagination::page(&state.store, &schema.stream, &nats_filter, admits, &request)
-        .await
-        .map_err(ApiError::StreamSetup)?;
+    let selection = ops::stream::select(&schema, &body.identifier, Kind::Watch).map_err(
+        |error| match error {
+            SelectError::Invalid(rejection) => ApiError::Invalid(Endpoint::Browse, rejection),
+            SelectError::Subject(error) => bad(error.into()),
+        },
+    )?;
+    let filter = &selection.filter;
+    let admits = |message: &StoredMessage| filter.admits(&message.subject, || message.polygon());
+    let page = browse::page(
+        &state.store,
+        &schema.stream,
+        &selection.nats_filter,
+        admits,
+        &request,
+    )
+    .await
+    .map_err(ApiError::Read)?;
     let models: Vec<Bytes> = page
         .items
         .iter()
@@ -62,7 +68,7 @@ pub(crate) async fn page(
             cloudevent::render_shared(&schema, message, &state.session.cloudevents).ok()
         })
         .collect();
-    Ok(json(pagination::page_json(
+    Ok(json(page_json(
         &models,
         page.next.as_deref(),
         page.prev.as_deref(),
@@ -75,9 +81,9 @@ pub(crate) async fn one(
     Extension(caller): Extension<Caller>,
     Path(raw_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let reference: NotificationRef = raw_id.parse().map_err(|error: crate::domain::IdError| {
-        ApiError::BadRequest(Endpoint::Browse, error.to_string())
-    })?;
+    let reference: NotificationRef = raw_id
+        .parse()
+        .map_err(|error: IdError| ApiError::bad(Endpoint::Browse, error))?;
     let not_found = || ApiError::NotificationNotFound(raw_id.clone());
     let id = state.catalog.resolve_id(&reference).ok_or_else(not_found)?;
     let schema = state
@@ -89,7 +95,7 @@ pub(crate) async fn one(
         .store
         .get(&id.stream, id.sequence)
         .await
-        .map_err(ApiError::StreamSetup)?
+        .map_err(ApiError::Read)?
         .ok_or_else(not_found)?;
     let rendered = cloudevent::render_shared(schema, &message, &state.session.cloudevents)
         .map_err(|_| not_found())?;

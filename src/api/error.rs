@@ -1,14 +1,20 @@
-//! `ApiError`: the one place where a failure becomes a status code and a body. Handlers
-//! return it; the `request_id` middleware writes the body with the request id, so the
-//! conversion here has no side effects.
+//! `ApiError`: the one place where a failure becomes a status code. Handlers return it;
+//! [`error_body`](super::error_body) words its body and the `request_id` middleware writes
+//! that body with the request id and logs server failures, once, so turning an error into
+//! a response here has no side effects.
 
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Map, Value, json};
 
+use super::body::LimitError;
+use super::cursor::CursorError;
+use super::page_query::PageQueryError;
+use super::query::QueryError;
 use crate::domain::IdError;
+use crate::ops::notify::NotifyError;
 use crate::schema::Rejection;
 use crate::store::StoreError;
+use crate::subject::SubjectError;
 
 /// Which aviso endpoint a request-path error belongs to: it picks `code` and `error`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,24 +27,6 @@ pub enum Endpoint {
 }
 
 impl Endpoint {
-    fn label(self) -> &'static str {
-        match self {
-            Endpoint::Notify => "Invalid Notification Request",
-            Endpoint::Watch => "Invalid Watch Request",
-            Endpoint::Replay => "Invalid Replay Request",
-            Endpoint::Browse => "Invalid Browse Request",
-        }
-    }
-
-    fn invalid_code(self) -> &'static str {
-        match self {
-            Endpoint::Notify => "INVALID_NOTIFICATION_REQUEST",
-            Endpoint::Watch => "INVALID_WATCH_REQUEST",
-            Endpoint::Replay => "INVALID_REPLAY_REQUEST",
-            Endpoint::Browse => "INVALID_BROWSE_REQUEST",
-        }
-    }
-
     /// The path as aviso's messages name it.
     pub fn path(self) -> &'static str {
         match self {
@@ -61,13 +49,54 @@ pub enum BodyError {
     Shape(String),
 }
 
-/// Admin endpoints answer in their own envelope.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AdminFailure {
-    pub status: StatusCode,
-    pub message: String,
-    /// Echoed on the single-delete route, as sent.
-    pub notification_id: Option<String>,
+/// A request-level rule outside the identifier: limits, cursors, query parameters, ids.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    #[error(transparent)]
+    Limits(#[from] LimitError),
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    #[error(transparent)]
+    Cursor(#[from] CursorError),
+    #[error(transparent)]
+    Page(#[from] PageQueryError),
+    #[error(transparent)]
+    Subject(#[from] SubjectError),
+    #[error(transparent)]
+    Id(#[from] IdError),
+    #[error("Last-Event-ID '{raw}' is invalid: {source}")]
+    LastEventIdInvalid { raw: String, source: IdError },
+    #[error("Last-Event-ID '{raw}' does not belong to event type '{event_type}'")]
+    LastEventIdForeign { raw: String, event_type: String },
+    #[error("Idempotency-Key must be 1 to 255 visible ASCII characters")]
+    IdempotencyKey,
+    #[error("to_id and to_date are only supported for the replay endpoint, not /notification")]
+    EndOnNotify,
+    #[error(
+        "browse pages with next/prev cursors and time[gte]/time[lte]; from_id, from_date, to_id and to_date are for replay"
+    )]
+    CursorsOnBrowse,
+}
+
+/// What an admin route could not do; rendered in the admin envelope.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// The request is not one the route takes (the message says why).
+    #[error("{0}")]
+    Invalid(String),
+    /// The stream, event type or notification named does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The store failed: unreachable (503) or refusing (500).
+    #[error("Failed to {action}: store unavailable")]
+    Store {
+        action: &'static str,
+        #[source]
+        error: StoreError,
+    },
+    /// The operation's task ended abnormally (a bug: it is logged).
+    #[error("The operation ended abnormally; see the audit trail and the logs")]
+    Aborted,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -78,15 +107,16 @@ pub enum ApiError {
     UnknownEventType(String, Vec<String>),
     #[error("{1}")]
     Invalid(Endpoint, Rejection),
-    /// A request-level rule outside the identifier (cursors, endpoint restrictions).
     #[error("{1}")]
-    BadRequest(Endpoint, String),
+    BadRequest(Endpoint, RequestError),
     #[error("store unavailable: {0}")]
     Unavailable(StoreError),
     #[error("notification storage failed: {0}")]
     Storage(StoreError),
     #[error("stream setup failed: {0}")]
     StreamSetup(StoreError),
+    #[error("reading notifications failed: {0}")]
+    Read(StoreError),
     #[error("too many open streams (limit {0})")]
     TooManyStreams(usize),
     /// 401, with the `WWW-Authenticate` challenges of the configured mode.
@@ -98,8 +128,12 @@ pub enum ApiError {
     AuthUnavailable,
     #[error("query string longer than {limit} bytes")]
     QueryTooLong { limit: usize },
-    #[error("{}", .0.message)]
-    Admin(AdminFailure),
+    /// An admin route's failure; `notification_id` is echoed on the single-delete route.
+    #[error("{error}")]
+    Admin {
+        error: AdminError,
+        notification_id: Option<String>,
+    },
     #[error("Event type '{0}' not found")]
     SchemaNotFound(String, Vec<String>),
     #[error("Notification {0} not found")]
@@ -118,47 +152,26 @@ pub enum ApiError {
     Rejected(StatusCode, String),
 }
 
-/// What the middleware turns into the final body, once it knows the request id.
-#[derive(Debug, Clone)]
-pub enum ErrorBody {
-    /// A JSON object whose keys are rendered sorted, as aviso renders them.
-    Sorted(Map<String, Value>),
-    /// The admin envelope: `success`, `message`, `notification_id`?, then `request_id`.
-    Admin {
-        message: String,
-        notification_id: Option<String>,
-    },
-}
-
-fn standard(code: &str, error: &str, message: &str, details: &str) -> Map<String, Value> {
-    let mut body = Map::new();
-    body.insert("code".to_owned(), json!(code));
-    body.insert("details".to_owned(), json!(details));
-    body.insert("error".to_owned(), json!(error));
-    body.insert("message".to_owned(), json!(message));
-    body
-}
-
-/// Aviso's auth error shape: no `details`.
-fn auth_error(code: &str, error: &str, message: &str) -> Map<String, Value> {
-    let mut body = Map::new();
-    body.insert("code".to_owned(), json!(code));
-    body.insert("error".to_owned(), json!(error));
-    body.insert("message".to_owned(), json!(message));
-    body
-}
-
-impl From<IdError> for AdminFailure {
-    fn from(error: IdError) -> Self {
-        AdminFailure {
-            status: StatusCode::BAD_REQUEST,
-            message: error.to_string(),
+impl From<AdminError> for ApiError {
+    fn from(error: AdminError) -> Self {
+        ApiError::Admin {
+            error,
             notification_id: None,
         }
     }
 }
 
+/// A server failure's description, left on the response for the request middleware to
+/// log once with the request id.
+#[derive(Debug, Clone)]
+pub(crate) struct ServerFailure(pub String);
+
 impl ApiError {
+    /// A request-level rule broken on `endpoint`.
+    pub(crate) fn bad(endpoint: Endpoint, error: impl Into<RequestError>) -> Self {
+        ApiError::BadRequest(endpoint, error.into())
+    }
+
     /// Maps a store failure on a write path: outages are 503, the rest 500.
     pub fn from_store(error: StoreError) -> Self {
         match error {
@@ -168,21 +181,32 @@ impl ApiError {
         }
     }
 
+    /// Tags this admin failure with the id the request named.
+    pub(crate) fn with_notification_id(self, raw_id: &str) -> Self {
+        match self {
+            ApiError::Admin { error, .. } => ApiError::Admin {
+                error,
+                notification_id: Some(raw_id.to_owned()),
+            },
+            other => other,
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::Body(..)
             | ApiError::UnknownEventType(..)
             | ApiError::Invalid(..)
             | ApiError::BadRequest(..) => StatusCode::BAD_REQUEST,
-            ApiError::Unavailable(_)
-            | ApiError::StreamSetup(StoreError::Unavailable(_))
-            | ApiError::TooManyStreams(_)
-            | ApiError::AuthUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::TooManyStreams(_) | ApiError::AuthUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ApiError::StreamSetup(error) | ApiError::Read(error) => store_status(error),
             ApiError::Unauthorized(..) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::QueryTooLong { .. } => StatusCode::URI_TOO_LONG,
-            ApiError::Storage(_) | ApiError::StreamSetup(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            ApiError::Admin(failure) => failure.status,
+            ApiError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Admin { error, .. } => admin_status(error),
             ApiError::SchemaNotFound(..)
             | ApiError::NoRoute { .. }
             | ApiError::NotificationNotFound(_) => StatusCode::NOT_FOUND,
@@ -193,165 +217,61 @@ impl ApiError {
         }
     }
 
-    /// The body without its request id.
-    pub fn body(&self) -> ErrorBody {
-        ErrorBody::Sorted(match self {
-            ApiError::Body(endpoint, error) => {
-                let (code, message) = match error {
-                    BodyError::Json(text) => {
-                        ("INVALID_JSON", format!("JSON parsing failed: {text}"))
-                    }
-                    BodyError::UnknownField(key) => (
-                        "UNKNOWN_FIELD",
-                        format!(
-                            "Request contains unknown fields: Unknown field '{key}' in request. Allowed fields: {:?}",
-                            super::body::ALLOWED_FIELDS
-                        ),
-                    ),
-                    BodyError::Shape(text) => (
-                        "INVALID_REQUEST_SHAPE",
-                        format!("Request deserialization failed: {text}"),
-                    ),
-                };
-                standard(code, endpoint.label(), &message, &message)
-            }
-            ApiError::UnknownEventType(name, configured) => {
-                let mut body = Map::new();
-                body.insert("code".to_owned(), json!("UNKNOWN_EVENT_TYPE"));
-                body.insert("configured_event_types".to_owned(), json!(configured));
-                body.insert("error".to_owned(), json!("unknown_event_type"));
-                body.insert(
-                    "message".to_owned(),
-                    json!(format!("unknown event type '{name}'")),
-                );
-                body
-            }
-            ApiError::Invalid(endpoint, rejection) => standard(
-                endpoint.invalid_code(),
-                endpoint.label(),
-                &rejection.to_string(),
-                &rejection.details(),
-            ),
-            ApiError::BadRequest(endpoint, message) => {
-                standard(endpoint.invalid_code(), endpoint.label(), message, message)
-            }
-            ApiError::Unavailable(_) => standard(
-                "SERVICE_UNAVAILABLE",
-                "service_unavailable",
-                "store unavailable, retry later",
-                "the notification store is not reachable",
-            ),
-            ApiError::Unauthorized(message, _) => {
-                auth_error("UNAUTHORIZED", "unauthorized", message)
-            }
-            ApiError::Forbidden(message) => auth_error("FORBIDDEN", "forbidden", message),
-            ApiError::AuthUnavailable => auth_error(
-                "SERVICE_UNAVAILABLE",
-                "service_unavailable",
-                "Authentication service temporarily unavailable",
-            ),
-            ApiError::QueryTooLong { limit } => {
-                let message = format!("The query string exceeds the limit of {limit} bytes");
-                standard("URI_TOO_LONG", "uri_too_long", &message, &message)
-            }
-            ApiError::TooManyStreams(limit) => standard(
-                "SERVICE_UNAVAILABLE",
-                "service_unavailable",
-                &format!("too many open streams on this instance (limit {limit}); retry later"),
-                "sse.max_connections reached",
-            ),
-            ApiError::Storage(_) => standard(
-                "NOTIFICATION_STORAGE_FAILED",
-                "Notification Storage Failed",
-                "Failed to store notification",
-                "the notification store refused the operation",
-            ),
-            ApiError::StreamSetup(error) => {
-                let (code, label) = match error {
-                    StoreError::Unavailable(_) => ("SERVICE_UNAVAILABLE", "service_unavailable"),
-                    _ => (
-                        "SSE_STREAM_INITIALIZATION_FAILED",
-                        "SSE stream creation failed",
-                    ),
-                };
-                standard(
-                    code,
-                    label,
-                    "Failed to open the stream",
-                    "the notification store could not be read",
-                )
-            }
-            ApiError::Admin(failure) => {
-                return ErrorBody::Admin {
-                    message: failure.message.clone(),
-                    notification_id: failure.notification_id.clone(),
-                };
-            }
-            ApiError::SchemaNotFound(name, available) => {
-                let mut body = Map::new();
-                body.insert("available_types".to_owned(), json!(available));
-                body.insert(
-                    "message".to_owned(),
-                    json!(format!("Event type '{name}' not found")),
-                );
-                body.insert("status".to_owned(), json!("error"));
-                body
-            }
-            ApiError::NotificationNotFound(id) => {
-                let message = format!("Notification {id} not found");
-                standard("NOT_FOUND", "not_found", &message, &message)
-            }
-            ApiError::NoRoute { method, path } => {
-                let message = format!("No route for {method} {path}");
-                standard("NOT_FOUND", "not_found", &message, &message)
-            }
-            ApiError::MethodNotAllowed { method, path } => {
-                let message = format!("Method {method} is not allowed on {path}");
-                standard(
-                    "METHOD_NOT_ALLOWED",
-                    "method_not_allowed",
-                    &message,
-                    &message,
-                )
-            }
-            ApiError::PayloadTooLarge { limit } => {
-                let message = format!("Request body exceeds the limit of {limit} bytes");
-                standard("PAYLOAD_TOO_LARGE", "payload_too_large", &message, &message)
-            }
-            ApiError::IdempotencyKeyReused(key) => standard(
-                "IDEMPOTENCY_KEY_REUSED",
-                "idempotency_key_reused",
-                &format!(
-                    "Idempotency-Key '{key}' was already used for a different notification; send a new key"
-                ),
-                "the event type, identifier or payload differs from the request first sent with this key within the duplicate window; nothing was stored",
-            ),
-            ApiError::Rejected(status, message) => {
-                let code = status
-                    .canonical_reason()
-                    .unwrap_or("Bad Request")
-                    .to_uppercase()
-                    .replace(' ', "_");
-                standard(&code, &code.to_lowercase(), message, message)
-            }
-        })
+    /// What the log says about a server failure: the answer and its cause.
+    fn log_line(&self) -> String {
+        match self {
+            ApiError::Admin {
+                error: AdminError::Store { action, error },
+                ..
+            } => format!("{action} failed: {error}"),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// Outages are worth a retry (503); any other store failure is ours (500).
+fn store_status(error: &StoreError) -> StatusCode {
+    match error {
+        StoreError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+fn admin_status(error: &AdminError) -> StatusCode {
+    match error {
+        AdminError::Invalid(_) => StatusCode::BAD_REQUEST,
+        AdminError::NotFound(_) => StatusCode::NOT_FOUND,
+        AdminError::Store { error, .. } => store_status(error),
+        AdminError::Aborted => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+impl From<NotifyError> for ApiError {
+    fn from(error: NotifyError) -> Self {
+        match error {
+            NotifyError::Invalid(rejection) => ApiError::Invalid(Endpoint::Notify, rejection),
+            NotifyError::Store(error) => ApiError::from_store(error),
+        }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if self.status().is_server_error() {
-            tracing::warn!(error = %self, "request failed");
-        }
-        let mut response = self.status().into_response();
+        let status = self.status();
+        let mut response = status.into_response();
         if let ApiError::Unauthorized(_, challenges) = &self {
             for challenge in *challenges {
-                if let Ok(value) = axum::http::HeaderValue::from_str(challenge) {
+                if let Ok(value) = HeaderValue::from_str(challenge) {
                     response
                         .headers_mut()
-                        .append(axum::http::header::WWW_AUTHENTICATE, value);
+                        .append(header::WWW_AUTHENTICATE, value);
                 }
             }
+        }
+        if status.is_server_error() {
+            response
+                .extensions_mut()
+                .insert(ServerFailure(self.log_line()));
         }
         response.extensions_mut().insert(self.body());
         response

@@ -16,15 +16,24 @@ fn operand(raw: &str) -> Value {
         .unwrap_or_else(|_| Value::String(raw.to_owned()))
 }
 
+/// Why query parameters do not make a request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueryError {
+    #[error("query parameter '{0}' is given more than once")]
+    Repeated(String),
+    #[error("query parameter '{key}' has unknown operator '{operator}'; use one of {}", OPERATORS.join(", "))]
+    UnknownOperator { key: String, operator: String },
+}
+
 /// Builds the request for `event_type` from decoded query pairs.
 pub(crate) fn request(
     event_type: String,
     pairs: Vec<(String, String)>,
-) -> Result<RequestBody, String> {
+) -> Result<RequestBody, QueryError> {
     let mut identifier = Map::new();
     let mut cursors: Map<String, Value> = Map::new();
     for (key, value) in pairs {
-        let duplicate = || format!("query parameter '{key}' is given more than once");
+        let duplicate = || QueryError::Repeated(key.clone());
         if CURSORS.contains(&key.as_str()) {
             if cursors.insert(key.clone(), Value::String(value)).is_some() {
                 return Err(duplicate());
@@ -42,10 +51,10 @@ pub(crate) fn request(
                 (name.to_owned(), Value::Object(object))
             }
             Some((_, operator)) => {
-                return Err(format!(
-                    "query parameter '{key}' has unknown operator '{operator}'; use one of {}",
-                    OPERATORS.join(", ")
-                ));
+                return Err(QueryError::UnknownOperator {
+                    operator: operator.to_owned(),
+                    key: key.clone(),
+                });
             }
             None => (key.clone(), Value::String(value)),
         };
@@ -101,6 +110,7 @@ mod tests {
         assert!(
             request("m".to_owned(), pairs(&[("step[near]", "1")]))
                 .unwrap_err()
+                .to_string()
                 .contains("unknown operator")
         );
     }

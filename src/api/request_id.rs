@@ -13,7 +13,8 @@ use serde::Serialize;
 use serde_json::json;
 use tracing::Instrument;
 
-use super::error::{ApiError, ErrorBody};
+use super::error::{ApiError, ServerFailure};
+use super::error_body::ErrorBody;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
@@ -88,6 +89,9 @@ pub(crate) async fn middleware(mut request: Request, next: Next) -> Response {
     let started = Instant::now();
     let mut response = next.run(request).instrument(span.clone()).await;
     let status = response.status();
+    if let Some(ServerFailure(failure)) = response.extensions_mut().remove::<ServerFailure>() {
+        span.in_scope(|| tracing::warn!(error = %failure, "request failed"));
+    }
     let pending = response.extensions_mut().remove::<ErrorBody>();
     let body = match pending {
         Some(body) => Some(body),

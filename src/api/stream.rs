@@ -13,17 +13,21 @@ use axum::response::{IntoResponse, Response};
 
 use super::body::RequestBody;
 use super::cursor;
-use super::error::{ApiError, Endpoint};
+use super::error::{ApiError, Endpoint, RequestError};
 use super::guard::{self, Caller};
 use super::query;
 use super::request_id::RequestId;
 use super::state::AppState;
 use crate::auth::Access;
-use crate::domain::{End, NotificationRef, Sequence};
-use crate::schema::{EventSchema, Operation};
+use crate::domain::{NotificationRef, Start};
+use crate::ops::{
+    self,
+    stream::{Resumed, SelectError, StreamRequest},
+};
+use crate::schema::EventSchema;
 use crate::serve::ConnectionControl;
-use crate::sse::frame::{FrameContext, Resume};
-use crate::sse::session::{self, Kind, Plan};
+use crate::sse::frame::FrameContext;
+use crate::sse::session::{self, Kind};
 
 pub(crate) const LAST_EVENT_ID_HEADER: &str = "last-event-id";
 
@@ -42,27 +46,34 @@ fn resume_after(
     state: &AppState,
     raw: &str,
     endpoint: Endpoint,
-) -> Result<Sequence, ApiError> {
-    let reference: NotificationRef = raw.parse().map_err(|error| {
-        ApiError::BadRequest(
+) -> Result<Resumed, ApiError> {
+    let reference: NotificationRef = raw.parse().map_err(|source| {
+        ApiError::bad(
             endpoint,
-            format!("Last-Event-ID '{raw}' is invalid: {error}"),
+            RequestError::LastEventIdInvalid {
+                raw: raw.to_owned(),
+                source,
+            },
         )
     })?;
-    state
+    let after = state
         .catalog
         .resolve_id(&reference)
         .filter(|id| id.stream == schema.stream)
         .map(|id| id.sequence)
         .ok_or_else(|| {
-            ApiError::BadRequest(
+            ApiError::bad(
                 endpoint,
-                format!(
-                    "Last-Event-ID '{raw}' does not belong to event type '{}'",
-                    schema.event_type
-                ),
+                RequestError::LastEventIdForeign {
+                    raw: raw.to_owned(),
+                    event_type: schema.event_type.to_string(),
+                },
             )
-        })
+        })?;
+    Ok(Resumed {
+        last_event_id: raw.to_owned(),
+        after,
+    })
 }
 
 /// Which form of the route was called.
@@ -111,7 +122,7 @@ impl<S: Send + Sync> FromRequestParts<S> for StreamCall {
 async fn open(
     state: AppState,
     call: StreamCall,
-    mut request: RequestBody,
+    request: RequestBody,
     endpoint: Endpoint,
     form: Form,
 ) -> Result<Response, ApiError> {
@@ -125,96 +136,55 @@ async fn open(
     guard::authorize(&state, &caller, &schema, Access::Read)?;
     request
         .check_limits()
-        .map_err(|message| ApiError::BadRequest(endpoint, message))?;
+        .map_err(|error| ApiError::bad(endpoint, error))?;
     let resumed = match &last_event_id {
-        Some(raw) => {
-            let after = resume_after(&schema, &state, raw, endpoint)?;
-            request.from_id = Some(after.next().to_string());
-            request.from_date = None;
-            Some((raw.clone(), after))
-        }
+        Some(raw) => Some(resume_after(&schema, &state, raw, endpoint)?),
         None => None,
     };
-    let cursors = cursor::validate(&request, endpoint)
-        .map_err(|message| ApiError::BadRequest(endpoint, message))?;
-    let operation = match endpoint {
-        Endpoint::Replay => Operation::Replay,
-        _ => Operation::Watch,
+    let resume_start = resumed
+        .as_ref()
+        .map(|resumed| Start::Sequence(resumed.after.next()));
+    let cursors = cursor::validate(&request, endpoint, resume_start)
+        .map_err(|error| ApiError::bad(endpoint, error))?;
+    let kind = match endpoint {
+        Endpoint::Replay => Kind::Replay,
+        _ => Kind::Watch,
     };
-    let filter = schema
-        .filter(&request.identifier, operation)
-        .map_err(|rejection| ApiError::Invalid(endpoint, rejection))?;
-    let nats_filter = filter
-        .subject
-        .to_nats_filter()
-        .map_err(|error| ApiError::BadRequest(endpoint, error.to_string()))?;
+    let selection =
+        ops::stream::select(&schema, &request.identifier, kind).map_err(|error| match error {
+            SelectError::Invalid(rejection) => ApiError::Invalid(endpoint, rejection),
+            SelectError::Subject(error) => ApiError::bad(endpoint, error),
+        })?;
     let permit = state
         .streams
         .clone()
         .try_acquire_owned()
         .map_err(|_| ApiError::TooManyStreams(state.settings.sse.max_connections))?;
-    let boundary = state
-        .store
-        .last_sequence(&schema.stream)
-        .await
-        .map_err(ApiError::StreamSetup)?;
-    let last_deliverable = match cursors.to {
-        None => boundary,
-        Some(End::Sequence(sequence)) => sequence.min(boundary),
-        Some(End::Time(time)) => state
-            .store
-            .last_sequence_at(&schema.stream, time)
-            .await
-            .map_err(ApiError::StreamSetup)?
-            .min(boundary),
-    };
-    let resume = match resumed {
-        Some((last_event_id, after)) => {
-            let info = state
-                .store
-                .stream_info(&schema.stream)
-                .await
-                .map_err(ApiError::StreamSetup)?;
-            let first_available =
-                (info.first_sequence > after.get() + 1).then_some(info.first_sequence);
-            Some(Resume {
-                last_event_id,
-                first_available,
-            })
-        }
-        None => None,
-    };
-    let limit = schema
-        .max_historical_notifications
-        .unwrap_or(state.settings.replay.max_historical_notifications);
     let route = match (endpoint, form) {
         (Endpoint::Replay, Form::Post) => "/api/v1/replay",
         (Endpoint::Replay, Form::Get) => "/api/v1/replay/{event_type}",
         (_, Form::Post) => "/api/v1/watch",
         (_, Form::Get) => "/api/v1/watch/{event_type}",
     };
-    let plan = Plan {
+    let context = FrameContext {
+        request_id: request_id.0.clone(),
+        topic: selection.filter.subject.logical_topic(),
+    };
+    let stream_request = StreamRequest {
+        kind,
         route,
-        kind: if endpoint == Endpoint::Replay {
-            Kind::Replay
-        } else {
-            Kind::Watch
-        },
-        context: FrameContext {
-            request_id: request_id.0.clone(),
-            topic: filter.subject.logical_topic(),
-        },
         schema,
-        nats_filter,
-        filter,
+        selection,
         start: cursors.from,
         end: cursors.to,
-        limit,
-        boundary,
-        last_deliverable,
-        resume,
+        resumed,
+        context,
         retry: (form == Form::Get).then_some(BROWSER_RETRY),
+        default_limit: state.settings.replay.max_historical_notifications,
     };
+    let plan = ops::stream::plan(&state.store, stream_request)
+        .await
+        .map_err(ApiError::StreamSetup)?;
     let body = session::spawn(
         plan,
         state.store.clone(),
@@ -223,7 +193,11 @@ async fn open(
         permit,
         connection,
     );
-    let mut response = body.into_response();
+    Ok(event_stream(body.into_response(), &state))
+}
+
+/// The headers of every stream answer.
+fn event_stream(mut response: Response, state: &AppState) -> Response {
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
@@ -246,7 +220,7 @@ async fn open(
             HeaderValue::from_static("*"),
         );
     }
-    Ok(response)
+    response
 }
 
 fn parse_body(body: &[u8], endpoint: Endpoint) -> Result<RequestBody, ApiError> {
@@ -258,7 +232,7 @@ fn from_query(
     pairs: Vec<(String, String)>,
     endpoint: Endpoint,
 ) -> Result<RequestBody, ApiError> {
-    query::request(event_type, pairs).map_err(|message| ApiError::BadRequest(endpoint, message))
+    query::request(event_type, pairs).map_err(|error| ApiError::bad(endpoint, error))
 }
 
 #[tracing::instrument(skip_all)]

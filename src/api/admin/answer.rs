@@ -4,12 +4,11 @@
 use std::convert::Infallible;
 
 use axum::extract::{FromRequestParts, Query};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::api::error::{AdminFailure, ApiError};
+use crate::api::error::{AdminError, ApiError};
 use crate::store::{PurgeReport, StoreError};
 
 /// The one query parameter a destructive route takes.
@@ -20,7 +19,23 @@ pub(crate) const DRY_RUN: &str = "dry_run";
 /// (`DRY_RUN`, `dryrun`, `dry-run`, `dry_run=yes`) is refused, since ignoring it would delete
 /// for real. Extraction never fails: the refusal is kept for the handler, which audits it.
 #[derive(Debug, Clone)]
-pub(crate) struct DryRun(Result<bool, String>);
+pub(crate) struct DryRun(Result<bool, DryRunError>);
+
+/// Why a destructive route's query string was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum DryRunError {
+    #[error("the query string is not valid")]
+    Unreadable,
+    #[error(
+        "unknown query parameter '{name}'{}; the only accepted one is dry_run=true|false",
+        did_you_mean(.name)
+    )]
+    UnknownParameter { name: String },
+    #[error("dry_run must be given once")]
+    Repeated,
+    #[error("dry_run must be true or false, got '{0}'")]
+    NotABoolean(String),
+}
 
 impl DryRun {
     /// Reads the raw query string (`None`: no `?`).
@@ -35,9 +50,7 @@ impl DryRun {
 
     /// The switch, or the admin-shaped 400 that names what was wrong.
     pub(crate) fn check(&self) -> Result<bool, ApiError> {
-        self.0
-            .clone()
-            .map_err(|message| failure(StatusCode::BAD_REQUEST, message))
+        self.0.clone().map_err(|error| invalid(error.to_string()))
     }
 
     /// [`DryRun::check`] for the routes that take no body ([`refuse_body`]).
@@ -54,34 +67,34 @@ fn looks_like_dry_run(name: &str) -> bool {
     letters.eq_ignore_ascii_case("dryrun")
 }
 
-fn parse_dry_run(query: &str) -> Result<bool, String> {
-    let pairs = Query::<Vec<(String, String)>>::try_from_uri(
-        &format!("/?{query}")
-            .parse()
-            .map_err(|_| "the query string is not valid".to_owned())?,
-    )
-    .map_err(|_| "the query string is not valid".to_owned())?
-    .0;
+fn did_you_mean(name: &str) -> &'static str {
+    if looks_like_dry_run(name) {
+        " (did you mean dry_run?)"
+    } else {
+        ""
+    }
+}
+
+fn parse_dry_run(query: &str) -> Result<bool, DryRunError> {
+    let uri = format!("/?{query}")
+        .parse()
+        .map_err(|_| DryRunError::Unreadable)?;
+    let pairs = Query::<Vec<(String, String)>>::try_from_uri(&uri)
+        .map_err(|_| DryRunError::Unreadable)?
+        .0;
     let mut value = None;
-    for (key, given) in pairs {
-        if key != DRY_RUN {
-            let hint = if looks_like_dry_run(&key) {
-                " (did you mean dry_run?)"
-            } else {
-                ""
-            };
-            return Err(format!(
-                "unknown query parameter '{key}'{hint}; the only accepted one is dry_run=true|false"
-            ));
+    for (name, given) in pairs {
+        if name != DRY_RUN {
+            return Err(DryRunError::UnknownParameter { name });
         }
         if value.replace(given).is_some() {
-            return Err("dry_run must be given once".to_owned());
+            return Err(DryRunError::Repeated);
         }
     }
     match value.as_deref() {
         None | Some("false") => Ok(false),
         Some("true") => Ok(true),
-        Some(other) => Err(format!("dry_run must be true or false, got '{other}'")),
+        Some(other) => Err(DryRunError::NotABoolean(other.to_owned())),
     }
 }
 
@@ -104,10 +117,9 @@ fn unknown_field(key: &str, accepted: &[&str]) -> ApiError {
     } else {
         ""
     };
-    failure(
-        StatusCode::BAD_REQUEST,
-        format!("unknown field '{key}' in the request body; {accepted}{hint}"),
-    )
+    invalid(format!(
+        "unknown field '{key}' in the request body; {accepted}{hint}"
+    ))
 }
 
 /// Refuses a JSON object body with keys outside `accepted`: an unknown field (a misplaced
@@ -134,8 +146,7 @@ pub(crate) fn refuse_body(body: &[u8]) -> Result<(), ApiError> {
             Some(key) => Err(unknown_field(key, &[])),
             None => Ok(()),
         },
-        _ => Err(failure(
-            StatusCode::BAD_REQUEST,
+        _ => Err(invalid(
             "this route takes no request body (send none, or {}); a dry run is the query parameter ?dry_run=true",
         )),
     }
@@ -215,22 +226,19 @@ impl AdminAnswer {
     }
 }
 
-pub(crate) fn failure(status: StatusCode, message: impl Into<String>) -> ApiError {
-    ApiError::Admin(AdminFailure {
-        status,
-        message: message.into(),
-        notification_id: None,
-    })
+/// The request is not one the route takes; `message` says why.
+pub(crate) fn invalid(message: impl Into<String>) -> ApiError {
+    AdminError::Invalid(message.into()).into()
 }
 
-/// A store failure during an admin operation: 503 when NATS is unreachable, else 500.
-pub(crate) fn store_failure(action: &str, error: &StoreError) -> ApiError {
-    let status = match error {
-        StoreError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
-    };
-    tracing::warn!(%error, "{action} failed");
-    failure(status, format!("Failed to {action}: store unavailable"))
+/// What the request names does not exist.
+pub(crate) fn not_found(message: impl Into<String>) -> ApiError {
+    AdminError::NotFound(message.into()).into()
+}
+
+/// A store failure while trying to `action`.
+pub(crate) fn store_failure(action: &'static str, error: StoreError) -> ApiError {
+    AdminError::Store { action, error }.into()
 }
 
 #[cfg(test)]

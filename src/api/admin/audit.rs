@@ -3,17 +3,18 @@
 //! Records are bounded in size, the trail in age and bytes (`store.audit`).
 
 use axum::extract::{Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde::Serialize;
 
-use super::answer::{AdminAnswer, failure};
+use super::answer::{AdminAnswer, invalid, store_failure};
 use super::context::AdminRequest;
 use crate::api::error::ApiError;
-use crate::api::pagination::{self, PageRequest};
+use crate::api::page_query::{page_json, take_page_request};
 use crate::api::state::AppState;
 use crate::cloudevent;
+use crate::ops::browse;
 use crate::store::Publication;
 use crate::subject::Subject;
 
@@ -148,19 +149,15 @@ pub(crate) async fn list(
     request: AdminRequest,
     Query(mut pairs): Query<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
-    let page_request = PageRequest::take_from(&mut pairs)
-        .map_err(|message| failure(StatusCode::BAD_REQUEST, message))?;
+    let page_request = take_page_request(&mut pairs).map_err(|error| invalid(error.to_string()))?;
     if let Some((key, _)) = pairs.first() {
-        return Err(failure(
-            StatusCode::BAD_REQUEST,
-            format!("unknown query parameter '{key}'"),
-        ));
+        return Err(invalid(format!("unknown query parameter '{key}'")));
     }
     let stream = state.store.audit_stream();
     let filter = format!("{}.>", stream.base());
-    let page = pagination::page(&state.store, &stream, &filter, |_| true, &page_request)
+    let page = browse::page(&state.store, &stream, &filter, |_| true, &page_request)
         .await
-        .map_err(|error| super::answer::store_failure("read the audit trail", &error))?;
+        .map_err(|error| store_failure("read the audit trail", error))?;
     let models: Vec<Bytes> = page
         .items
         .iter()
@@ -171,7 +168,7 @@ pub(crate) async fn list(
         &request.request_id,
     ))
     .unwrap_or_default();
-    let page_body = pagination::page_json(&models, page.next.as_deref(), page.prev.as_deref());
+    let page_body = page_json(&models, page.next.as_deref(), page.prev.as_deref());
     // The envelope first, then the page fields, as one object.
     let body = format!("{},{}", envelope.trim_end_matches('}'), &page_body[1..]);
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())

@@ -6,12 +6,11 @@ use std::future::Future;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::http::StatusCode;
 use tokio::sync::oneshot;
 
-use super::answer::{AdminAnswer, failure};
+use super::answer::AdminAnswer;
 use super::context::AdminRequest;
-use crate::api::error::ApiError;
+use crate::api::error::{AdminError, ApiError};
 
 /// Whether the client still waits for the answer: the handler holds the other end, which
 /// is dropped with it (request timeout, hang-up).
@@ -42,10 +41,7 @@ where
         Ok(result) => result,
         Err(error) => {
             tracing::error!(%error, "admin operation task ended abnormally");
-            Err(failure(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "The operation ended abnormally; see the audit trail and the logs",
-            ))
+            Err(AdminError::Aborted.into())
         }
     }
 }

@@ -3,16 +3,15 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use serde::Deserialize;
 
 use super::answer::{
-    AdminAnswer, DryRun, ItemFailure, failure, refuse_unknown_fields, store_failure,
+    AdminAnswer, DryRun, ItemFailure, invalid, not_found, refuse_unknown_fields, store_failure,
 };
 use super::audit;
 use super::completion::to_completion;
 use super::context::AdminRequest;
-use crate::api::error::{AdminFailure, ApiError};
+use crate::api::error::ApiError;
 use crate::api::state::AppState;
 use crate::domain::{NotificationId, NotificationRef};
 use crate::store::{DeleteOutcome, PurgeReport, Retraction, StoreError};
@@ -111,7 +110,7 @@ async fn delete_one_to_end(
 ) -> Result<Json<AdminAnswer>, ApiError> {
     let result = match dry.check_bodyless(&body) {
         Ok(dry_run) => delete_one_checked(&state, &request, &raw_id, dry_run).await,
-        Err(error) => Err(with_id(error, &raw_id)),
+        Err(error) => Err(error.with_notification_id(&raw_id)),
     };
     finish(&state, &request, &raw_id, dry.requested(), result).await
 }
@@ -141,35 +140,15 @@ async fn delete_one_checked(
             answer.dry_run = dry_run;
             Ok(answer)
         }
-        Err(ItemError::Unavailable(error)) => Err(with_id(
-            store_failure("delete notification", &error),
-            raw_id,
-        )),
         Err(error) => {
-            let status = match &error {
-                ItemError::InvalidId(_) => StatusCode::BAD_REQUEST,
-                _ => StatusCode::NOT_FOUND,
+            let error = match error {
+                ItemError::Unavailable(error) => store_failure("delete notification", error),
+                ItemError::InvalidId(message) => invalid(message),
+                ItemError::UnknownStream => not_found("Notification not found"),
+                other => not_found(other.message()),
             };
-            let message = match error {
-                ItemError::UnknownStream => "Notification not found".to_owned(),
-                other => other.message(),
-            };
-            Err(ApiError::Admin(AdminFailure {
-                status,
-                message,
-                notification_id: Some(raw_id.to_owned()),
-            }))
+            Err(error.with_notification_id(raw_id))
         }
-    }
-}
-
-fn with_id(error: ApiError, raw_id: &str) -> ApiError {
-    match error {
-        ApiError::Admin(mut failure) => {
-            failure.notification_id = Some(raw_id.to_owned());
-            ApiError::Admin(failure)
-        }
-        other => other,
     }
 }
 
@@ -199,20 +178,13 @@ struct BulkRequest {
 
 fn parse_bulk(body: &[u8]) -> Result<Vec<String>, ApiError> {
     refuse_unknown_fields(body, &["ids"])?;
-    let request: BulkRequest = serde_json::from_slice(body).map_err(|error| {
-        failure(
-            StatusCode::BAD_REQUEST,
-            format!("Json deserialize error: {error}"),
-        )
-    })?;
+    let request: BulkRequest = serde_json::from_slice(body)
+        .map_err(|error| invalid(format!("Json deserialize error: {error}")))?;
     if request.ids.is_empty() || request.ids.len() > MAX_BULK_IDS {
-        return Err(failure(
-            StatusCode::BAD_REQUEST,
-            format!(
-                "ids must list 1 to {MAX_BULK_IDS} notification ids, got {}",
-                request.ids.len()
-            ),
-        ));
+        return Err(invalid(format!(
+            "ids must list 1 to {MAX_BULK_IDS} notification ids, got {}",
+            request.ids.len()
+        )));
     }
     Ok(request.ids)
 }

@@ -4,13 +4,12 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use futures::StreamExt;
+use axum::http::{HeaderMap, header};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::answer::{
-    AdminAnswer, DryRun, StreamReport, failure, refuse_unknown_fields, store_failure,
+    AdminAnswer, DryRun, StreamReport, invalid, not_found, refuse_unknown_fields, store_failure,
 };
 use super::audit;
 use super::completion::to_completion;
@@ -18,20 +17,18 @@ use super::context::AdminRequest;
 use crate::api::error::ApiError;
 use crate::api::state::AppState;
 use crate::domain::StreamKey;
-use crate::schema::Operation;
-use crate::store::{PurgeReport, ReadRequest, Retraction, Start};
+use crate::ops;
+use crate::sse::session::Kind;
+use crate::store::{PurgeReport, Retraction};
 
 /// Longest identifier value a purge filter may carry.
 const MAX_VALUE_LENGTH: usize = 1000;
 
 fn unknown_stream(state: &AppState, name: &str) -> ApiError {
-    failure(
-        StatusCode::NOT_FOUND,
-        format!(
-            "Stream not found: {name}. Known event types: {}",
-            state.catalog.event_type_names().join(", ")
-        ),
-    )
+    not_found(format!(
+        "Stream not found: {name}. Known event types: {}",
+        state.catalog.event_type_names().join(", ")
+    ))
 }
 
 /// Tells the stream's watchers about a real purge, whatever it removed: a count of 0 still
@@ -77,10 +74,7 @@ async fn wipe_one(
     dry_run: bool,
 ) -> (String, Result<AdminAnswer, ApiError>) {
     if !is_json_content_type(headers) {
-        let error = failure(
-            StatusCode::BAD_REQUEST,
-            "Content type error: expected Content-Type: application/json",
-        );
+        let error = invalid("Content type error: expected Content-Type: application/json");
         return (String::new(), Err(error));
     }
     if let Err(error) = refuse_unknown_fields(body, &["stream_name"]) {
@@ -91,10 +85,7 @@ async fn wipe_one(
         Err(error) => {
             return (
                 String::new(),
-                Err(failure(
-                    StatusCode::BAD_REQUEST,
-                    format!("Json deserialize error: {error}"),
-                )),
+                Err(invalid(format!("Json deserialize error: {error}"))),
             );
         }
     };
@@ -119,7 +110,7 @@ async fn wipe_one(
             answer.dry_run = dry_run;
             Ok(answer)
         }
-        Err(error) => Err(store_failure("wipe stream", &error)),
+        Err(error) => Err(store_failure("wipe stream", error)),
     };
     (name, result)
 }
@@ -198,7 +189,7 @@ async fn wipe_managed(
         .store
         .purge_managed(dry_run)
         .await
-        .map_err(|error| store_failure("wipe all streams", &error))?;
+        .map_err(|error| store_failure("wipe all streams", error))?;
     let total: u64 = reports.iter().map(|(_, report)| report.count).sum();
     if !dry_run {
         tracing::info!(
@@ -233,9 +224,22 @@ struct PurgeRequest {
     identifier: Map<String, Value>,
 }
 
-fn check_values(identifier: &Map<String, Value>) -> Result<(), String> {
+/// A purge identifier value that is refused before the schema is asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum PurgeValueError {
+    #[error(
+        "an empty identifier would purge the whole stream; use DELETE /api/v1/admin/wipe/stream for that"
+    )]
+    EmptyIdentifier,
+    #[error("Field '{0}' cannot be empty")]
+    Empty(String),
+    #[error("Field '{0}' exceeds maximum length of {MAX_VALUE_LENGTH} characters")]
+    TooLong(String),
+}
+
+fn check_values(identifier: &Map<String, Value>) -> Result<(), PurgeValueError> {
     if identifier.is_empty() {
-        return Err("an empty identifier would purge the whole stream; use DELETE /api/v1/admin/wipe/stream for that".to_owned());
+        return Err(PurgeValueError::EmptyIdentifier);
     }
     for (key, value) in identifier {
         let text = match value {
@@ -244,12 +248,10 @@ fn check_values(identifier: &Map<String, Value>) -> Result<(), String> {
             other => other.to_string(),
         };
         if text.trim().is_empty() {
-            return Err(format!("Field '{key}' cannot be empty"));
+            return Err(PurgeValueError::Empty(key.clone()));
         }
         if text.chars().count() > MAX_VALUE_LENGTH {
-            return Err(format!(
-                "Field '{key}' exceeds maximum length of {MAX_VALUE_LENGTH} characters"
-            ));
+            return Err(PurgeValueError::TooLong(key.clone()));
         }
     }
     Ok(())
@@ -267,71 +269,21 @@ async fn purge_matching(
         .event_type(event_type)
         .ok_or_else(|| unknown_stream(state, event_type))?;
     refuse_unknown_fields(body, &["identifier"])?;
-    let purge: PurgeRequest = serde_json::from_slice(body).map_err(|error| {
-        failure(
-            StatusCode::BAD_REQUEST,
-            format!("Json deserialize error: {error}"),
-        )
-    })?;
-    check_values(&purge.identifier).map_err(|message| failure(StatusCode::BAD_REQUEST, message))?;
-    let filter = schema
-        .filter(&purge.identifier, Operation::Watch)
-        .map_err(|rejection| failure(StatusCode::BAD_REQUEST, rejection.to_string()))?;
-    let nats_filter = filter
-        .subject
-        .to_nats_filter()
-        .map_err(|error| failure(StatusCode::BAD_REQUEST, error.to_string()))?;
+    let purge: PurgeRequest = serde_json::from_slice(body)
+        .map_err(|error| invalid(format!("Json deserialize error: {error}")))?;
+    check_values(&purge.identifier).map_err(|error| invalid(error.to_string()))?;
+    let selection = ops::stream::select(schema, &purge.identifier, Kind::Watch)
+        .map_err(|error| invalid(error.to_string()))?;
     let stream = schema.stream.clone();
-    let report = if filter.constraints.is_empty() && filter.spatial.is_none() {
-        state
-            .store
-            .purge(&stream, Some(&nats_filter), dry_run)
-            .await
-            .map_err(|error| store_failure("purge notifications", &error))?
-    } else {
-        // Constraints and spatial filters are not subject filters: find, then delete each.
-        let boundary = state
-            .store
-            .last_sequence(&stream)
-            .await
-            .map_err(|error| store_failure("purge notifications", &error))?;
-        let read_request = ReadRequest {
-            filter: nats_filter,
-            start: Start::Beginning,
-            last_sequence: boundary,
-            until: None,
-            limit: None,
-        };
-        let mut read = state
-            .store
-            .read(&stream, read_request)
-            .await
-            .map_err(|error| store_failure("purge notifications", &error))?;
-        let mut matching = Vec::new();
-        while let Some(message) = read.next().await {
-            let message = message.map_err(|error| store_failure("purge notifications", &error))?;
-            if filter.admits(&message.subject, || message.polygon()) {
-                matching.push(message.sequence);
-            }
-        }
-        let mut report = PurgeReport {
-            count: 0,
-            first_sequence: matching.first().map(|s| s.get()),
-            last_sequence: matching.last().map(|s| s.get()),
-        };
-        for sequence in matching {
-            if dry_run {
-                report.count += 1;
-                continue;
-            }
-            match state.store.delete(&stream, sequence).await {
-                Ok(crate::store::DeleteOutcome::Deleted) => report.count += 1,
-                Ok(crate::store::DeleteOutcome::NotFound) => {}
-                Err(error) => return Err(store_failure("purge notifications", &error)),
-            }
-        }
-        report
-    };
+    let report = ops::purge::purge_matching(
+        &state.store,
+        &stream,
+        &selection.filter,
+        selection.nats_filter,
+        dry_run,
+    )
+    .await
+    .map_err(|error| store_failure("purge notifications", error))?;
     if !dry_run {
         tracing::info!(stream = %stream, count = report.count, "notifications purged by identifier");
         announce_wipe(state, &stream, &report, &request.request_id).await;

@@ -51,7 +51,7 @@ pub(crate) async fn overview(
             .store
             .stream_info(&key)
             .await
-            .map_err(|error| store_failure("read stream info", &error))?;
+            .map_err(|error| store_failure("read stream info", error))?;
         let event_types = state
             .catalog
             .schema_for_stream(&key)

@@ -1,7 +1,7 @@
-//! Cursor pages over one stream (browse and the audit trail): `limit` items at a time in
-//! either direction, opaque `next`/`prev` cursors that are `null` at either end. Pages are
-//! computed from ordered reads, so a page never holds a notification twice and paging on
-//! while notifications are published visits each one exactly once.
+//! Browsing: cursor pages over one stream (notifications and the audit trail), `limit`
+//! items at a time in either direction, opaque `next`/`prev` cursors that are `null` at
+//! either end. Pages are computed from ordered reads, so a page never holds a notification
+//! twice and paging on while notifications are published visits each one exactly once.
 
 use std::collections::VecDeque;
 
@@ -12,31 +12,31 @@ use crate::domain::{Sequence, StreamKey};
 use crate::store::{ReadRequest, SharedMessage, Start, Store, StoreError, StoredMessage};
 
 /// Page size bounds (`limit`).
-pub(crate) const DEFAULT_LIMIT: usize = 100;
-pub(crate) const MAX_LIMIT: usize = 1000;
+pub const DEFAULT_LIMIT: usize = 100;
+pub const MAX_LIMIT: usize = 1000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Direction {
+pub enum Direction {
     Asc,
     Desc,
 }
 
 /// Where a page starts: strictly after or strictly before a sequence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Cursor {
+pub enum Cursor {
     After(u64),
     Before(u64),
 }
 
 impl Cursor {
-    pub(crate) fn encode(self) -> String {
+    pub fn encode(self) -> String {
         match self {
             Cursor::After(sequence) => format!("a{sequence:x}"),
             Cursor::Before(sequence) => format!("b{sequence:x}"),
         }
     }
 
-    pub(crate) fn decode(raw: &str) -> Option<Cursor> {
+    pub fn decode(raw: &str) -> Option<Cursor> {
         let (kind, hex) = raw.split_at_checked(1)?;
         let sequence = u64::from_str_radix(hex, 16).ok()?;
         match kind {
@@ -48,7 +48,7 @@ impl Cursor {
 }
 
 #[derive(Debug, Clone)]
-pub(crate) struct PageRequest {
+pub struct PageRequest {
     pub direction: Direction,
     pub cursor: Option<Cursor>,
     pub limit: usize,
@@ -57,7 +57,7 @@ pub(crate) struct PageRequest {
 }
 
 #[derive(Debug)]
-pub(crate) struct Page {
+pub struct Page {
     /// In display order.
     pub items: Vec<SharedMessage>,
     pub next: Option<String>,
@@ -176,7 +176,7 @@ enum Keep {
 }
 
 /// One page of the messages of `stream` matching `filter` and `admits`.
-pub(crate) async fn page(
+pub async fn page(
     store: &Store,
     stream: &StreamKey,
     filter: &str,
@@ -237,87 +237,6 @@ pub(crate) async fn page(
         next: next.map(Cursor::encode),
         prev: prev.map(Cursor::encode),
     })
-}
-
-impl PageRequest {
-    /// Takes `limit`, `dir`, `next`, `prev`, `time[gte]` and `time[lte]` out of query pairs,
-    /// leaving the rest (identifier filters) in place.
-    pub(crate) fn take_from(pairs: &mut Vec<(String, String)>) -> Result<Self, String> {
-        let mut request = PageRequest {
-            direction: Direction::Desc,
-            cursor: None,
-            limit: DEFAULT_LIMIT,
-            from_time: None,
-            to_time: None,
-        };
-        let mut seen = Vec::new();
-        let mut rest = Vec::new();
-        for (key, value) in pairs.drain(..) {
-            let reserved = ["limit", "dir", "next", "prev", "time[gte]", "time[lte]"];
-            if !reserved.contains(&key.as_str()) {
-                rest.push((key, value));
-                continue;
-            }
-            if seen.contains(&key) {
-                return Err(format!("query parameter '{key}' is given more than once"));
-            }
-            seen.push(key.clone());
-            match key.as_str() {
-                "limit" => {
-                    request.limit = value
-                        .parse()
-                        .ok()
-                        .filter(|limit| (1..=MAX_LIMIT).contains(limit))
-                        .ok_or_else(|| {
-                            format!("limit must be an integer from 1 to {MAX_LIMIT}, got '{value}'")
-                        })?;
-                }
-                "dir" => {
-                    request.direction = match value.as_str() {
-                        "asc" => Direction::Asc,
-                        "desc" => Direction::Desc,
-                        _ => return Err(format!("dir must be 'asc' or 'desc', got '{value}'")),
-                    };
-                }
-                "next" | "prev" => {
-                    if request.cursor.is_some() {
-                        return Err("give either next or prev, not both".to_owned());
-                    }
-                    request.cursor = Some(
-                        Cursor::decode(&value)
-                            .ok_or_else(|| format!("{key} is not a cursor this server issued"))?,
-                    );
-                }
-                bound => {
-                    let time = super::cursor::parse_instant(&value).map_err(|error| {
-                        format!("{bound} must be a datetime or unix timestamp: {error}")
-                    })?;
-                    if bound == "time[gte]" {
-                        request.from_time = Some(time);
-                    } else {
-                        request.to_time = Some(time);
-                    }
-                }
-            }
-        }
-        *pairs = rest;
-        Ok(request)
-    }
-}
-
-/// `{"models":[...],"pagination":{"next":...,"prev":...}}` from rendered CloudEvents.
-pub(crate) fn page_json(models: &[bytes::Bytes], next: Option<&str>, prev: Option<&str>) -> String {
-    let mut body = String::from("{\"models\":[");
-    for (index, model) in models.iter().enumerate() {
-        if index > 0 {
-            body.push(',');
-        }
-        body.push_str(&String::from_utf8_lossy(model));
-    }
-    body.push_str("],\"pagination\":");
-    body.push_str(&serde_json::json!({"next": next, "prev": prev}).to_string());
-    body.push('}');
-    body
 }
 
 #[cfg(test)]
