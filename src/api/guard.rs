@@ -1,5 +1,5 @@
 //! Who may call what, before any handler runs: each route's audience comes from the route
-//! table (`router::route_table`): authentication for every non-public route, admin roles
+//! table (`routes::route_table`): authentication for every non-public route, admin roles
 //! for admin routes, and with auth off the safe default of serving admin routes to loopback
 //! clients on a loopback `Host` only. Per-stream rules are checked by the handlers through
 //! [`authorize`], once they know the event type. Refused destructive requests are audited.
@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::admin::{AdminAnswer, AdminRequest, DryRun, record_audit};
 use super::error::ApiError;
-use super::router::Audience;
+use super::routes::Audience;
 use super::state::AppState;
 use crate::auth::{Access, AuthFailure, User};
 use crate::schema::EventSchema;

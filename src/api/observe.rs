@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -22,16 +22,32 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
-/// Counts and times every routed request by its route template (bounded labels).
+/// What the metrics layer of one route knows: the route's path template from the route
+/// table, its label (bounded: one per route).
+#[derive(Clone)]
+pub(crate) struct RouteMetrics {
+    state: AppState,
+    route: &'static str,
+}
+
+impl RouteMetrics {
+    pub(crate) fn new(state: AppState, route: &'static str) -> Self {
+        Self { state, route }
+    }
+}
+
+/// The route template a request was routed by, for handlers that report it themselves
+/// (streams count their open sessions per route).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ServedRoute(pub &'static str);
+
+/// Counts and times every routed request by its route template.
 pub(crate) async fn middleware(
-    State(state): State<AppState>,
-    request: Request,
+    State(RouteMetrics { state, route }): State<RouteMetrics>,
+    mut request: Request,
     next: Next,
 ) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    request.extensions_mut().insert(ServedRoute(route));
     let method = method_label(request.method());
     let metrics = &state.metrics;
     metrics.http_in_flight.inc();
@@ -41,11 +57,11 @@ pub(crate) async fn middleware(
     let status = response.status().as_u16().to_string();
     metrics
         .http_requests
-        .with_label_values(&[&route, method, &status])
+        .with_label_values(&[route, method, &status])
         .inc();
     metrics
         .http_duration
-        .with_label_values(&[&route, method])
+        .with_label_values(&[route, method])
         .observe(started.elapsed().as_secs_f64());
     response
 }

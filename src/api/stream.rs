@@ -15,6 +15,7 @@ use super::body::RequestBody;
 use super::cursor;
 use super::error::{ApiError, Endpoint, RequestError};
 use super::guard::{self, Caller};
+use super::observe::ServedRoute;
 use super::query;
 use super::request_id::RequestId;
 use super::state::AppState;
@@ -96,6 +97,8 @@ pub(crate) struct StreamCall {
     last_event_id: Option<String>,
     /// The connection the stream is served on (absent for in-process requests).
     connection: Option<ConnectionControl>,
+    /// The route template, from the route table.
+    route: &'static str,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for StreamCall {
@@ -115,6 +118,10 @@ impl<S: Send + Sync> FromRequestParts<S> for StreamCall {
                 .unwrap_or_default(),
             last_event_id: last_event_id(&parts.headers),
             connection: parts.extensions.get::<ConnectionControl>().cloned(),
+            route: parts
+                .extensions
+                .get::<ServedRoute>()
+                .map_or("unrouted", |served| served.0),
         })
     }
 }
@@ -131,6 +138,7 @@ async fn open(
         caller,
         last_event_id,
         connection,
+        route,
     } = call;
     let schema = state.schema(&request.event_type)?;
     guard::authorize(&state, &caller, &schema, Access::Read)?;
@@ -160,12 +168,6 @@ async fn open(
         .clone()
         .try_acquire_owned()
         .map_err(|_| ApiError::TooManyStreams(state.settings.sse.max_connections))?;
-    let route = match (endpoint, form) {
-        (Endpoint::Replay, Form::Post) => "/api/v1/replay",
-        (Endpoint::Replay, Form::Get) => "/api/v1/replay/{event_type}",
-        (_, Form::Post) => "/api/v1/watch",
-        (_, Form::Get) => "/api/v1/watch/{event_type}",
-    };
     let context = FrameContext {
         request_id: request_id.0.clone(),
         topic: selection.filter.subject.logical_topic(),

@@ -4,7 +4,7 @@ use serde_json::{Map, Value, json};
 
 use super::components::components;
 use super::operation::operation;
-use crate::api::router::route_table;
+use crate::api::routes::route_table;
 
 /// The whole document.
 pub fn document() -> Value {

@@ -7,5 +7,6 @@ mod components;
 mod document;
 mod operation;
 mod parts;
+pub(crate) mod route_docs;
 
 pub use document::document;

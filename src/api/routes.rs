@@ -1,0 +1,363 @@
+//! The route table: every served route with who may call it, whether it streams, and its
+//! documentation. The router, the guard, the OpenAPI document and the metrics route
+//! labels are all built from it, so a route cannot be served without saying who may call
+//! it, nor documented differently from how it is served.
+
+use axum::http::Method;
+use axum::routing::{MethodRouter, delete, get, post};
+
+use super::openapi::route_docs as docs;
+use super::openapi::route_docs::Details;
+use super::state::AppState;
+use super::{admin, browse, health, notify, observe, schema, stream};
+
+/// Every admin route, and only those, lives under this prefix (a unit test holds the
+/// route table to it): CORS decides by it before routing.
+pub(crate) const ADMIN_PREFIX: &str = "/api/v1/admin/";
+
+/// Who may call a route. The guard enforces it before the handler runs (per-stream rules
+/// need the event type, so the handler finishes those through `guard::authorize`), and the
+/// OpenAPI document and the auth tests read it from the same table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Audience {
+    /// Anyone: health, schema, landing page, metrics.
+    Public,
+    /// Callers with read rights on the event type the request names.
+    Readers,
+    /// Callers with write rights on the event type the request names.
+    Writers,
+    /// Admin roles (with auth off: loopback clients on a loopback `Host`). `audit` names the
+    /// operation when the route is destructive, so that refusals are recorded too.
+    Admins { audit: Option<&'static str> },
+}
+
+impl Audience {
+    /// The name the route table and the tests use.
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Audience::Public => "public",
+            Audience::Readers => "read",
+            Audience::Writers => "write",
+            Audience::Admins { .. } => "admin",
+        }
+    }
+}
+
+/// The OpenAPI tag a route is listed under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Tag {
+    General,
+    Health,
+    Notification,
+    Streaming,
+    Schema,
+    Browse,
+    Admin,
+}
+
+impl Tag {
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Tag::General => "general",
+            Tag::Health => "health",
+            Tag::Notification => "notification",
+            Tag::Streaming => "streaming",
+            Tag::Schema => "schema",
+            Tag::Browse => "browse",
+            Tag::Admin => "admin",
+        }
+    }
+}
+
+/// How a route is documented: its tag, summary, and what it takes and answers beyond what
+/// every route of its audience shares.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Doc {
+    pub tag: Tag,
+    pub summary: &'static str,
+    pub details: fn() -> Details,
+}
+
+const fn doc(tag: Tag, summary: &'static str, details: fn() -> Details) -> Doc {
+    Doc {
+        tag,
+        summary,
+        details,
+    }
+}
+
+/// One served route.
+#[derive(Debug, Clone)]
+pub(crate) struct Route {
+    pub method: Method,
+    /// The path template; also the route's label in metrics.
+    pub path: &'static str,
+    /// Streams may last an hour; everything else gets the request timeout.
+    pub streaming: bool,
+    pub audience: Audience,
+    pub doc: Doc,
+}
+
+pub(crate) type Entry = (Route, MethodRouter<AppState>);
+
+fn entry(
+    method: Method,
+    path: &'static str,
+    audience: Audience,
+    doc: Doc,
+    handler: MethodRouter<AppState>,
+) -> Entry {
+    let route = Route {
+        method,
+        path,
+        streaming: false,
+        audience,
+        doc,
+    };
+    (route, handler)
+}
+
+fn streaming(
+    method: Method,
+    path: &'static str,
+    doc: Doc,
+    handler: MethodRouter<AppState>,
+) -> Entry {
+    let route = Route {
+        method,
+        path,
+        streaming: true,
+        audience: Audience::Readers,
+        doc,
+    };
+    (route, handler)
+}
+
+const fn destructive(operation: &'static str) -> Audience {
+    Audience::Admins {
+        audit: Some(operation),
+    }
+}
+
+/// Every route the API serves.
+pub(crate) fn route_table() -> Vec<Entry> {
+    let mut table = public_routes();
+    table.extend(notification_routes());
+    table.extend(admin_routes());
+    table
+}
+
+fn public_routes() -> Vec<Entry> {
+    use Audience::Public;
+    vec![
+        entry(
+            Method::GET,
+            "/",
+            Public,
+            doc(Tag::General, "Landing page", docs::landing),
+            get(health::landing),
+        ),
+        entry(
+            Method::GET,
+            "/health",
+            Public,
+            doc(Tag::Health, "Liveness", docs::health),
+            get(health::health),
+        ),
+        entry(
+            Method::GET,
+            "/ready",
+            Public,
+            doc(
+                Tag::Health,
+                "Readiness: the store is reachable",
+                docs::ready,
+            ),
+            get(health::ready),
+        ),
+        entry(
+            Method::GET,
+            "/metrics",
+            Public,
+            doc(Tag::Health, "Prometheus metrics", docs::metrics),
+            get(observe::metrics),
+        ),
+        entry(
+            Method::GET,
+            "/api/v1/schema",
+            Public,
+            doc(Tag::Schema, "All event types", docs::schema_list),
+            get(schema::list),
+        ),
+        entry(
+            Method::GET,
+            "/api/v1/schema/{event_type}",
+            Public,
+            doc(Tag::Schema, "One event type", docs::schema_one),
+            get(schema::one),
+        ),
+    ]
+}
+
+fn notification_routes() -> Vec<Entry> {
+    use Audience::{Readers, Writers};
+    let watch = doc(
+        Tag::Streaming,
+        "Watch live notifications (history first with from_id/from_date)",
+        docs::stream_post,
+    );
+    let replay = doc(Tag::Streaming, "Replay history", docs::stream_post);
+    let event_source = doc(
+        Tag::Streaming,
+        "The same stream for EventSource",
+        docs::stream_get,
+    );
+    vec![
+        entry(
+            Method::POST,
+            "/api/v1/notification",
+            Writers,
+            doc(Tag::Notification, "Publish a notification", docs::notify),
+            post(notify::notify),
+        ),
+        streaming(Method::POST, "/api/v1/watch", watch, post(stream::watch)),
+        streaming(Method::POST, "/api/v1/replay", replay, post(stream::replay)),
+        streaming(
+            Method::GET,
+            "/api/v1/watch/{event_type}",
+            event_source,
+            get(stream::watch_get),
+        ),
+        streaming(
+            Method::GET,
+            "/api/v1/replay/{event_type}",
+            event_source,
+            get(stream::replay_get),
+        ),
+        entry(
+            Method::GET,
+            "/api/v1/notifications/{event_type}",
+            Readers,
+            doc(Tag::Browse, "Browse history in pages", docs::browse_page),
+            get(browse::page),
+        ),
+        entry(
+            Method::GET,
+            "/api/v1/notification/{id}",
+            Readers,
+            doc(Tag::Browse, "One notification by id", docs::browse_one),
+            get(browse::one),
+        ),
+    ]
+}
+
+fn admin_routes() -> Vec<Entry> {
+    let admin = Audience::Admins { audit: None };
+    let admin_doc = |summary, details| doc(Tag::Admin, summary, details);
+    vec![
+        entry(
+            Method::DELETE,
+            "/api/v1/admin/notification/{id}",
+            destructive("delete"),
+            admin_doc("Delete one notification", docs::delete_one),
+            delete(admin::delete_one),
+        ),
+        entry(
+            Method::DELETE,
+            "/api/v1/admin/notifications",
+            destructive("bulk_delete"),
+            admin_doc("Delete many notifications", docs::delete_many),
+            delete(admin::delete_many),
+        ),
+        entry(
+            Method::DELETE,
+            "/api/v1/admin/notifications/{event_type}",
+            destructive("purge"),
+            admin_doc(
+                "Purge the notifications matching an identifier",
+                docs::purge,
+            ),
+            delete(admin::purge_by_identifier),
+        ),
+        entry(
+            Method::DELETE,
+            "/api/v1/admin/wipe/stream",
+            destructive("wipe_stream"),
+            admin_doc("Purge one stream", docs::wipe_stream),
+            delete(admin::wipe_stream),
+        ),
+        entry(
+            Method::DELETE,
+            "/api/v1/admin/wipe/all",
+            destructive("wipe_all"),
+            admin_doc("Purge every managed stream", docs::wipe_all),
+            delete(admin::wipe_all),
+        ),
+        entry(
+            Method::GET,
+            "/api/v1/admin/streams",
+            admin,
+            admin_doc("Stream overview", docs::overview),
+            get(admin::overview),
+        ),
+        entry(
+            Method::GET,
+            "/api/v1/admin/audit",
+            admin,
+            admin_doc("The audit trail", docs::audit),
+            get(admin::audit_trail),
+        ),
+    ]
+}
+
+/// The method and path of every served route (for tests and tools).
+pub fn served_routes() -> Vec<(String, String)> {
+    route_table()
+        .into_iter()
+        .map(|(route, _)| (route.method.to_string(), route.path.to_owned()))
+        .collect()
+}
+
+/// Method, path and audience (`public`, `read`, `write`, `admin`) of every served route:
+/// what the auth tests walk.
+pub fn route_audiences() -> Vec<(String, String, &'static str)> {
+    route_table()
+        .into_iter()
+        .map(|(route, _)| {
+            let method = route.method.to_string();
+            (method, route.path.to_owned(), route.audience.label())
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admin_routes_and_only_admin_routes_live_under_the_admin_prefix() {
+        for (route, _) in route_table() {
+            let admin = matches!(route.audience, Audience::Admins { .. });
+            assert_eq!(
+                route.path.starts_with(ADMIN_PREFIX),
+                admin,
+                "{} {}",
+                route.method,
+                route.path
+            );
+        }
+    }
+
+    #[test]
+    fn destructive_routes_are_audited_admin_routes() {
+        for (route, _) in route_table() {
+            if route.method == Method::DELETE {
+                assert!(
+                    matches!(route.audience, Audience::Admins { audit: Some(_) }),
+                    "{}",
+                    route.path
+                );
+            }
+        }
+    }
+}
