@@ -17,7 +17,7 @@ use crate::auth::Access;
 use crate::cloudevent;
 use crate::domain::{IdError, NotificationRef};
 use crate::ops::{self, browse, stream::SelectError};
-use crate::sse::session::Kind;
+use crate::schema::Operation;
 use crate::store::StoredMessage;
 
 fn json(body: String) -> Response {
@@ -44,12 +44,13 @@ pub(crate) async fn page(
     {
         return Err(bad(RequestError::CursorsOnBrowse));
     }
-    let selection = ops::stream::select(&schema, &body.identifier, Kind::Watch).map_err(
-        |error| match error {
-            SelectError::Invalid(rejection) => ApiError::Invalid(Endpoint::Browse, rejection),
-            SelectError::Subject(error) => bad(error.into()),
-        },
-    )?;
+    let selection =
+        ops::stream::select(&schema, &body.identifier, Operation::Watch).map_err(|error| {
+            match error {
+                SelectError::Invalid(rejection) => ApiError::Invalid(Endpoint::Browse, rejection),
+                SelectError::Subject(error) => bad(error.into()),
+            }
+        })?;
     let filter = &selection.filter;
     let admits = |message: &StoredMessage| filter.admits(&message.subject, || message.polygon());
     let page = browse::page(

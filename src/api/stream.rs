@@ -25,7 +25,7 @@ use crate::ops::{
     self,
     stream::{Resumed, SelectError, StreamRequest},
 };
-use crate::schema::EventSchema;
+use crate::schema::{EventSchema, Operation};
 use crate::serve::ConnectionControl;
 use crate::sse::frame::FrameContext;
 use crate::sse::session::{self, Kind};
@@ -154,15 +154,16 @@ async fn open(
         .map(|resumed| Start::Sequence(resumed.after.next()));
     let cursors = cursor::validate(&request, endpoint, resume_start)
         .map_err(|error| ApiError::bad(endpoint, error))?;
-    let kind = match endpoint {
-        Endpoint::Replay => Kind::Replay,
-        _ => Kind::Watch,
+    let (kind, operation) = match endpoint {
+        Endpoint::Replay => (Kind::Replay, Operation::Replay),
+        _ => (Kind::Watch, Operation::Watch),
     };
-    let selection =
-        ops::stream::select(&schema, &request.identifier, kind).map_err(|error| match error {
+    let selection = ops::stream::select(&schema, &request.identifier, operation).map_err(
+        |error| match error {
             SelectError::Invalid(rejection) => ApiError::Invalid(endpoint, rejection),
             SelectError::Subject(error) => ApiError::bad(endpoint, error),
-        })?;
+        },
+    )?;
     let permit = state
         .streams
         .clone()

@@ -28,16 +28,13 @@ pub enum SelectError {
     Subject(#[from] SubjectError),
 }
 
-/// Checks a watch or replay identifier against `schema`.
+/// Checks a watch, replay, browse or purge identifier against `schema`.
+/// `operation` only words the rejections (aviso names the endpoint in them).
 pub fn select(
     schema: &EventSchema,
     identifier: &Map<String, Value>,
-    kind: Kind,
+    operation: Operation,
 ) -> Result<Selection, SelectError> {
-    let operation = match kind {
-        Kind::Replay => Operation::Replay,
-        Kind::Watch => Operation::Watch,
-    };
     let filter = schema.filter(identifier, operation)?;
     let nats_filter = filter.subject.to_nats_filter()?;
     Ok(Selection {

@@ -115,6 +115,56 @@ fn object(value: Value) -> Map<String, Value> {
     }
 }
 
+/// Where a replay starts and ends, as `replay_started` announces it.
+struct ReplayBounds {
+    from_sequence: Option<u64>,
+    from_date: Option<DateTime<Utc>>,
+    end_sequence: Option<u64>,
+    to_date: Option<DateTime<Utc>>,
+}
+
+fn replay_started(context: &FrameContext, bounds: &ReplayBounds, resume: Option<&Resume>) -> Bytes {
+    let mut data = object(json!({
+        "batch_size": 100,
+        "end_sequence": bounds.end_sequence,
+        "from_date": bounds.from_date.map(seconds),
+        "from_sequence": bounds.from_sequence,
+        "request_id": context.request_id,
+        "timestamp": now(),
+        "to_date": bounds.to_date.map(seconds),
+        "topic": context.topic,
+        "type": "replay_started",
+    }));
+    if let Some(resume) = resume {
+        data.insert("last_event_id".to_owned(), json!(resume.last_event_id));
+        if let Some(first) = resume.first_available {
+            data.insert("first_available_sequence".to_owned(), json!(first));
+            data.insert("notifications_may_be_missing".to_owned(), json!(true));
+            data.insert(
+                "resume_warning".to_owned(),
+                json!(format!(
+                    "{} is older than the first retained notification (sequence {first}); notifications in between were removed and may have been missed",
+                    resume.last_event_id
+                )),
+            );
+        }
+    }
+    frame("replay-control", &data)
+}
+
+/// A notification frame: its CloudEvent as rendered once, with the `id:` line.
+fn notification(phase: Phase, id: &str, cloudevent: &[u8]) -> Bytes {
+    let event = match phase {
+        Phase::Replay => "replay",
+        Phase::Live => "live-notification",
+    };
+    let mut bytes = Vec::with_capacity(cloudevent.len() + id.len() + 48);
+    bytes.extend_from_slice(format!("event: {event}\nid: {id}\ndata: ").as_bytes());
+    bytes.extend_from_slice(cloudevent);
+    bytes.extend_from_slice(b"\n\n");
+    Bytes::from(bytes)
+}
+
 impl Frame {
     pub fn encode(&self, context: &FrameContext) -> Bytes {
         let request_id = &context.request_id;
@@ -137,32 +187,13 @@ impl Frame {
                 to_date,
                 resume,
             } => {
-                let mut data = object(json!({
-                    "batch_size": 100,
-                    "end_sequence": end_sequence,
-                    "from_date": from_date.map(seconds),
-                    "from_sequence": from_sequence,
-                    "request_id": request_id,
-                    "timestamp": now(),
-                    "to_date": to_date.map(seconds),
-                    "topic": topic,
-                    "type": "replay_started",
-                }));
-                if let Some(resume) = resume {
-                    data.insert("last_event_id".to_owned(), json!(resume.last_event_id));
-                    if let Some(first) = resume.first_available {
-                        data.insert("first_available_sequence".to_owned(), json!(first));
-                        data.insert("notifications_may_be_missing".to_owned(), json!(true));
-                        data.insert(
-                            "resume_warning".to_owned(),
-                            json!(format!(
-                                "{} is older than the first retained notification (sequence {first}); notifications in between were removed and may have been missed",
-                                resume.last_event_id
-                            )),
-                        );
-                    }
-                }
-                frame("replay-control", &data)
+                let bounds = ReplayBounds {
+                    from_sequence: *from_sequence,
+                    from_date: *from_date,
+                    end_sequence: *end_sequence,
+                    to_date: *to_date,
+                };
+                replay_started(context, &bounds, resume.as_ref())
             }
             Frame::ReplayCompleted => frame(
                 "replay-control",
@@ -182,17 +213,7 @@ impl Frame {
                 phase,
                 id,
                 cloudevent,
-            } => {
-                let event = match phase {
-                    Phase::Replay => "replay",
-                    Phase::Live => "live-notification",
-                };
-                let mut bytes = Vec::with_capacity(cloudevent.len() + id.len() + 48);
-                bytes.extend_from_slice(format!("event: {event}\nid: {id}\ndata: ").as_bytes());
-                bytes.extend_from_slice(cloudevent);
-                bytes.extend_from_slice(b"\n\n");
-                Bytes::from(bytes)
-            }
+            } => notification(*phase, id, cloudevent),
             Frame::Heartbeat => frame(
                 "heartbeat",
                 &object(json!({"timestamp": now(), "topic": topic})),

@@ -18,7 +18,7 @@ use crate::api::error::ApiError;
 use crate::api::state::AppState;
 use crate::domain::StreamKey;
 use crate::ops;
-use crate::sse::session::Kind;
+use crate::schema::Operation;
 use crate::store::{PurgeReport, Retraction};
 
 /// Longest identifier value a purge filter may carry.
@@ -272,7 +272,7 @@ async fn purge_matching(
     let purge: PurgeRequest = serde_json::from_slice(body)
         .map_err(|error| invalid(format!("Json deserialize error: {error}")))?;
     check_values(&purge.identifier).map_err(|error| invalid(error.to_string()))?;
-    let selection = ops::stream::select(schema, &purge.identifier, Kind::Watch)
+    let selection = ops::stream::select(schema, &purge.identifier, Operation::Watch)
         .map_err(|error| invalid(error.to_string()))?;
     let stream = schema.stream.clone();
     let report = ops::purge::purge_matching(
