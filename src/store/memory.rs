@@ -395,4 +395,11 @@ mod tests {
         record(&store, 10);
         assert_eq!(info(&store).first_sequence, 3);
     }
+
+    #[test]
+    fn an_age_beyond_the_calendar_expires_nothing() {
+        let store = audit_store(Duration::from_secs(1 << 50), 1_000_000);
+        record(&store, 10);
+        assert_eq!(info(&store).messages, 1);
+    }
 }
