@@ -18,7 +18,7 @@ use super::idempotency::KeyUse;
 use super::retraction::{self, Retraction};
 use super::types::{
     DeleteOutcome, Publication, PublishAck, PurgeReport, ReadRequest, SharedMessage, Start,
-    StoreError, StoredMessage, StreamInfo, StreamSpec,
+    StoreError, StoredMessage, StreamInfo, StreamSpec, sequence_after,
 };
 use crate::domain::{Sequence, StreamKey};
 use crate::subject::nats_filter_matches;
@@ -85,22 +85,21 @@ impl MemoryStore {
             if Some(seen.fingerprint) != fingerprint {
                 return Err(StoreError::IdempotencyKeyReused(key.clone()));
             }
-            let sequence = seen.sequence;
             let time = stream
                 .messages
-                .get(&sequence)
+                .get(&seen.sequence.get())
                 .map_or(stream.last_time, |m| m.time);
             return Ok(PublishAck {
-                sequence: Sequence::new(sequence).ok_or_else(poisoned)?,
+                sequence: seen.sequence,
                 time,
                 duplicate: true,
             });
         }
-        let sequence = stream.last_sequence + 1;
+        let sequence = sequence_after(stream.last_sequence);
         // Store times never go backwards, so time-based starts stay consistent with order.
         let time = Utc::now().max(stream.last_time);
         let message = Arc::new(StoredMessage {
-            sequence: Sequence::new(sequence).ok_or_else(poisoned)?,
+            sequence,
             time,
             subject: publication.subject,
             headers: publication.headers,
@@ -115,13 +114,13 @@ impl MemoryStore {
         {
             stream.remove(previous);
         }
-        stream.last_sequence = sequence;
+        stream.last_sequence = sequence.get();
         stream.last_time = time;
         stream.bytes += message.payload.len() as u64;
         stream
             .latest_by_subject
-            .insert(message.subject.as_str().to_owned(), sequence);
-        stream.messages.insert(sequence, message.clone());
+            .insert(message.subject.as_str().to_owned(), sequence.get());
+        stream.messages.insert(sequence.get(), message.clone());
         if let (Some(key), Some(fingerprint)) = (publication.idempotency_key, fingerprint) {
             stream.idempotency.insert(
                 key,
@@ -293,20 +292,10 @@ impl MemoryStore {
         budget: usize,
     ) -> Result<Subscription, StoreError> {
         let attachment = self.lock(key)?.fanout.attach(filter.clone(), budget);
-        let catch_up = if attachment.last_dispatched > after {
-            Some(self.read(
-                key,
-                ReadRequest {
-                    filter,
-                    start: Start::Sequence(Sequence::new(after + 1).ok_or_else(poisoned)?),
-                    last_sequence: attachment.last_dispatched,
-                    until: None,
-                    limit: None,
-                },
-            )?)
-        } else {
-            None
-        };
+        let catch_up = attachment
+            .catch_up(filter, after)
+            .map(|request| self.read(key, request))
+            .transpose()?;
         Ok(fanout::subscription(after, attachment, catch_up))
     }
 

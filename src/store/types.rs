@@ -170,6 +170,12 @@ pub struct PurgeReport {
 
 pub use crate::domain::Start;
 
+/// The sequence following `last`, where 0 means none yet: a stream's next sequence, or the
+/// first one a subscriber that has seen up to `last` still needs.
+pub(crate) fn sequence_after(last: u64) -> Sequence {
+    Sequence::new(last).map_or(Sequence::FIRST, Sequence::next)
+}
+
 /// A finite, ordered read: `start` up to `last_sequence` (inclusive; the history boundary
 /// or `to_id`), optionally also up to `until` (inclusive), at most `limit` messages.
 #[derive(Debug, Clone)]

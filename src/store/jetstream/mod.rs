@@ -295,24 +295,9 @@ impl JetstreamStore {
                 .map_err(|_| StoreError::Backend("hub lock poisoned".to_owned()))?;
             fanout.attach(filter.clone(), budget)
         };
-        let catch_up = if attachment.last_dispatched > after {
-            let start = Sequence::new(after + 1)
-                .ok_or_else(|| StoreError::Backend("sequence overflow".to_owned()))?;
-            Some(
-                self.read(
-                    key,
-                    ReadRequest {
-                        filter,
-                        start: Start::Sequence(start),
-                        last_sequence: attachment.last_dispatched,
-                        until: None,
-                        limit: None,
-                    },
-                )
-                .await?,
-            )
-        } else {
-            None
+        let catch_up = match attachment.catch_up(filter, after) {
+            Some(request) => Some(self.read(key, request).await?),
+            None => None,
         };
         Ok(fanout::subscription(after, attachment, catch_up))
     }
