@@ -60,10 +60,9 @@ impl MemoryStore {
     }
 
     fn stream(&self, key: &StreamKey) -> Result<&Arc<Mutex<MemoryStream>>, StoreError> {
-        let name = key.stream_name();
         self.streams
-            .get(&name)
-            .ok_or(StoreError::UnknownStream(name))
+            .get(&key.stream_name())
+            .ok_or_else(|| StoreError::UnknownStream(key.clone()))
     }
 
     fn lock(&self, key: &StreamKey) -> Result<MutexGuard<'_, MemoryStream>, StoreError> {
@@ -151,7 +150,7 @@ impl MemoryStore {
     pub fn delete(&self, key: &StreamKey, sequence: Sequence) -> Result<DeleteOutcome, StoreError> {
         let mut stream = self.lock(key)?;
         if stream.spec.protected {
-            return Err(StoreError::Protected(key.stream_name()));
+            return Err(StoreError::Protected(key.clone()));
         }
         Ok(if stream.remove(sequence.get()) {
             DeleteOutcome::Deleted
@@ -168,7 +167,7 @@ impl MemoryStore {
     ) -> Result<PurgeReport, StoreError> {
         let mut stream = self.lock(key)?;
         if stream.spec.protected {
-            return Err(StoreError::Protected(key.stream_name()));
+            return Err(StoreError::Protected(key.clone()));
         }
         let sequences: Vec<u64> = stream.matching(filter).map(|m| m.sequence.get()).collect();
         let report = PurgeReport {

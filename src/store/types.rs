@@ -26,10 +26,10 @@ pub enum StoreError {
     Unavailable(String),
     /// The stream is not one this store manages.
     #[error("stream {0} is not managed by this store")]
-    UnknownStream(String),
+    UnknownStream(StreamKey),
     /// The stream is append-only (the audit trail).
     #[error("stream {0} is protected: no delete, no purge")]
-    Protected(String),
+    Protected(StreamKey),
     /// A live subscriber fell behind its bounded queue and was cut off.
     #[error("subscriber fell behind; last delivered sequence {last_sequence}")]
     SubscriberOverflow { last_sequence: u64 },

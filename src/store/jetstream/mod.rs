@@ -80,8 +80,9 @@ impl JetstreamStore {
     }
 
     fn spec(&self, key: &StreamKey) -> Result<&StreamSpec, StoreError> {
-        let name = key.stream_name();
-        self.specs.get(&name).ok_or(StoreError::UnknownStream(name))
+        self.specs
+            .get(&key.stream_name())
+            .ok_or_else(|| StoreError::UnknownStream(key.clone()))
     }
 
     /// Creates or reconciles every managed stream; run once at start-up.
@@ -140,7 +141,7 @@ impl JetstreamStore {
         sequence: Sequence,
     ) -> Result<DeleteOutcome, StoreError> {
         if self.spec(key)?.protected {
-            return Err(StoreError::Protected(key.stream_name()));
+            return Err(StoreError::Protected(key.clone()));
         }
         let stream = self.stream_handle(key).await?;
         match stream.delete_message(sequence.get()).await {
@@ -160,7 +161,7 @@ impl JetstreamStore {
         dry_run: bool,
     ) -> Result<PurgeReport, StoreError> {
         if self.spec(key)?.protected {
-            return Err(StoreError::Protected(key.stream_name()));
+            return Err(StoreError::Protected(key.clone()));
         }
         let report = self.count(key, filter).await?;
         if dry_run || report.count == 0 {
