@@ -12,7 +12,8 @@ use std::sync::{Arc, Mutex};
 use futures::stream::{BoxStream, StreamExt};
 use tokio::sync::mpsc;
 
-use super::types::{ReadRequest, SharedMessage, Start, StoreError, sequence_after};
+use super::error::{Outage, StoreError};
+use super::types::{ReadRequest, SharedMessage, Start, sequence_after};
 use crate::subject::nats_filter_matches;
 
 /// Default per-subscriber queue budget: bytes of messages waiting to be taken.
@@ -220,9 +221,9 @@ pub(crate) fn subscription(
                             last_sequence: handover.last,
                         }
                     } else {
-                        state.failure().unwrap_or_else(|| {
-                            StoreError::Unavailable("live subscription closed".to_owned())
-                        })
+                        state
+                            .failure()
+                            .unwrap_or(StoreError::Unavailable(Outage::SubscriptionClosed))
                     };
                     return Some((Err(error), handover));
                 }

@@ -13,12 +13,13 @@ use futures::stream::{self, BoxStream, StreamExt};
 
 use tokio::sync::broadcast;
 
+use super::error::{Failure, Lock, StoreError};
 use super::fanout::{self, Subscription};
 use super::idempotency::KeyUse;
 use super::retraction::{self, Retraction};
 use super::types::{
     DeleteOutcome, Publication, PublishAck, PurgeReport, ReadRequest, SharedMessage, Start,
-    StoreError, StoredMessage, StreamInfo, StreamSpec, sequence_after,
+    StoredMessage, StreamInfo, StreamSpec, sequence_after,
 };
 use crate::domain::{Sequence, StreamKey};
 use crate::subject::nats_filter_matches;
@@ -38,7 +39,7 @@ pub struct MemoryStore {
 }
 
 fn poisoned() -> StoreError {
-    StoreError::Backend("memory store lock poisoned".to_owned())
+    StoreError::Backend(Failure::Poisoned(Lock::MemoryStream))
 }
 
 impl MemoryStore {

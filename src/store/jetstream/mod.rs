@@ -24,11 +24,11 @@ use tokio::sync::broadcast;
 
 pub use streams::Reconciled;
 
+use super::error::{Failure, Lock, Operation, Outage, StoreError};
 use super::fanout::{self, FanOut, Subscription};
 use super::retraction::{self, RETRACTION_SUBJECT, Retraction};
 use super::types::{
-    DeleteOutcome, PurgeReport, ReadRequest, SharedMessage, Start, StoreError, StreamInfo,
-    StreamSpec,
+    DeleteOutcome, PurgeReport, ReadRequest, SharedMessage, Start, StreamInfo, StreamSpec,
 };
 use crate::domain::{Sequence, StreamKey};
 use crate::metrics::Metrics;
@@ -75,7 +75,7 @@ impl JetstreamStore {
         if self.is_connected() {
             Ok(())
         } else {
-            Err(StoreError::Unavailable("not connected to NATS".to_owned()))
+            Err(StoreError::Unavailable(Outage::NotConnected))
         }
     }
 
@@ -109,7 +109,7 @@ impl JetstreamStore {
         self.context
             .get_stream_no_info(key.stream_name())
             .await
-            .map_err(|error| convert::request_error("open stream", error))
+            .map_err(|error| convert::request_error(Operation::OpenStream, error))
     }
 
     pub async fn get(
@@ -131,7 +131,7 @@ impl JetstreamStore {
             {
                 Ok(None)
             }
-            Err(error) => Err(convert::request_error("get message", error)),
+            Err(error) => Err(convert::request_error(Operation::GetMessage, error)),
         }
     }
 
@@ -150,7 +150,7 @@ impl JetstreamStore {
             Err(error) if matches!(error.kind(), DeleteMessageErrorKind::JetStream(ref inner) if is_missing_message(inner)) => {
                 Ok(DeleteOutcome::NotFound)
             }
-            Err(error) => Err(convert::request_error("delete message", error)),
+            Err(error) => Err(convert::request_error(Operation::DeleteMessage, error)),
         }
     }
 
@@ -172,7 +172,7 @@ impl JetstreamStore {
             Some(filter) => stream.purge().filter(filter).await,
             None => stream.purge().await,
         };
-        let response = purge.map_err(|error| convert::request_error("purge", error))?;
+        let response = purge.map_err(|error| convert::request_error(Operation::Purge, error))?;
         Ok(PurgeReport {
             count: response.purged,
             ..report
@@ -275,7 +275,7 @@ impl JetstreamStore {
             let mut hubs = self
                 .hubs
                 .lock()
-                .map_err(|_| StoreError::Backend("hub registry lock poisoned".to_owned()))?;
+                .map_err(|_| StoreError::Backend(Failure::Poisoned(Lock::HubRegistry)))?;
             let hub = match hubs.get(&name) {
                 Some(hub) => hub.clone(),
                 None => {
@@ -293,7 +293,7 @@ impl JetstreamStore {
             };
             let mut fanout = hub
                 .lock()
-                .map_err(|_| StoreError::Backend("hub lock poisoned".to_owned()))?;
+                .map_err(|_| StoreError::Backend(Failure::Poisoned(Lock::Hub)))?;
             fanout.attach(filter.clone(), budget)
         };
         let catch_up = match attachment.catch_up(filter, after) {
@@ -318,14 +318,14 @@ impl JetstreamStore {
                 self.context
                     .get_stream(key.stream_name())
                     .await
-                    .map_err(|error| convert::request_error("stream info", error))?
+                    .map_err(|error| convert::request_error(Operation::StreamInfo, error))?
             }
-            Err(error) => return Err(convert::request_error("stream info", error)),
+            Err(error) => return Err(convert::request_error(Operation::StreamInfo, error)),
         };
         let info = stream
             .info()
             .await
-            .map_err(|error| convert::request_error("stream info", error))?;
+            .map_err(|error| convert::request_error(Operation::StreamInfo, error))?;
         let state = &info.state;
         let has_messages = state.messages > 0;
         Ok(StreamInfo {

@@ -9,7 +9,8 @@ use chrono::{DateTime, Utc};
 use futures::stream::{self, BoxStream, StreamExt};
 
 use super::convert;
-use crate::store::types::{ReadRequest, SharedMessage, Start, StoreError};
+use crate::store::error::{Operation, Outage, StoreError};
+use crate::store::types::{ReadRequest, SharedMessage, Start};
 
 fn deliver_policy(start: Start) -> Result<consumer::DeliverPolicy, StoreError> {
     Ok(match start {
@@ -43,7 +44,7 @@ pub(crate) async fn last_sequence_at(
     let consumer = context
         .create_consumer_on_stream(config, name)
         .await
-        .map_err(|error| convert::request_error("open replay consumer", error))?;
+        .map_err(|error| convert::request_error(Operation::OpenReplayConsumer, error))?;
     Ok(consumer.cached_info().delivered.stream_sequence)
 }
 
@@ -79,14 +80,14 @@ pub(crate) async fn read(
     let consumer = context
         .create_consumer_on_stream(config, name)
         .await
-        .map_err(|error| convert::request_error("open replay consumer", error))?;
+        .map_err(|error| convert::request_error(Operation::OpenReplayConsumer, error))?;
     if consumer.cached_info().num_pending == 0 {
         return empty();
     }
     let messages = consumer
         .messages()
         .await
-        .map_err(|error| convert::request_error("read", error))?;
+        .map_err(|error| convert::request_error(Operation::Read, error))?;
     let cursor = Cursor {
         messages,
         request,
@@ -103,14 +104,14 @@ pub(crate) async fn read(
             Err(_) => {
                 cursor.done = true;
                 return Some((
-                    Err(StoreError::Unavailable("read timed out".to_owned())),
+                    Err(StoreError::Unavailable(Outage::TimedOut(Operation::Read))),
                     cursor,
                 ));
             }
             Ok(None) => return None,
             Ok(Some(Err(error))) => {
                 cursor.done = true;
-                return Some((Err(convert::request_error("read", error)), cursor));
+                return Some((Err(convert::request_error(Operation::Read, error)), cursor));
             }
             Ok(Some(Ok(message))) => message,
         };
