@@ -5,6 +5,7 @@
 use std::collections::HashSet;
 use std::time::Instant;
 
+use prometheus::core::Collector;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
     Registry, TextEncoder,
@@ -27,6 +28,84 @@ pub const STORE_OPERATIONS: [&str; 10] = [
     "purge_managed",
 ];
 
+/// Latency buckets, in seconds, of the HTTP and store duration histograms.
+const LATENCY_BUCKETS: [f64; 13] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+
+/// A metric family as exported: its name, help text and label names.
+struct Family {
+    name: &'static str,
+    help: &'static str,
+    labels: &'static [&'static str],
+}
+
+const HTTP_REQUESTS: Family = Family {
+    name: "tidings_http_requests_total",
+    help: "HTTP requests answered",
+    labels: &["route", "method", "status"],
+};
+const HTTP_DURATION: Family = Family {
+    name: "tidings_http_request_duration_seconds",
+    help: "Time to answer (SSE: to open the stream)",
+    labels: &["route", "method"],
+};
+const HTTP_IN_FLIGHT: Family = Family {
+    name: "tidings_http_requests_in_flight",
+    help: "HTTP requests being handled",
+    labels: &[],
+};
+const NOTIFICATIONS: Family = Family {
+    name: "tidings_notifications_total",
+    help: "Notify requests by outcome (stored, duplicate, rejected, failed)",
+    labels: &["event_type", "outcome"],
+};
+const STORE_OPERATIONS_TOTAL: Family = Family {
+    name: "tidings_store_operations_total",
+    help: "Store operations by outcome (ok, error)",
+    labels: &["operation", "outcome"],
+};
+const STORE_DURATION: Family = Family {
+    name: "tidings_store_operation_duration_seconds",
+    help: "Store operation latency",
+    labels: &["operation"],
+};
+const SSE_OPEN: Family = Family {
+    name: "tidings_sse_connections_open",
+    help: "Open SSE streams",
+    labels: &["route", "event_type"],
+};
+const SSE_FRAMES: Family = Family {
+    name: "tidings_sse_frames_sent_total",
+    help: "Notification frames sent",
+    labels: &["route", "event_type"],
+};
+const SSE_CUT_OFF: Family = Family {
+    name: "tidings_sse_watchers_cut_off_total",
+    help: "Watchers disconnected for falling behind",
+    labels: &["event_type"],
+};
+const REPLAY_DELIVERED: Family = Family {
+    name: "tidings_replay_notifications_delivered_total",
+    help: "Notifications delivered from history",
+    labels: &["event_type"],
+};
+const NATS_CONNECTED: Family = Family {
+    name: "tidings_nats_connected",
+    help: "1 while the NATS connection is up (memory store: 1)",
+    labels: &[],
+};
+const NATS_RECONNECTS: Family = Family {
+    name: "tidings_nats_reconnects_total",
+    help: "NATS reconnections after a loss",
+    labels: &[],
+};
+const BUILD_INFO: Family = Family {
+    name: "tidings_build_info",
+    help: "Build information (always 1)",
+    labels: &["version"],
+};
+
 pub struct Metrics {
     registry: Registry,
     event_types: HashSet<String>,
@@ -44,164 +123,100 @@ pub struct Metrics {
     pub nats_reconnects: IntCounter,
 }
 
-fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
-    let metric = IntCounterVec::new(Opts::new(name, help), labels)
-        .unwrap_or_else(|error| panic!("metric {name}: {error}"));
+/// Registers a family built from `family`.
+// Names, help texts and labels are constants: a failure here is a programming error,
+// caught by the first test that builds an app.
+fn register<M: Collector + Clone + 'static>(
+    registry: &Registry,
+    family: &Family,
+    metric: prometheus::Result<M>,
+) -> M {
+    let name = family.name;
+    let metric = metric.unwrap_or_else(|error| panic!("metric {name}: {error}"));
     registry
         .register(Box::new(metric.clone()))
         .unwrap_or_else(|error| panic!("register {name}: {error}"));
     metric
 }
 
-fn histogram(
-    registry: &Registry,
-    name: &str,
-    help: &str,
-    labels: &[&str],
-    buckets: Vec<f64>,
-) -> HistogramVec {
-    let metric = HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets), labels)
-        .unwrap_or_else(|error| panic!("metric {name}: {error}"));
-    registry
-        .register(Box::new(metric.clone()))
-        .unwrap_or_else(|error| panic!("register {name}: {error}"));
-    metric
+fn counter_vec(registry: &Registry, family: &Family) -> IntCounterVec {
+    let opts = Opts::new(family.name, family.help);
+    register(registry, family, IntCounterVec::new(opts, family.labels))
+}
+
+fn histogram_vec(registry: &Registry, family: &Family) -> HistogramVec {
+    let opts = HistogramOpts::new(family.name, family.help).buckets(LATENCY_BUCKETS.to_vec());
+    register(registry, family, HistogramVec::new(opts, family.labels))
+}
+
+fn gauge_vec(registry: &Registry, family: &Family) -> IntGaugeVec {
+    let opts = Opts::new(family.name, family.help);
+    register(registry, family, IntGaugeVec::new(opts, family.labels))
+}
+
+fn gauge(registry: &Registry, family: &Family) -> IntGauge {
+    register(registry, family, IntGauge::new(family.name, family.help))
+}
+
+fn counter(registry: &Registry, family: &Family) -> IntCounter {
+    register(registry, family, IntCounter::new(family.name, family.help))
+}
+
+/// `tidings_build_info{version}`, set to 1 once.
+fn register_build_info(registry: &Registry) {
+    gauge_vec(registry, &BUILD_INFO)
+        .with_label_values(&[env!("CARGO_PKG_VERSION")])
+        .set(1);
 }
 
 impl Metrics {
     /// Registers every family and pre-creates the series of the configured event types.
-    // Metric names and labels are constants: a failure here is a programming error, caught
-    // by the first test that builds an app.
-    #[allow(clippy::expect_used)]
     pub fn new(event_types: &[String]) -> Self {
         let registry = Registry::new();
-        let latency = vec![
-            0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-        ];
-        let http_in_flight = IntGauge::new(
-            "tidings_http_requests_in_flight",
-            "HTTP requests being handled",
-        )
-        .expect("valid gauge");
-        registry
-            .register(Box::new(http_in_flight.clone()))
-            .expect("unique gauge");
-        let nats_connected = IntGauge::new(
-            "tidings_nats_connected",
-            "1 while the NATS connection is up (memory store: 1)",
-        )
-        .expect("valid gauge");
-        registry
-            .register(Box::new(nats_connected.clone()))
-            .expect("unique gauge");
-        let nats_reconnects = IntCounter::new(
-            "tidings_nats_reconnects_total",
-            "NATS reconnections after a loss",
-        )
-        .expect("valid counter");
-        registry
-            .register(Box::new(nats_reconnects.clone()))
-            .expect("unique counter");
-        let build_info = IntGaugeVec::new(
-            Opts::new("tidings_build_info", "Build information (always 1)"),
-            &["version"],
-        )
-        .expect("valid gauge");
-        registry
-            .register(Box::new(build_info.clone()))
-            .expect("unique gauge");
-        build_info
-            .with_label_values(&[env!("CARGO_PKG_VERSION")])
-            .set(1);
-        let sse_open = IntGaugeVec::new(
-            Opts::new("tidings_sse_connections_open", "Open SSE streams"),
-            &["route", "event_type"],
-        )
-        .expect("valid gauge");
-        registry
-            .register(Box::new(sse_open.clone()))
-            .expect("unique gauge");
+        register_build_info(&registry);
         let metrics = Self {
-            http_requests: counter(
-                &registry,
-                "tidings_http_requests_total",
-                "HTTP requests answered",
-                &["route", "method", "status"],
-            ),
-            http_duration: histogram(
-                &registry,
-                "tidings_http_request_duration_seconds",
-                "Time to answer (SSE: to open the stream)",
-                &["route", "method"],
-                latency.clone(),
-            ),
-            http_in_flight,
-            notifications: counter(
-                &registry,
-                "tidings_notifications_total",
-                "Notify requests by outcome (stored, duplicate, rejected, failed)",
-                &["event_type", "outcome"],
-            ),
-            store_operations: counter(
-                &registry,
-                "tidings_store_operations_total",
-                "Store operations by outcome (ok, error)",
-                &["operation", "outcome"],
-            ),
-            store_duration: histogram(
-                &registry,
-                "tidings_store_operation_duration_seconds",
-                "Store operation latency",
-                &["operation"],
-                latency,
-            ),
-            sse_open,
-            sse_frames: counter(
-                &registry,
-                "tidings_sse_frames_sent_total",
-                "Notification frames sent",
-                &["route", "event_type"],
-            ),
-            sse_cut_off: counter(
-                &registry,
-                "tidings_sse_watchers_cut_off_total",
-                "Watchers disconnected for falling behind",
-                &["event_type"],
-            ),
-            replay_delivered: counter(
-                &registry,
-                "tidings_replay_notifications_delivered_total",
-                "Notifications delivered from history",
-                &["event_type"],
-            ),
-            nats_connected,
-            nats_reconnects,
+            http_requests: counter_vec(&registry, &HTTP_REQUESTS),
+            http_duration: histogram_vec(&registry, &HTTP_DURATION),
+            http_in_flight: gauge(&registry, &HTTP_IN_FLIGHT),
+            notifications: counter_vec(&registry, &NOTIFICATIONS),
+            store_operations: counter_vec(&registry, &STORE_OPERATIONS_TOTAL),
+            store_duration: histogram_vec(&registry, &STORE_DURATION),
+            sse_open: gauge_vec(&registry, &SSE_OPEN),
+            sse_frames: counter_vec(&registry, &SSE_FRAMES),
+            sse_cut_off: counter_vec(&registry, &SSE_CUT_OFF),
+            replay_delivered: counter_vec(&registry, &REPLAY_DELIVERED),
+            nats_connected: gauge(&registry, &NATS_CONNECTED),
+            nats_reconnects: counter(&registry, &NATS_RECONNECTS),
             event_types: event_types.iter().cloned().collect(),
             registry,
         };
+        metrics.create_event_type_series(event_types);
+        metrics.create_store_series();
+        metrics
+    }
+
+    /// The series of each configured event type (and of `unknown` notify requests).
+    fn create_event_type_series(&self, event_types: &[String]) {
         for event_type in event_types {
-            metrics
-                .sse_cut_off
-                .with_label_values(&[event_type.as_str()]);
-            metrics
-                .replay_delivered
+            self.sse_cut_off.with_label_values(&[event_type.as_str()]);
+            self.replay_delivered
                 .with_label_values(&[event_type.as_str()]);
         }
         for event_type in event_types.iter().map(String::as_str).chain([UNKNOWN]) {
             for outcome in ["stored", "duplicate", "rejected", "failed"] {
-                metrics
-                    .notifications
-                    .with_label_values(&[event_type, outcome]);
+                self.notifications.with_label_values(&[event_type, outcome]);
             }
         }
+    }
+
+    /// The series of each store operation and outcome.
+    fn create_store_series(&self) {
         for operation in STORE_OPERATIONS {
             for outcome in ["ok", "error"] {
-                metrics
-                    .store_operations
+                self.store_operations
                     .with_label_values(&[operation, outcome]);
             }
         }
-        metrics
     }
 
     /// The label for an event type name from a request: configured, or `unknown`.

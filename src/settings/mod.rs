@@ -9,6 +9,7 @@ mod serving;
 mod storage;
 #[cfg(test)]
 mod tests;
+mod validate;
 
 pub use access::{AdminSettings, AuthMode, AuthSettings, MIN_JWT_SECRET_BYTES, MetricsSettings};
 pub use root::{Settings, SettingsError};

@@ -12,7 +12,8 @@ use std::sync::{Arc, Mutex};
 use futures::stream::{BoxStream, StreamExt};
 use tokio::sync::mpsc;
 
-use super::types::{SharedMessage, StoreError};
+use super::error::{Outage, StoreError};
+use super::types::{ReadRequest, SharedMessage, Start, sequence_after};
 use crate::subject::nats_filter_matches;
 
 /// Default per-subscriber queue budget: bytes of messages waiting to be taken.
@@ -68,6 +69,20 @@ pub(crate) struct Attachment {
     pub(crate) last_dispatched: u64,
     pub(crate) receiver: mpsc::Receiver<SharedMessage>,
     pub(crate) state: Arc<SubscriberState>,
+}
+
+impl Attachment {
+    /// The read of what was dispatched before this attachment and after `after`: sequences
+    /// `(after, last_dispatched]` matching `filter`, or `None` when there are none.
+    pub(crate) fn catch_up(&self, filter: String, after: u64) -> Option<ReadRequest> {
+        (self.last_dispatched > after).then(|| ReadRequest {
+            filter,
+            start: Start::Sequence(sequence_after(after)),
+            last_sequence: self.last_dispatched,
+            until: None,
+            limit: None,
+        })
+    }
 }
 
 impl FanOut {
@@ -206,9 +221,9 @@ pub(crate) fn subscription(
                             last_sequence: handover.last,
                         }
                     } else {
-                        state.failure().unwrap_or_else(|| {
-                            StoreError::Unavailable("live subscription closed".to_owned())
-                        })
+                        state
+                            .failure()
+                            .unwrap_or(StoreError::Unavailable(Outage::SubscriptionClosed))
                     };
                     return Some((Err(error), handover));
                 }

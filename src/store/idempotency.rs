@@ -6,11 +6,12 @@ use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use super::types::Fingerprint;
+use crate::domain::Sequence;
 
 /// What a key stood for when it was first seen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct KeyUse {
-    pub sequence: u64,
+    pub sequence: Sequence,
     pub fingerprint: Fingerprint,
 }
 
@@ -61,7 +62,7 @@ mod tests {
 
     fn used(sequence: u64) -> KeyUse {
         KeyUse {
-            sequence,
+            sequence: Sequence::new(sequence).unwrap(),
             fingerprint: crate::store::Publication {
                 stream: crate::domain::StreamKey::new("s"),
                 subject: crate::subject::Subject::build("s", ["x"]).unwrap(),
@@ -113,7 +114,7 @@ mod tests {
         for n in 0..40_000u64 {
             index.insert(format!("key-{n}"), used(n + 1), start);
         }
-        index.insert("fresh".to_owned(), used(0), start + window);
+        index.insert("fresh".to_owned(), used(40_001), start + window);
         index.expire(start + window, window);
         assert_eq!(index.len(), 1);
         assert_eq!(index.expiry.len(), 1);

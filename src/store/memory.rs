@@ -13,12 +13,13 @@ use futures::stream::{self, BoxStream, StreamExt};
 
 use tokio::sync::broadcast;
 
+use super::error::{Failure, Lock, StoreError};
 use super::fanout::{self, Subscription};
 use super::idempotency::KeyUse;
 use super::retraction::{self, Retraction};
 use super::types::{
     DeleteOutcome, Publication, PublishAck, PurgeReport, ReadRequest, SharedMessage, Start,
-    StoreError, StoredMessage, StreamInfo, StreamSpec,
+    StoredMessage, StreamInfo, StreamSpec, sequence_after,
 };
 use crate::domain::{Sequence, StreamKey};
 use crate::subject::nats_filter_matches;
@@ -38,7 +39,7 @@ pub struct MemoryStore {
 }
 
 fn poisoned() -> StoreError {
-    StoreError::Backend("memory store lock poisoned".to_owned())
+    StoreError::Backend(Failure::Poisoned(Lock::MemoryStream))
 }
 
 impl MemoryStore {
@@ -60,10 +61,9 @@ impl MemoryStore {
     }
 
     fn stream(&self, key: &StreamKey) -> Result<&Arc<Mutex<MemoryStream>>, StoreError> {
-        let name = key.stream_name();
         self.streams
-            .get(&name)
-            .ok_or(StoreError::UnknownStream(name))
+            .get(&key.stream_name())
+            .ok_or_else(|| StoreError::UnknownStream(key.clone()))
     }
 
     fn lock(&self, key: &StreamKey) -> Result<MutexGuard<'_, MemoryStream>, StoreError> {
@@ -85,22 +85,21 @@ impl MemoryStore {
             if Some(seen.fingerprint) != fingerprint {
                 return Err(StoreError::IdempotencyKeyReused(key.clone()));
             }
-            let sequence = seen.sequence;
             let time = stream
                 .messages
-                .get(&sequence)
+                .get(&seen.sequence.get())
                 .map_or(stream.last_time, |m| m.time);
             return Ok(PublishAck {
-                sequence: Sequence::new(sequence).ok_or_else(poisoned)?,
+                sequence: seen.sequence,
                 time,
                 duplicate: true,
             });
         }
-        let sequence = stream.last_sequence + 1;
+        let sequence = sequence_after(stream.last_sequence);
         // Store times never go backwards, so time-based starts stay consistent with order.
         let time = Utc::now().max(stream.last_time);
         let message = Arc::new(StoredMessage {
-            sequence: Sequence::new(sequence).ok_or_else(poisoned)?,
+            sequence,
             time,
             subject: publication.subject,
             headers: publication.headers,
@@ -115,13 +114,13 @@ impl MemoryStore {
         {
             stream.remove(previous);
         }
-        stream.last_sequence = sequence;
+        stream.last_sequence = sequence.get();
         stream.last_time = time;
         stream.bytes += message.payload.len() as u64;
         stream
             .latest_by_subject
-            .insert(message.subject.as_str().to_owned(), sequence);
-        stream.messages.insert(sequence, message.clone());
+            .insert(message.subject.as_str().to_owned(), sequence.get());
+        stream.messages.insert(sequence.get(), message.clone());
         if let (Some(key), Some(fingerprint)) = (publication.idempotency_key, fingerprint) {
             stream.idempotency.insert(
                 key,
@@ -152,7 +151,7 @@ impl MemoryStore {
     pub fn delete(&self, key: &StreamKey, sequence: Sequence) -> Result<DeleteOutcome, StoreError> {
         let mut stream = self.lock(key)?;
         if stream.spec.protected {
-            return Err(StoreError::Protected(key.stream_name()));
+            return Err(StoreError::Protected(key.clone()));
         }
         Ok(if stream.remove(sequence.get()) {
             DeleteOutcome::Deleted
@@ -169,7 +168,7 @@ impl MemoryStore {
     ) -> Result<PurgeReport, StoreError> {
         let mut stream = self.lock(key)?;
         if stream.spec.protected {
-            return Err(StoreError::Protected(key.stream_name()));
+            return Err(StoreError::Protected(key.clone()));
         }
         let sequences: Vec<u64> = stream.matching(filter).map(|m| m.sequence.get()).collect();
         let report = PurgeReport {
@@ -293,20 +292,10 @@ impl MemoryStore {
         budget: usize,
     ) -> Result<Subscription, StoreError> {
         let attachment = self.lock(key)?.fanout.attach(filter.clone(), budget);
-        let catch_up = if attachment.last_dispatched > after {
-            Some(self.read(
-                key,
-                ReadRequest {
-                    filter,
-                    start: Start::Sequence(Sequence::new(after + 1).ok_or_else(poisoned)?),
-                    last_sequence: attachment.last_dispatched,
-                    until: None,
-                    limit: None,
-                },
-            )?)
-        } else {
-            None
-        };
+        let catch_up = attachment
+            .catch_up(filter, after)
+            .map(|request| self.read(key, request))
+            .transpose()?;
         Ok(fanout::subscription(after, attachment, catch_up))
     }
 
@@ -394,5 +383,12 @@ mod tests {
         assert_eq!(info(&store).messages, 0, "expired without a new record");
         record(&store, 10);
         assert_eq!(info(&store).first_sequence, 3);
+    }
+
+    #[test]
+    fn an_age_beyond_the_calendar_expires_nothing() {
+        let store = audit_store(Duration::from_secs(1 << 50), 1_000_000);
+        record(&store, 10);
+        assert_eq!(info(&store).messages, 1);
     }
 }

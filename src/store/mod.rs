@@ -1,6 +1,7 @@
 //! Storage behind one interface with two engines: `memory` (in-process, not durable) and
 //! `jetstream` (NATS JetStream, the production engine). Both pass the same conformance suite.
 
+mod error;
 mod fanout;
 mod idempotency;
 mod jetstream;
@@ -10,6 +11,7 @@ mod types;
 
 use futures::stream::BoxStream;
 
+pub use error::{Answer, Cause, Failure, Lock, Operation, Outage, ReconcileStep, StoreError};
 pub use fanout::{DEFAULT_SUBSCRIBER_BUDGET, MAX_QUEUED_MESSAGES, Subscription};
 pub use jetstream::{JetstreamStore, Reconciled};
 pub use memory::MemoryStore;
@@ -17,7 +19,7 @@ pub use retraction::{RETRACTION_SUBJECT, Retraction};
 pub use types::{
     AUDIT_BASE, DeleteOutcome, Fingerprint, Publication, PublishAck, PurgeReport,
     REQUEST_HASH_HEADER, ReadRequest, SPATIAL_BBOX_HEADER, SPATIAL_GEOMETRY_HEADER, SharedMessage,
-    Start, StoreError, StoredMessage, StreamInfo, StreamPolicy, StreamSpec,
+    Start, StoredMessage, StreamInfo, StreamPolicy, StreamSpec,
 };
 
 use std::sync::Arc;

@@ -18,30 +18,6 @@ pub const SPATIAL_GEOMETRY_HEADER: &str = "spatial_geometry";
 /// idempotency key can be told from a different request reusing it.
 pub const REQUEST_HASH_HEADER: &str = "Tidings-Request-Hash";
 
-/// Why a store operation failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum StoreError {
-    /// NATS is unreachable or did not answer in time; retrying later may succeed.
-    #[error("store unavailable: {0}")]
-    Unavailable(String),
-    /// The stream is not one this store manages.
-    #[error("stream {0} is not managed by this store")]
-    UnknownStream(String),
-    /// The stream is append-only (the audit trail).
-    #[error("stream {0} is protected: no delete, no purge")]
-    Protected(String),
-    /// A live subscriber fell behind its bounded queue and was cut off.
-    #[error("subscriber fell behind; last delivered sequence {last_sequence}")]
-    SubscriberOverflow { last_sequence: u64 },
-    /// The backend refused the operation for a reason retrying will not fix.
-    #[error("store operation failed: {0}")]
-    Backend(String),
-    /// The idempotency key was seen within the window for a different request; nothing was
-    /// stored.
-    #[error("idempotency key '{0}' was used for a different request")]
-    IdempotencyKeyReused(String),
-}
-
 /// A notification as stored: where, when, under which subject, with which headers.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredMessage {
@@ -169,6 +145,12 @@ pub struct PurgeReport {
 }
 
 pub use crate::domain::Start;
+
+/// The sequence following `last`, where 0 means none yet: a stream's next sequence, or the
+/// first one a subscriber that has seen up to `last` still needs.
+pub(crate) fn sequence_after(last: u64) -> Sequence {
+    Sequence::new(last).map_or(Sequence::FIRST, Sequence::next)
+}
 
 /// A finite, ordered read: `start` up to `last_sequence` (inclusive; the history boundary
 /// or `to_id`), optionally also up to `until` (inclusive), at most `limit` messages.

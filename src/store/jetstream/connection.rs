@@ -11,8 +11,8 @@ use tokio::sync::broadcast;
 
 use crate::metrics::Metrics;
 use crate::settings::JetstreamSettings;
+use crate::store::error::{Cause, Failure, Operation, Outage, StoreError};
 use crate::store::retraction::{RETRACTION_SUBJECT, Retraction};
-use crate::store::types::StoreError;
 
 fn reconnect_delay(attempt: usize) -> Duration {
     let exponent = u32::try_from(attempt.min(6)).unwrap_or(6);
@@ -66,7 +66,10 @@ pub(super) async fn connect(
     }
     if let Some(path) = &settings.credentials_file {
         options = options.credentials_file(path).await.map_err(|error| {
-            StoreError::Backend(format!("credentials file {}: {error}", path.display()))
+            StoreError::Backend(Failure::Credentials {
+                path: path.clone(),
+                source: Cause::new(error),
+            })
         })?;
     }
     if let Some(ca) = &settings.tls_ca_file {
@@ -78,10 +81,12 @@ pub(super) async fn connect(
     if settings.tls_required {
         options = options.require_tls(true);
     }
-    let client = options
-        .connect(settings.urls())
-        .await
-        .map_err(|error| StoreError::Unavailable(format!("connect to NATS: {error}")))?;
+    let client = options.connect(settings.urls()).await.map_err(|error| {
+        StoreError::Unavailable(Outage::Request {
+            operation: Operation::Connect,
+            source: Cause::new(error),
+        })
+    })?;
     Ok(client)
 }
 

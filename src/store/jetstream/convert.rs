@@ -7,7 +7,8 @@ use async_nats::jetstream;
 use chrono::{DateTime, Utc};
 
 use crate::domain::Sequence;
-use crate::store::types::{StoreError, StoredMessage};
+use crate::store::error::{Answer, Cause, Failure, Operation, Outage, StoreError};
+use crate::store::types::StoredMessage;
 use crate::subject::Subject;
 
 pub(crate) fn to_chrono(time: time::OffsetDateTime) -> DateTime<Utc> {
@@ -18,19 +19,19 @@ pub(crate) fn to_chrono(time: time::OffsetDateTime) -> DateTime<Utc> {
 /// Through seconds and the sub-second part: an `i64` of nanoseconds covers only 1677 to 2262,
 /// and requests may name any year.
 pub(crate) fn to_offset(time: DateTime<Utc>) -> Result<time::OffsetDateTime, StoreError> {
-    let out_of_range = |error: time::error::ComponentRange| {
-        StoreError::Backend(format!("time out of range: {error}"))
-    };
+    let out_of_range =
+        |error: time::error::ComponentRange| StoreError::Backend(Failure::TimeOutOfRange(error));
     time::OffsetDateTime::from_unix_timestamp(time.timestamp())
         .map_err(out_of_range)?
         .replace_nanosecond(time.timestamp_subsec_nanos())
         .map_err(out_of_range)
 }
 
-/// Whether a NATS error says NATS could not be reached or did not answer in time (the
-/// operation may succeed later: `Unavailable`, 503) rather than that it refused the
-/// operation (`Backend`, 500). Decided from async-nats' error kinds, never from the text.
-pub(crate) trait Outage: std::fmt::Display {
+/// An async-nats error the store can classify: whether it says NATS could not be reached
+/// or did not answer in time (the operation may succeed later: `Unavailable`, 503) rather
+/// than that it refused the operation (`Backend`, 500). Decided from async-nats' error
+/// kinds, never from the text.
+pub(crate) trait NatsError: std::error::Error + Send + Sync + 'static {
     fn is_outage(&self) -> bool;
 }
 
@@ -40,7 +41,7 @@ fn api_outage(error: &jetstream::Error) -> bool {
     error.code() == 503
 }
 
-impl Outage for jetstream::context::GetStreamError {
+impl NatsError for jetstream::context::GetStreamError {
     fn is_outage(&self) -> bool {
         use jetstream::context::GetStreamErrorKind as Kind;
         match self.kind() {
@@ -51,7 +52,7 @@ impl Outage for jetstream::context::GetStreamError {
     }
 }
 
-impl Outage for jetstream::stream::ConsumerError {
+impl NatsError for jetstream::stream::ConsumerError {
     fn is_outage(&self) -> bool {
         use jetstream::stream::ConsumerErrorKind as Kind;
         match self.kind() {
@@ -62,13 +63,13 @@ impl Outage for jetstream::stream::ConsumerError {
     }
 }
 
-impl Outage for jetstream::consumer::StreamError {
+impl NatsError for jetstream::consumer::StreamError {
     fn is_outage(&self) -> bool {
         matches!(self.kind(), jetstream::consumer::StreamErrorKind::TimedOut)
     }
 }
 
-impl Outage for jetstream::consumer::pull::OrderedError {
+impl NatsError for jetstream::consumer::pull::OrderedError {
     fn is_outage(&self) -> bool {
         use jetstream::consumer::pull::OrderedErrorKind as Kind;
         matches!(
@@ -82,20 +83,20 @@ impl Outage for jetstream::consumer::pull::OrderedError {
     }
 }
 
-impl Outage for jetstream::stream::RawMessageError {
+impl NatsError for jetstream::stream::RawMessageError {
     fn is_outage(&self) -> bool {
         match self.kind() {
             jetstream::stream::LastRawMessageErrorKind::JetStream(error) => api_outage(&error),
             // `Other` wraps both a failed request and a malformed answer: the source says.
             jetstream::stream::LastRawMessageErrorKind::Other => std::error::Error::source(self)
                 .and_then(|source| source.downcast_ref::<jetstream::context::RequestError>())
-                .is_some_and(Outage::is_outage),
+                .is_some_and(NatsError::is_outage),
             _ => false,
         }
     }
 }
 
-impl Outage for jetstream::stream::DeleteMessageError {
+impl NatsError for jetstream::stream::DeleteMessageError {
     fn is_outage(&self) -> bool {
         use jetstream::stream::DeleteMessageErrorKind as Kind;
         match self.kind() {
@@ -105,7 +106,7 @@ impl Outage for jetstream::stream::DeleteMessageError {
     }
 }
 
-impl Outage for jetstream::stream::PurgeError {
+impl NatsError for jetstream::stream::PurgeError {
     fn is_outage(&self) -> bool {
         use jetstream::stream::PurgeErrorKind as Kind;
         match self.kind() {
@@ -115,7 +116,7 @@ impl Outage for jetstream::stream::PurgeError {
     }
 }
 
-impl Outage for jetstream::context::RequestError {
+impl NatsError for jetstream::context::RequestError {
     fn is_outage(&self) -> bool {
         use jetstream::context::RequestErrorKind as Kind;
         matches!(
@@ -125,12 +126,26 @@ impl Outage for jetstream::context::RequestError {
     }
 }
 
-/// A failed request to NATS as a store error, classified by [`Outage`].
-pub(crate) fn request_error(action: &str, error: impl Outage) -> StoreError {
-    if error.is_outage() {
-        StoreError::Unavailable(format!("{action}: {error}"))
+/// Only the failures a retry may cure: a publish to a stream that does not exist is
+/// handled before this (the stream is recreated), and the rest are refusals.
+impl NatsError for jetstream::context::PublishError {
+    fn is_outage(&self) -> bool {
+        use jetstream::context::PublishErrorKind as Kind;
+        matches!(
+            self.kind(),
+            Kind::TimedOut | Kind::BrokenPipe | Kind::MaxAckPending
+        )
+    }
+}
+
+/// A failed request to NATS as a store error, classified by [`NatsError::is_outage`].
+pub(crate) fn request_error(operation: Operation, error: impl NatsError) -> StoreError {
+    let outage = error.is_outage();
+    let source = Cause::new(error);
+    if outage {
+        StoreError::Unavailable(Outage::Request { operation, source })
     } else {
-        StoreError::Backend(format!("{action}: {error}"))
+        StoreError::Backend(Failure::Refused { operation, source })
     }
 }
 
@@ -151,7 +166,7 @@ fn headers_of(headers: Option<&async_nats::HeaderMap>) -> Vec<(String, String)> 
 }
 
 fn sequence(value: u64) -> Result<Sequence, StoreError> {
-    Sequence::new(value).ok_or_else(|| StoreError::Backend("message with sequence 0".to_owned()))
+    Sequence::new(value).ok_or(StoreError::Backend(Failure::ZeroSequence(Answer::Message)))
 }
 
 /// A consumer-delivered message and the count still pending after it.
@@ -160,7 +175,7 @@ pub(crate) fn from_consumer(
 ) -> Result<(StoredMessage, u64), StoreError> {
     let info = message
         .info()
-        .map_err(|error| StoreError::Backend(format!("bad message metadata: {error}")))?;
+        .map_err(|error| StoreError::Backend(Failure::Metadata(Cause::from_boxed(error))))?;
     Ok((
         StoredMessage {
             sequence: sequence(info.stream_sequence)?,
@@ -190,6 +205,39 @@ pub(crate) fn from_stream_message(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use jetstream::context::{PublishError, PublishErrorKind, RequestError, RequestErrorKind};
+
+    #[test]
+    fn classifies_by_kind_and_keeps_the_nats_error_as_the_source() {
+        let timed_out = request_error(
+            Operation::Read,
+            RequestError::new(RequestErrorKind::TimedOut),
+        );
+        let StoreError::Unavailable(Outage::Request { operation, source }) = timed_out else {
+            panic!("not an outage: {timed_out:?}");
+        };
+        assert_eq!(operation, Operation::Read);
+        let kind = source
+            .error()
+            .downcast_ref::<RequestError>()
+            .map(RequestError::kind);
+        assert_eq!(kind, Some(RequestErrorKind::TimedOut));
+
+        let refused = request_error(
+            Operation::Publish,
+            PublishError::new(PublishErrorKind::WrongLastSequence),
+        );
+        assert!(
+            matches!(
+                refused,
+                StoreError::Backend(Failure::Refused {
+                    operation: Operation::Publish,
+                    ..
+                })
+            ),
+            "{refused:?}"
+        );
+    }
 
     #[test]
     fn converts_times_outside_the_nanosecond_range() {

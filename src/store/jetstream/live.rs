@@ -10,8 +10,9 @@ use async_nats::jetstream::{self, consumer};
 use futures::StreamExt;
 
 use super::convert;
+use crate::store::error::{Operation, Outage, StoreError};
 use crate::store::fanout::FanOut;
-use crate::store::types::{SharedMessage, StoreError};
+use crate::store::types::SharedMessage;
 
 /// Hubs by stream name.
 pub(crate) type Hubs = Arc<Mutex<HashMap<String, Arc<Mutex<FanOut>>>>>;
@@ -73,14 +74,14 @@ pub(crate) async fn run_hub(
     let consumer = match context.create_consumer_on_stream(config, &name).await {
         Ok(consumer) => consumer,
         Err(error) => {
-            let error = convert::request_error("open live consumer", error);
+            let error = convert::request_error(Operation::OpenLiveConsumer, error);
             return fail(&hubs, &name, &fanout, error);
         }
     };
     let mut messages = match consumer.messages().await {
         Ok(messages) => messages,
         Err(error) => {
-            let error = convert::request_error("open live consumer", error);
+            let error = convert::request_error(Operation::OpenLiveConsumer, error);
             return fail(&hubs, &name, &fanout, error);
         }
     };
@@ -110,11 +111,11 @@ pub(crate) async fn run_hub(
                     consecutive_errors += 1;
                     tracing::debug!(stream = %name, %error, "live consumer error");
                     if consecutive_errors >= MAX_CONSECUTIVE_ERRORS {
-                        return fail(&hubs, &name, &fanout, convert::request_error("live consumer", error));
+                        return fail(&hubs, &name, &fanout, convert::request_error(Operation::LiveConsumer, error));
                     }
                 }
                 None => {
-                    return fail(&hubs, &name, &fanout, StoreError::Unavailable("live consumer closed".to_owned()));
+                    return fail(&hubs, &name, &fanout, StoreError::Unavailable(Outage::LiveConsumerClosed));
                 }
             },
             _ = prune.tick() => {

@@ -24,11 +24,11 @@ use tokio::sync::broadcast;
 
 pub use streams::Reconciled;
 
+use super::error::{Failure, Lock, Operation, Outage, StoreError};
 use super::fanout::{self, FanOut, Subscription};
 use super::retraction::{self, RETRACTION_SUBJECT, Retraction};
 use super::types::{
-    DeleteOutcome, PurgeReport, ReadRequest, SharedMessage, Start, StoreError, StreamInfo,
-    StreamSpec,
+    DeleteOutcome, PurgeReport, ReadRequest, SharedMessage, Start, StreamInfo, StreamSpec,
 };
 use crate::domain::{Sequence, StreamKey};
 use crate::metrics::Metrics;
@@ -75,13 +75,14 @@ impl JetstreamStore {
         if self.is_connected() {
             Ok(())
         } else {
-            Err(StoreError::Unavailable("not connected to NATS".to_owned()))
+            Err(StoreError::Unavailable(Outage::NotConnected))
         }
     }
 
     fn spec(&self, key: &StreamKey) -> Result<&StreamSpec, StoreError> {
-        let name = key.stream_name();
-        self.specs.get(&name).ok_or(StoreError::UnknownStream(name))
+        self.specs
+            .get(&key.stream_name())
+            .ok_or_else(|| StoreError::UnknownStream(key.clone()))
     }
 
     /// Creates or reconciles every managed stream; run once at start-up.
@@ -108,7 +109,7 @@ impl JetstreamStore {
         self.context
             .get_stream_no_info(key.stream_name())
             .await
-            .map_err(|error| convert::request_error("open stream", error))
+            .map_err(|error| convert::request_error(Operation::OpenStream, error))
     }
 
     pub async fn get(
@@ -130,7 +131,7 @@ impl JetstreamStore {
             {
                 Ok(None)
             }
-            Err(error) => Err(convert::request_error("get message", error)),
+            Err(error) => Err(convert::request_error(Operation::GetMessage, error)),
         }
     }
 
@@ -140,7 +141,7 @@ impl JetstreamStore {
         sequence: Sequence,
     ) -> Result<DeleteOutcome, StoreError> {
         if self.spec(key)?.protected {
-            return Err(StoreError::Protected(key.stream_name()));
+            return Err(StoreError::Protected(key.clone()));
         }
         let stream = self.stream_handle(key).await?;
         match stream.delete_message(sequence.get()).await {
@@ -149,7 +150,7 @@ impl JetstreamStore {
             Err(error) if matches!(error.kind(), DeleteMessageErrorKind::JetStream(ref inner) if is_missing_message(inner)) => {
                 Ok(DeleteOutcome::NotFound)
             }
-            Err(error) => Err(convert::request_error("delete message", error)),
+            Err(error) => Err(convert::request_error(Operation::DeleteMessage, error)),
         }
     }
 
@@ -160,7 +161,7 @@ impl JetstreamStore {
         dry_run: bool,
     ) -> Result<PurgeReport, StoreError> {
         if self.spec(key)?.protected {
-            return Err(StoreError::Protected(key.stream_name()));
+            return Err(StoreError::Protected(key.clone()));
         }
         let report = self.count(key, filter).await?;
         if dry_run || report.count == 0 {
@@ -171,7 +172,7 @@ impl JetstreamStore {
             Some(filter) => stream.purge().filter(filter).await,
             None => stream.purge().await,
         };
-        let response = purge.map_err(|error| convert::request_error("purge", error))?;
+        let response = purge.map_err(|error| convert::request_error(Operation::Purge, error))?;
         Ok(PurgeReport {
             count: response.purged,
             ..report
@@ -274,7 +275,7 @@ impl JetstreamStore {
             let mut hubs = self
                 .hubs
                 .lock()
-                .map_err(|_| StoreError::Backend("hub registry lock poisoned".to_owned()))?;
+                .map_err(|_| StoreError::Backend(Failure::Poisoned(Lock::HubRegistry)))?;
             let hub = match hubs.get(&name) {
                 Some(hub) => hub.clone(),
                 None => {
@@ -292,27 +293,12 @@ impl JetstreamStore {
             };
             let mut fanout = hub
                 .lock()
-                .map_err(|_| StoreError::Backend("hub lock poisoned".to_owned()))?;
+                .map_err(|_| StoreError::Backend(Failure::Poisoned(Lock::Hub)))?;
             fanout.attach(filter.clone(), budget)
         };
-        let catch_up = if attachment.last_dispatched > after {
-            let start = Sequence::new(after + 1)
-                .ok_or_else(|| StoreError::Backend("sequence overflow".to_owned()))?;
-            Some(
-                self.read(
-                    key,
-                    ReadRequest {
-                        filter,
-                        start: Start::Sequence(start),
-                        last_sequence: attachment.last_dispatched,
-                        until: None,
-                        limit: None,
-                    },
-                )
-                .await?,
-            )
-        } else {
-            None
+        let catch_up = match attachment.catch_up(filter, after) {
+            Some(request) => Some(self.read(key, request).await?),
+            None => None,
         };
         Ok(fanout::subscription(after, attachment, catch_up))
     }
@@ -332,14 +318,14 @@ impl JetstreamStore {
                 self.context
                     .get_stream(key.stream_name())
                     .await
-                    .map_err(|error| convert::request_error("stream info", error))?
+                    .map_err(|error| convert::request_error(Operation::StreamInfo, error))?
             }
-            Err(error) => return Err(convert::request_error("stream info", error)),
+            Err(error) => return Err(convert::request_error(Operation::StreamInfo, error)),
         };
         let info = stream
             .info()
             .await
-            .map_err(|error| convert::request_error("stream info", error))?;
+            .map_err(|error| convert::request_error(Operation::StreamInfo, error))?;
         let state = &info.state;
         let has_messages = state.messages > 0;
         Ok(StreamInfo {

@@ -4,9 +4,10 @@
 
 use async_nats::jetstream::{self, context::PublishErrorKind};
 
-use super::{JetstreamStore, streams};
+use super::{JetstreamStore, convert, streams};
 use crate::domain::Sequence;
-use crate::store::types::{Publication, PublishAck, REQUEST_HASH_HEADER, StoreError};
+use crate::store::error::{Answer, Failure, Operation, Outage, StoreError};
+use crate::store::types::{Publication, PublishAck, REQUEST_HASH_HEADER};
 
 impl JetstreamStore {
     pub async fn publish(&self, publication: Publication) -> Result<PublishAck, StoreError> {
@@ -67,9 +68,9 @@ impl JetstreamStore {
             .await
             .map_err(PublishFailure::from_error)?;
         let ack = pending.await.map_err(PublishFailure::from_error)?;
-        let sequence = Sequence::new(ack.sequence).ok_or_else(|| {
-            PublishFailure::Other(StoreError::Backend("ack with sequence 0".to_owned()))
-        })?;
+        let sequence = Sequence::new(ack.sequence).ok_or(PublishFailure::Other(
+            StoreError::Backend(Failure::ZeroSequence(Answer::PublishAck)),
+        ))?;
         Ok(PublishAck {
             sequence,
             time: chrono::Utc::now(),
@@ -87,19 +88,14 @@ impl PublishFailure {
     fn from_error(error: jetstream::context::PublishError) -> Self {
         match error.kind() {
             PublishErrorKind::StreamNotFound => PublishFailure::NoStream,
-            PublishErrorKind::TimedOut
-            | PublishErrorKind::BrokenPipe
-            | PublishErrorKind::MaxAckPending => {
-                PublishFailure::Other(StoreError::Unavailable(format!("publish: {error}")))
-            }
-            _ => PublishFailure::Other(StoreError::Backend(format!("publish: {error}"))),
+            _ => PublishFailure::Other(convert::request_error(Operation::Publish, error)),
         }
     }
 
     fn into_store_error(self) -> StoreError {
         match self {
             PublishFailure::NoStream => {
-                StoreError::Unavailable("publish: stream not found".to_owned())
+                StoreError::Unavailable(Outage::StreamMissing(Operation::Publish))
             }
             PublishFailure::Other(error) => error,
         }

@@ -9,7 +9,8 @@ use chrono::{DateTime, Utc};
 use futures::stream::{self, BoxStream, StreamExt};
 
 use super::convert;
-use crate::store::types::{ReadRequest, SharedMessage, Start, StoreError};
+use crate::store::error::{Operation, Outage, StoreError};
+use crate::store::types::{ReadRequest, SharedMessage, Start, StoredMessage};
 
 fn deliver_policy(start: Start) -> Result<consumer::DeliverPolicy, StoreError> {
     Ok(match start {
@@ -43,34 +44,48 @@ pub(crate) async fn last_sequence_at(
     let consumer = context
         .create_consumer_on_stream(config, name)
         .await
-        .map_err(|error| convert::request_error("open replay consumer", error))?;
+        .map_err(|error| convert::request_error(Operation::OpenReplayConsumer, error))?;
     Ok(consumer.cached_info().delivered.stream_sequence)
 }
 
-struct Cursor {
-    messages: consumer::pull::Ordered,
-    request: ReadRequest,
-    delivered: usize,
-    done: bool,
-    idle: Duration,
-}
-
-/// Reads `request` from stream `name`.
+/// Reads `request` from stream `name`; `idle` bounds the wait for each message.
 pub(crate) async fn read(
     context: &jetstream::Context,
     name: &str,
     request: ReadRequest,
     idle: Duration,
 ) -> Result<BoxStream<'static, Result<SharedMessage, StoreError>>, StoreError> {
-    let empty = || Ok(stream::empty().boxed());
-    if request.last_sequence == 0 || request.limit == Some(0) {
-        return empty();
+    if is_empty(&request) {
+        return Ok(stream::empty().boxed());
     }
-    if let Start::Sequence(sequence) = request.start
-        && sequence.get() > request.last_sequence
-    {
-        return empty();
-    }
+    let Some(messages) = open(context, name, &request).await? else {
+        return Ok(stream::empty().boxed());
+    };
+    let cursor = Cursor {
+        messages,
+        request,
+        delivered: 0,
+        done: false,
+        idle,
+    };
+    Ok(stream::unfold(cursor, Cursor::step).boxed())
+}
+
+/// Whether the request selects nothing, so that no consumer need be created.
+fn is_empty(request: &ReadRequest) -> bool {
+    let starts_past_the_end = match request.start {
+        Start::Sequence(sequence) => sequence.get() > request.last_sequence,
+        Start::Beginning | Start::Time(_) => false,
+    };
+    request.last_sequence == 0 || request.limit == Some(0) || starts_past_the_end
+}
+
+/// The ordered consumer's messages, or `None` when the server says none is pending.
+async fn open(
+    context: &jetstream::Context,
+    name: &str,
+    request: &ReadRequest,
+) -> Result<Option<consumer::pull::Ordered>, StoreError> {
     let config = consumer::pull::OrderedConfig {
         filter_subject: request.filter.clone(),
         deliver_policy: deliver_policy(request.start)?,
@@ -79,65 +94,74 @@ pub(crate) async fn read(
     let consumer = context
         .create_consumer_on_stream(config, name)
         .await
-        .map_err(|error| convert::request_error("open replay consumer", error))?;
+        .map_err(|error| convert::request_error(Operation::OpenReplayConsumer, error))?;
     if consumer.cached_info().num_pending == 0 {
-        return empty();
+        return Ok(None);
     }
     let messages = consumer
         .messages()
         .await
-        .map_err(|error| convert::request_error("read", error))?;
-    let cursor = Cursor {
-        messages,
-        request,
-        delivered: 0,
-        done: false,
-        idle,
-    };
-    Ok(stream::unfold(cursor, |mut cursor| async move {
-        if cursor.done {
+        .map_err(|error| convert::request_error(Operation::Read, error))?;
+    Ok(Some(messages))
+}
+
+/// A read in progress: what it asked for and how far it got.
+struct Cursor {
+    messages: consumer::pull::Ordered,
+    request: ReadRequest,
+    delivered: usize,
+    /// Set once the read ended (last message given, or an error reported): the next step
+    /// ends the stream without asking the consumer again.
+    done: bool,
+    idle: Duration,
+}
+
+impl Cursor {
+    /// The next message of the read or the error that ends it; `None` once it is over.
+    async fn step(mut self) -> Option<(Result<SharedMessage, StoreError>, Self)> {
+        if self.done {
             return None;
         }
-        let next = tokio::time::timeout(cursor.idle, cursor.messages.next()).await;
-        let message = match next {
-            Err(_) => {
-                cursor.done = true;
-                return Some((
-                    Err(StoreError::Unavailable("read timed out".to_owned())),
-                    cursor,
-                ));
-            }
-            Ok(None) => return None,
-            Ok(Some(Err(error))) => {
-                cursor.done = true;
-                return Some((Err(convert::request_error("read", error)), cursor));
-            }
-            Ok(Some(Ok(message))) => message,
-        };
-        let (stored, pending) = match convert::from_consumer(&message) {
-            Ok(converted) => converted,
+        let (stored, pending) = match self.receive().await? {
+            Ok(received) => received,
             Err(error) => {
-                cursor.done = true;
-                return Some((Err(error), cursor));
+                self.done = true;
+                return Some((Err(error), self));
             }
         };
-        let sequence = stored.sequence.get();
-        if sequence > cursor.request.last_sequence
-            || cursor
-                .request
-                .until
-                .is_some_and(|until| stored.time > until)
-        {
+        if self.is_beyond(&stored) {
             return None;
         }
-        cursor.delivered += 1;
-        cursor.done = pending == 0
-            || sequence >= cursor.request.last_sequence
-            || cursor
+        self.delivered += 1;
+        self.done = pending == 0 || self.is_last(&stored);
+        Some((Ok(SharedMessage::new(stored)), self))
+    }
+
+    /// The next message from the consumer and the count still pending after it; `None`
+    /// when the consumer ends.
+    async fn receive(&mut self) -> Option<Result<(StoredMessage, u64), StoreError>> {
+        match tokio::time::timeout(self.idle, self.messages.next()).await {
+            Err(_) => Some(Err(StoreError::Unavailable(Outage::TimedOut(
+                Operation::Read,
+            )))),
+            Ok(None) => None,
+            Ok(Some(Err(error))) => Some(Err(convert::request_error(Operation::Read, error))),
+            Ok(Some(Ok(message))) => Some(convert::from_consumer(&message)),
+        }
+    }
+
+    /// Whether the message lies past the read's last sequence or its end time.
+    fn is_beyond(&self, stored: &StoredMessage) -> bool {
+        stored.sequence.get() > self.request.last_sequence
+            || self.request.until.is_some_and(|until| stored.time > until)
+    }
+
+    /// Whether the (just counted) message is the read's last: its last sequence or its limit.
+    fn is_last(&self, stored: &StoredMessage) -> bool {
+        stored.sequence.get() >= self.request.last_sequence
+            || self
                 .request
                 .limit
-                .is_some_and(|limit| cursor.delivered >= limit);
-        Some((Ok(SharedMessage::new(stored)), cursor))
-    })
-    .boxed())
+                .is_some_and(|limit| self.delivered >= limit)
+    }
 }

@@ -4,7 +4,9 @@
 
 use async_nats::jetstream::{self, stream};
 
-use crate::store::types::{StoreError, StreamSpec};
+use crate::domain::StreamKey;
+use crate::store::error::{Cause, Failure, Operation, Outage, ReconcileStep, StoreError};
+use crate::store::types::StreamSpec;
 
 /// What start-up reconciliation did to one stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,8 +62,17 @@ fn owned_fields(config: &stream::Config) -> impl PartialEq + std::fmt::Debug {
     )
 }
 
-fn backend(action: &str, name: &str, error: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(format!("{action} stream {name}: {error}"))
+/// A reconciliation step that failed after the stream was looked up: reported as `Backend`
+/// whatever the error's kind, as reconciliation always has.
+fn refused(
+    step: ReconcileStep,
+    stream: &StreamKey,
+    error: impl std::error::Error + Send + Sync + 'static,
+) -> StoreError {
+    StoreError::Backend(Failure::Refused {
+        operation: Operation::Reconcile(step, stream.clone()),
+        source: Cause::new(error),
+    })
 }
 
 /// Creates the stream, or updates it when an owned field drifted; leaves it alone otherwise.
@@ -76,7 +87,7 @@ pub(crate) async fn reconcile(
             let current = existing
                 .info()
                 .await
-                .map_err(|error| backend("inspect", &name, error))?
+                .map_err(|error| refused(ReconcileStep::Inspect, &spec.key, error))?
                 .config
                 .clone();
             if owned_fields(&current) == owned_fields(&desired) {
@@ -99,7 +110,7 @@ pub(crate) async fn reconcile(
             context
                 .update_stream(updated)
                 .await
-                .map_err(|error| backend("update", &name, error))?;
+                .map_err(|error| refused(ReconcileStep::Update, &spec.key, error))?;
             Ok(Reconciled::Updated)
         }
         Err(error)
@@ -109,12 +120,13 @@ pub(crate) async fn reconcile(
             context
                 .create_stream(desired)
                 .await
-                .map_err(|error| backend("create", &name, error))?;
+                .map_err(|error| refused(ReconcileStep::Create, &spec.key, error))?;
             tracing::info!(stream = %name, "stream created");
             Ok(Reconciled::Created)
         }
-        Err(error) => Err(StoreError::Unavailable(format!(
-            "inspect stream {name}: {error}"
-        ))),
+        Err(error) => Err(StoreError::Unavailable(Outage::Request {
+            operation: Operation::Reconcile(ReconcileStep::Inspect, spec.key.clone()),
+            source: Cause::new(error),
+        })),
     }
 }

@@ -73,8 +73,14 @@ impl MemoryStream {
     /// Drops messages older than `max_age`, as JetStream does continuously.
     pub(super) fn expire(&mut self) {
         if let Some(max_age) = self.spec.policy.max_age {
-            let cutoff =
-                Utc::now() - chrono::Duration::from_std(max_age).unwrap_or(chrono::Duration::MAX);
+            // An age reaching back before the earliest representable time expires nothing;
+            // subtracting it outright would panic under the stream's lock.
+            let Some(cutoff) = chrono::Duration::from_std(max_age)
+                .ok()
+                .and_then(|age| Utc::now().checked_sub_signed(age))
+            else {
+                return;
+            };
             let expired: Vec<u64> = self
                 .messages
                 .iter()
