@@ -3,8 +3,12 @@
 use std::fmt;
 use std::num::NonZeroU64;
 
-/// Position of a message in its stream; zero is not a sequence.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// Position of a message in its stream; zero is not a sequence (and does not deserialize
+/// as one).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
 pub struct Sequence(NonZeroU64);
 
 impl Sequence {

@@ -23,8 +23,8 @@ pub async fn purge_matching(
     let matching = matching_sequences(store, stream, filter, nats_filter).await?;
     let mut report = PurgeReport {
         count: 0,
-        first_sequence: matching.first().map(|sequence| sequence.get()),
-        last_sequence: matching.last().map(|sequence| sequence.get()),
+        first_sequence: matching.first().copied(),
+        last_sequence: matching.last().copied(),
     };
     for sequence in matching {
         if dry_run {

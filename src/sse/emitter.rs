@@ -25,6 +25,7 @@ use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 
 use super::frame::{Frame, FrameContext};
+use crate::domain::Sequence;
 use crate::serve::ConnectionControl;
 
 /// Frames that may sit in the channel to the response body, whatever their size.
@@ -92,11 +93,11 @@ struct Pending {
     frame: Frame,
     /// About the encoded length: what counts against the budget.
     size: usize,
-    sequence: Option<u64>,
+    sequence: Option<Sequence>,
 }
 
 impl Pending {
-    fn new(frame: Frame, sequence: Option<u64>) -> Self {
+    fn new(frame: Frame, sequence: Option<Sequence>) -> Self {
         let size = match &frame {
             Frame::Notification { id, cloudevent, .. } => cloudevent.len() + id.len() + 48,
             _ => 256,
@@ -112,7 +113,7 @@ impl Pending {
 /// An encoded frame, with the sequence of the notification it carries (if it carries one).
 struct Encoded {
     bytes: Bytes,
-    sequence: Option<u64>,
+    sequence: Option<Sequence>,
 }
 
 pub(crate) struct Emitter {
@@ -122,7 +123,7 @@ pub(crate) struct Emitter {
     backlog: VecDeque<Pending>,
     backlog_bytes: usize,
     /// The last notification handed to the connection: what a cut-off client was sent.
-    last_handed: Option<u64>,
+    last_handed: Option<Sequence>,
     context: FrameContext,
     limits: Limits,
     pub(crate) last_sent: Instant,
@@ -161,7 +162,7 @@ impl Emitter {
     }
 
     /// The last notification handed to the connection, if any.
-    pub(crate) fn last_handed(&self) -> Option<u64> {
+    pub(crate) fn last_handed(&self) -> Option<Sequence> {
         self.last_handed
     }
 
@@ -224,7 +225,7 @@ impl Emitter {
 
     /// Queues a frame without waiting (live), with the sequence of the notification it
     /// carries; fails when the client is over its budget.
-    pub(crate) fn queue(&mut self, frame: Frame, sequence: Option<u64>) -> Result<(), Stop> {
+    pub(crate) fn queue(&mut self, frame: Frame, sequence: Option<Sequence>) -> Result<(), Stop> {
         if self.backlog.is_empty() && self.sender.capacity() > 0 {
             let encoded = Encoded {
                 bytes: frame.encode(&self.context),

@@ -276,7 +276,6 @@ async fn live(
     heartbeat: &mut tokio::time::Interval,
 ) -> Result<Ending, Stop> {
     let mut retractions = store.retractions();
-    let stream_name = plan.schema.stream.stream_name();
     let mut subscription = match store
         .subscribe(
             &plan.schema.stream,
@@ -300,14 +299,14 @@ async fn live(
             drained = emitter.drain_one(), if emitter.has_backlog() => drained,
             _ = heartbeat.tick() => emitter.queue(Frame::Heartbeat, None),
             retraction = retractions.recv() => match retraction {
-                Ok(retraction) if retraction.stream() == stream_name => {
+                Ok(retraction) if retraction.concerns(&plan.schema.stream) => {
                     emitter.queue(retraction_frame(plan, retraction), None)
                 }
                 _ => Ok(()),
             },
             item = subscription.next() => match item {
                 Some(Ok(message)) if admits(plan, &message) => {
-                    let sequence = Some(message.sequence.get());
+                    let sequence = Some(message.sequence);
                     emitter.queue(notification(plan, settings, Phase::Live, &message), sequence)
                 }
                 Some(Ok(_)) => Ok(()),
@@ -333,9 +332,7 @@ fn retraction_frame(plan: &Plan, retraction: Retraction) -> Frame {
             request_id,
             ..
         } => Frame::Deleted {
-            id: Sequence::new(sequence)
-                .map(|sequence| cloudevent::event_id(&plan.schema, sequence))
-                .unwrap_or_default(),
+            id: cloudevent::event_id(&plan.schema, sequence),
             request_id,
         },
         Retraction::Wiped {
@@ -354,7 +351,7 @@ fn retraction_frame(plan: &Plan, retraction: Retraction) -> Frame {
 /// the last id it was sent and how to resume.
 fn cut_off(plan: &Plan, settings: &SessionSettings, emitter: &mut Emitter) -> Ending {
     emitter.drop_backlog();
-    let last_sequence = emitter.last_handed().unwrap_or(plan.boundary);
+    let last_sequence = emitter.last_handed().map_or(plan.boundary, Sequence::get);
     settings
         .metrics
         .sse_cut_off

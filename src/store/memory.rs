@@ -173,8 +173,8 @@ impl MemoryStore {
         let sequences: Vec<u64> = stream.matching(filter).map(|m| m.sequence.get()).collect();
         let report = PurgeReport {
             count: sequences.len() as u64,
-            first_sequence: sequences.first().copied(),
-            last_sequence: sequences.last().copied(),
+            first_sequence: sequences.first().copied().and_then(Sequence::new),
+            last_sequence: sequences.last().copied().and_then(Sequence::new),
         };
         if !dry_run {
             for sequence in sequences {

@@ -3,6 +3,8 @@
 //! store publishes on a core NATS subject that every instance subscribes to.
 
 use serde::{Deserialize, Serialize};
+
+use crate::domain::{Sequence, StreamKey};
 use tokio::sync::broadcast;
 
 pub use crate::domain::RETRACTION_SUBJECT;
@@ -16,7 +18,7 @@ pub enum Retraction {
     /// One notification was deleted.
     Deleted {
         stream: String,
-        sequence: u64,
+        sequence: Sequence,
         request_id: String,
     },
     /// The stream was purged (all of it, or the part an identifier matched); sent on every
@@ -31,10 +33,31 @@ pub enum Retraction {
 }
 
 impl Retraction {
-    /// The JetStream stream name it concerns.
-    pub fn stream(&self) -> &str {
+    /// One notification of `stream` was deleted.
+    pub fn deleted(stream: &StreamKey, sequence: Sequence, request_id: &str) -> Self {
+        Retraction::Deleted {
+            stream: stream.stream_name(),
+            sequence,
+            request_id: request_id.to_owned(),
+        }
+    }
+
+    /// `count` notifications of `stream` were purged.
+    pub fn wiped(stream: &StreamKey, count: u64, request_id: &str) -> Self {
+        Retraction::Wiped {
+            stream: stream.stream_name(),
+            count,
+            request_id: request_id.to_owned(),
+        }
+    }
+
+    /// Whether it concerns `stream`. On the wire the stream travels by its JetStream name,
+    /// which older instances send too; the comparison stays here, in one place.
+    pub fn concerns(&self, stream: &StreamKey) -> bool {
         match self {
-            Retraction::Deleted { stream, .. } | Retraction::Wiped { stream, .. } => stream,
+            Retraction::Deleted { stream: name, .. } | Retraction::Wiped { stream: name, .. } => {
+                *name == stream.stream_name()
+            }
         }
     }
 }

@@ -140,8 +140,8 @@ pub enum DeleteOutcome {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PurgeReport {
     pub count: u64,
-    pub first_sequence: Option<u64>,
-    pub last_sequence: Option<u64>,
+    pub first_sequence: Option<Sequence>,
+    pub last_sequence: Option<Sequence>,
 }
 
 pub use crate::domain::Start;

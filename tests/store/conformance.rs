@@ -236,7 +236,11 @@ pub async fn filtered_purge_removes_only_matches_and_dry_runs_nothing(backend: &
         .await
         .unwrap();
     assert_eq!(
-        (dry.count, dry.first_sequence, dry.last_sequence),
+        (
+            dry.count,
+            dry.first_sequence.map(Sequence::get),
+            dry.last_sequence.map(Sequence::get)
+        ),
         (2, Some(1), Some(3))
     );
     assert_eq!(

@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::api::error::{AdminError, ApiError};
+use crate::domain::Sequence;
 use crate::store::{PurgeReport, StoreError};
 
 /// The one query parameter a destructive route takes.
@@ -157,8 +158,8 @@ pub(crate) fn refuse_body(body: &[u8]) -> Result<(), ApiError> {
 pub(crate) struct StreamReport {
     pub stream: String,
     pub count: u64,
-    pub first_sequence: Option<u64>,
-    pub last_sequence: Option<u64>,
+    pub first_sequence: Option<Sequence>,
+    pub last_sequence: Option<Sequence>,
 }
 
 impl StreamReport {
@@ -195,9 +196,9 @@ pub(crate) struct AdminAnswer {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub count: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub first_sequence: Option<u64>,
+    pub first_sequence: Option<Sequence>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_sequence: Option<u64>,
+    pub last_sequence: Option<Sequence>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub streams: Option<Vec<StreamReport>>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -73,11 +73,7 @@ async fn delete_id(
             tracing::info!(stream = %id.stream, seq = id.sequence.get(), "notification deleted");
             state
                 .store
-                .announce(Retraction::Deleted {
-                    stream: id.stream.stream_name(),
-                    sequence: id.sequence.get(),
-                    request_id: request_id.to_owned(),
-                })
+                .announce(Retraction::deleted(&id.stream, id.sequence, request_id))
                 .await;
             Ok(id)
         }
@@ -132,8 +128,8 @@ async fn delete_one_checked(
                 id.stream.stream_name(),
                 PurgeReport {
                     count: 1,
-                    first_sequence: Some(id.sequence.get()),
-                    last_sequence: Some(id.sequence.get()),
+                    first_sequence: Some(id.sequence),
+                    last_sequence: Some(id.sequence),
                 },
             );
             answer.notification_id = Some(raw_id.to_owned());

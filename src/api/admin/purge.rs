@@ -41,11 +41,7 @@ async fn announce_wipe(
 ) {
     state
         .store
-        .announce(Retraction::Wiped {
-            stream: stream.stream_name(),
-            count: report.count,
-            request_id: request_id.to_owned(),
-        })
+        .announce(Retraction::wiped(stream, report.count, request_id))
         .await;
 }
 

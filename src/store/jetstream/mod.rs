@@ -192,8 +192,8 @@ impl JetstreamStore {
         let Some(filter) = filter else {
             return Ok(PurgeReport {
                 count: info.messages,
-                first_sequence: Some(info.first_sequence),
-                last_sequence: Some(info.last_sequence),
+                first_sequence: Sequence::new(info.first_sequence),
+                last_sequence: Sequence::new(info.last_sequence),
             });
         };
         let mut report = PurgeReport::default();
@@ -210,7 +210,7 @@ impl JetstreamStore {
             )
             .await?;
         while let Some(message) = matching.next().await {
-            let sequence = message?.sequence.get();
+            let sequence = message?.sequence;
             report.count += 1;
             report.first_sequence.get_or_insert(sequence);
             report.last_sequence = Some(sequence);
