@@ -37,6 +37,8 @@ impl ValueError {
     }
 }
 
+impl std::error::Error for ValueError {}
+
 impl From<String> for ValueError {
     fn from(message: String) -> Self {
         Self {
