@@ -21,5 +21,5 @@ pub use handler::{
 };
 pub use rejection::{Operation, Rejection};
 pub use spatial::{PointError, SpatialError, SpatialFilter};
-pub use storage_policy::StoragePolicy;
-pub use stream_auth::StreamAuth;
+pub use storage_policy::{PolicyError, StoragePolicy};
+pub use stream_auth::{StreamAuth, StreamAuthError};
