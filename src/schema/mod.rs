@@ -16,8 +16,8 @@ pub use catalog::{Catalog, SchemaError};
 pub use constraint::{Constraint, ConstraintError, OperandKind};
 pub use event_schema::{EventSchema, IdentifierFilter, POINT_KEY, PayloadRule};
 pub use handler::{
-    DateFormat, DateRule, EnumRule, ExpverRule, FloatRule, HandlerResult, IntRule, KeyHandler,
-    KeyRule, StringRule, ValueError,
+    DateFormat, DateRule, EnumRule, ExpverRule, FloatRule, HandlerOptionError, HandlerResult,
+    IntRule, KeyHandler, KeyRule, StringRule, ValueError,
 };
 pub use rejection::{Operation, Rejection};
 pub use spatial::{PointError, SpatialError, SpatialFilter};
