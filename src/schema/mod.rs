@@ -12,7 +12,7 @@ mod spatial;
 mod storage_policy;
 mod stream_auth;
 
-pub use catalog::{Catalog, SchemaError};
+pub use catalog::{Catalog, DefinitionProblem, SchemaError, SchemaProblem};
 pub use constraint::{Constraint, ConstraintError, OperandKind};
 pub use event_schema::{EventSchema, IdentifierFilter, POINT_KEY, PayloadRule};
 pub use handler::{
@@ -20,6 +20,7 @@ pub use handler::{
     IntRule, KeyHandler, KeyRule, StringRule, ValueError,
 };
 pub use rejection::{Operation, Rejection};
+pub use source::SourceError;
 pub use spatial::{PointError, SpatialError, SpatialFilter};
 pub use storage_policy::{PolicyError, StoragePolicy};
 pub use stream_auth::{StreamAuth, StreamAuthError};
