@@ -8,7 +8,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, AppState};
-use crate::auth::Authenticator;
+use crate::auth::{AuthSetupError, Authenticator};
 use crate::cloudevent::CloudEventSettings;
 use crate::metrics::Metrics;
 use crate::schema::{Catalog, EventSchema, SchemaError};
@@ -29,7 +29,7 @@ pub enum AppError {
         source: std::io::Error,
     },
     #[error("invalid auth settings: {0}")]
-    Auth(String),
+    Auth(#[source] AuthSetupError),
 }
 
 pub struct App {

@@ -29,19 +29,51 @@ fn algorithm_of(jwk: &jsonwebtoken::jwk::Jwk) -> Option<Algorithm> {
     }
 }
 
+/// Why a JWKS document gave no keys.
+#[derive(Debug, thiserror::Error)]
+pub enum JwksError {
+    #[error("not a JWKS document: {0}")]
+    NotJwks(#[source] serde_json::Error),
+    #[error("key '{kid}': {source}")]
+    UnusableKey {
+        kid: String,
+        source: jsonwebtoken::errors::Error,
+    },
+}
+
+/// Why fetching the JWKS URL gave no keys (logged; the keys in use stay).
+#[derive(Debug, thiserror::Error)]
+enum RefreshError {
+    #[error(transparent)]
+    Fetch(#[from] reqwest::Error),
+    #[error(transparent)]
+    Document(#[from] JwksError),
+}
+
 /// Parses a JWKS document into keys by `kid`; keys without a kid or of other types are skipped.
-pub(crate) fn parse_jwks(text: &str) -> Result<HashMap<String, PublicKey>, String> {
-    let set: JwkSet =
-        serde_json::from_str(text).map_err(|error| format!("not a JWKS document: {error}"))?;
+pub(crate) fn parse_jwks(text: &str) -> Result<HashMap<String, PublicKey>, JwksError> {
+    let set: JwkSet = serde_json::from_str(text).map_err(JwksError::NotJwks)?;
     let mut keys = HashMap::new();
     for jwk in &set.keys {
         let (Some(kid), Some(algorithm)) = (jwk.common.key_id.clone(), algorithm_of(jwk)) else {
             continue;
         };
-        let key = DecodingKey::from_jwk(jwk).map_err(|error| format!("key '{kid}': {error}"))?;
+        let key = match DecodingKey::from_jwk(jwk) {
+            Ok(key) => key,
+            Err(source) => return Err(JwksError::UnusableKey { kid, source }),
+        };
         keys.insert(kid, PublicKey { key, algorithm });
     }
     Ok(keys)
+}
+
+async fn fetch(
+    client: &reqwest::Client,
+    url: &str,
+) -> Result<HashMap<String, PublicKey>, RefreshError> {
+    let response = client.get(url).send().await?;
+    let text = response.error_for_status()?.text().await?;
+    Ok(parse_jwks(&text)?)
 }
 
 enum Source {
@@ -82,16 +114,14 @@ impl KeySet {
         }
     }
 
-    /// Keys from `url`, fetched with `timeout`, at most once per `interval`.
+    /// Keys from `url`, fetched with `timeout`, at most once per `interval`; fails only
+    /// when no HTTP client can be built.
     pub(crate) fn from_url(
         url: String,
         timeout: Duration,
         interval: Duration,
-    ) -> Result<Self, String> {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .build()
-            .map_err(|error| format!("cannot build an HTTP client: {error}"))?;
+    ) -> Result<Self, reqwest::Error> {
+        let client = reqwest::Client::builder().timeout(timeout).build()?;
         Ok(Self {
             source: Source::Url {
                 url,
@@ -134,18 +164,7 @@ impl KeySet {
         if fetched.count != seen || fetched.at.is_some_and(|at| at.elapsed() < *interval) {
             return;
         }
-        let result = async {
-            let response = client.get(url).send().await.map_err(|e| e.to_string())?;
-            let text = response
-                .error_for_status()
-                .map_err(|e| e.to_string())?
-                .text()
-                .await
-                .map_err(|e| e.to_string())?;
-            parse_jwks(&text)
-        }
-        .await;
-        match result {
+        match fetch(client, url).await {
             Ok(keys) => {
                 tracing::info!(keys = keys.len(), "JWKS refreshed");
                 self.replace(keys);

@@ -7,11 +7,13 @@ mod service;
 mod user;
 mod verifier;
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use jsonwebtoken::DecodingKey;
 use secrecy::ExposeSecret;
 
+pub use keys::JwksError;
 pub use user::User;
 
 use crate::domain::RoleMap;
@@ -19,7 +21,7 @@ use crate::schema::StreamAuth;
 use crate::settings::{AuthMode, AuthSettings};
 use keys::KeySet;
 use service::AuthService;
-use verifier::Verifier;
+use verifier::{Verifier, VerifyError};
 
 /// Why a request was not authenticated or not allowed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +34,56 @@ pub enum AuthFailure {
     Forbidden(String),
     /// 503: the authentication service cannot be reached.
     Unavailable,
+}
+
+impl From<VerifyError> for AuthFailure {
+    fn from(error: VerifyError) -> Self {
+        AuthFailure::Unauthorized(error.to_string())
+    }
+}
+
+/// Why the authenticator cannot be built from its settings.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthSetupError {
+    #[error("auth.jwks_file {}: {source}", .path.display())]
+    UnreadableJwksFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("auth.jwks_file {}: {source}", .path.display())]
+    InvalidJwksFile { path: PathBuf, source: JwksError },
+    #[error("cannot build an HTTP client: {0}")]
+    HttpClient(#[source] reqwest::Error),
+    #[error("auth.mode direct needs auth.auth_service_url")]
+    DirectWithoutServiceUrl,
+}
+
+/// The public keys the settings name: a JWKS file read now, or a URL fetched when needed.
+fn public_keys(settings: &AuthSettings) -> Result<Option<KeySet>, AuthSetupError> {
+    match (&settings.jwks_file, &settings.jwks_url) {
+        (Some(path), _) => {
+            let text = std::fs::read_to_string(path).map_err(|source| {
+                AuthSetupError::UnreadableJwksFile {
+                    path: path.clone(),
+                    source,
+                }
+            })?;
+            let keys =
+                keys::parse_jwks(&text).map_err(|source| AuthSetupError::InvalidJwksFile {
+                    path: path.clone(),
+                    source,
+                })?;
+            Ok(Some(KeySet::fixed(keys)))
+        }
+        (None, Some(url)) => KeySet::from_url(
+            url.clone(),
+            settings.timeout,
+            settings.jwks_refresh_interval,
+        )
+        .map(Some)
+        .map_err(AuthSetupError::HttpClient),
+        (None, None) => Ok(None),
+    }
 }
 
 /// Whether a stream operation reads or writes.
@@ -50,35 +102,18 @@ pub struct Authenticator {
 
 impl Authenticator {
     /// Builds the authenticator from enabled settings (validated beforehand).
-    pub fn new(settings: &AuthSettings) -> Result<Self, String> {
+    pub fn new(settings: &AuthSettings) -> Result<Self, AuthSetupError> {
         let secret = settings
             .jwt_secret
             .as_ref()
             .map(|secret| DecodingKey::from_secret(secret.expose_secret().as_bytes()));
-        let keys = match (&settings.jwks_file, &settings.jwks_url) {
-            (Some(path), _) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|error| format!("auth.jwks_file {}: {error}", path.display()))?;
-                Some(KeySet::fixed(keys::parse_jwks(&text).map_err(|error| {
-                    format!("auth.jwks_file {}: {error}", path.display())
-                })?))
-            }
-            (None, Some(url)) => Some(KeySet::from_url(
-                url.clone(),
-                settings.timeout,
-                settings.jwks_refresh_interval,
-            )?),
-            (None, None) => None,
-        };
+        let keys = public_keys(settings)?;
         let service = match (settings.mode, &settings.auth_service_url) {
-            (AuthMode::Direct, Some(url)) => Some(AuthService::new(
-                url,
-                settings.timeout,
-                settings.cache_size,
-            )?),
-            (AuthMode::Direct, None) => {
-                return Err("auth.mode direct needs auth.auth_service_url".to_owned());
-            }
+            (AuthMode::Direct, Some(url)) => Some(
+                AuthService::new(url, settings.timeout, settings.cache_size)
+                    .map_err(AuthSetupError::HttpClient)?,
+            ),
+            (AuthMode::Direct, None) => return Err(AuthSetupError::DirectWithoutServiceUrl),
             (AuthMode::TrustedProxy, _) => None,
         };
         Ok(Self {
@@ -127,7 +162,7 @@ impl Authenticator {
                 .verify(credential)
                 .await
                 .map(|verified| verified.user)
-                .map_err(AuthFailure::Unauthorized),
+                .map_err(AuthFailure::from),
             (None, _, true) => Err(AuthFailure::Unauthorized(
                 "Basic credentials are not accepted in trusted_proxy mode; send a bearer token"
                     .to_owned(),

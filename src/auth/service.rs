@@ -45,11 +45,13 @@ fn token_from(headers: &reqwest::header::HeaderMap, body: &str) -> Option<String
 }
 
 impl AuthService {
-    pub(crate) fn new(url: &str, timeout: Duration, capacity: usize) -> Result<Self, String> {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .build()
-            .map_err(|error| format!("cannot build an HTTP client: {error}"))?;
+    /// Fails only when no HTTP client can be built.
+    pub(crate) fn new(
+        url: &str,
+        timeout: Duration,
+        capacity: usize,
+    ) -> Result<Self, reqwest::Error> {
+        let client = reqwest::Client::builder().timeout(timeout).build()?;
         Ok(Self {
             url: format!("{}/authenticate", url.trim_end_matches('/')),
             client,
@@ -123,10 +125,7 @@ impl AuthService {
             .await
             .map_err(|_| AuthFailure::Unavailable)?;
         let token = token_from(&headers, &body).ok_or(AuthFailure::Unavailable)?;
-        let verified = verifier
-            .verify(&token)
-            .await
-            .map_err(AuthFailure::Unauthorized)?;
+        let verified = verifier.verify(&token).await?;
         self.remember(key, verified.clone());
         Ok(verified)
     }

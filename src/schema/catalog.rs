@@ -1,52 +1,59 @@
 //! The schema catalog: every event type compiled once at start-up, immutable afterwards.
 //! It is the only place that maps names (event types, stream keys, any case) to streams.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+mod definition;
+
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use serde::Deserialize;
-
-use super::event_schema::{EventSchema, PayloadRule};
-use super::handler::KeyRule;
-use super::source::{self, RawEntry};
-use super::storage_policy::StoragePolicy;
-use super::stream_auth::StreamAuth;
+use super::event_schema::EventSchema;
+use super::source::{self, RawEntry, SourceError};
 use crate::domain::{EventType, NotificationId, NotificationRef, StreamKey};
+
+pub use definition::DefinitionProblem;
 
 /// Every problem found in the schema, each naming the event type and key concerned.
 #[derive(Debug, thiserror::Error)]
-#[error("invalid schema:\n  {}", .problems.join("\n  "))]
+#[error("invalid schema:\n  {}", one_per_line(.problems))]
 pub struct SchemaError {
-    pub problems: Vec<String>,
+    pub problems: Vec<SchemaProblem>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawTopic {
-    base: String,
-    key_order: Vec<String>,
+fn one_per_line(problems: &[SchemaProblem]) -> String {
+    let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    lines.join("\n  ")
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawPayload {
-    required: bool,
-}
-
-/// An event type's definition with the blocks kept raw so that each is checked on its own.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawEventType {
-    topic: Option<RawTopic>,
-    /// Legacy aviso block, parsed and ignored.
-    #[serde(rename = "endpoint")]
-    _endpoint: Option<serde_yaml::Value>,
-    identifier: Option<serde_yaml::Mapping>,
-    payload: Option<RawPayload>,
-    auth: Option<serde_yaml::Value>,
-    storage_policy: Option<serde_yaml::Value>,
-    max_historical_notifications: Option<usize>,
+/// One problem in the schema, naming the document it is in.
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaProblem {
+    /// A document that cannot be read as a schema.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error("{origin}: Schema '{event_type}' {problem}")]
+    Definition {
+        origin: String,
+        event_type: String,
+        #[source]
+        problem: DefinitionProblem,
+    },
+    #[error("{origin}: Schema '{event_type}' is defined twice (also in {first})")]
+    DefinedTwice {
+        origin: String,
+        event_type: String,
+        first: String,
+    },
+    /// Two event types would share one stream (bases compare case-insensitively).
+    #[error("{origin}: Schemas '{owner}' and '{event_type}' both define topic base '{base}'")]
+    SharedBase {
+        origin: String,
+        owner: EventType,
+        event_type: String,
+        base: String,
+    },
+    #[error("no event types are defined")]
+    NoEventTypes,
 }
 
 fn valid_base(base: &str) -> bool {
@@ -71,136 +78,6 @@ fn reserved_base(base: &str) -> Option<&'static str> {
     }
 }
 
-fn compile(entry: &RawEntry, problems: &mut Vec<String>) -> Option<EventSchema> {
-    let name = &entry.name;
-    let mut report =
-        |problem: String| problems.push(format!("{}: Schema '{name}' {problem}", entry.origin));
-    let raw: RawEventType = match serde_yaml::from_value(entry.definition.clone()) {
-        Ok(raw) => raw,
-        Err(error) => {
-            report(format!("is invalid: {error}"));
-            return None;
-        }
-    };
-    let Some(topic) = raw.topic else {
-        report("has no topic (topic.base and topic.key_order are required)".to_owned());
-        return None;
-    };
-    let mut ok = true;
-    if !valid_base(&topic.base) {
-        report(format!(
-            "has invalid topic base '{}': topic base must match [A-Za-z0-9][A-Za-z0-9_-]*",
-            topic.base
-        ));
-        ok = false;
-    }
-    if let Some(reason) = reserved_base(&topic.base) {
-        report(format!("topic base '{}' is reserved: {reason}", topic.base));
-        ok = false;
-    }
-    let mut keys = BTreeMap::new();
-    let mut broken_keys = HashSet::new();
-    for (key, definition) in raw.identifier.unwrap_or_default() {
-        let Some(key) = key.as_str().map(str::to_owned) else {
-            report(format!("identifier keys must be strings, got {key:?}"));
-            ok = false;
-            continue;
-        };
-        match KeyRule::from_yaml(&definition) {
-            Ok(rule) => {
-                keys.insert(key, rule);
-            }
-            Err(problem) => {
-                report(format!("identifier '{key}': {problem}"));
-                broken_keys.insert(key);
-                ok = false;
-            }
-        }
-    }
-    for (key, rule) in &keys {
-        if rule.is_spatial() && key != "polygon" {
-            report(format!(
-                "identifier '{key}': PolygonHandler must use the reserved identifier key 'polygon'"
-            ));
-            ok = false;
-        }
-        if key == "point" {
-            report(
-                "identifier 'point': 'point' is reserved for watch/replay spatial filters"
-                    .to_owned(),
-            );
-            ok = false;
-        }
-    }
-    if topic.key_order.is_empty() {
-        report("topic.key_order must not be empty".to_owned());
-        ok = false;
-    }
-    let mut seen = HashSet::new();
-    for key in &topic.key_order {
-        match keys.get(key) {
-            None if broken_keys.contains(key) => {}
-            None => {
-                report(format!(
-                    "topic.key_order contains undeclared identifier '{key}'"
-                ));
-                ok = false;
-            }
-            Some(rule) if rule.is_spatial() => {
-                report(format!(
-                    "topic.key_order must not contain spatial identifier '{key}'"
-                ));
-                ok = false;
-            }
-            Some(_) => {}
-        }
-        if !seen.insert(key) {
-            report(format!(
-                "topic.key_order contains duplicate identifier '{key}'"
-            ));
-            ok = false;
-        }
-    }
-    for (key, rule) in &keys {
-        if !rule.is_spatial() && !topic.key_order.contains(key) {
-            report(format!("topic.key_order must include identifier '{key}'"));
-            ok = false;
-        }
-    }
-    let auth = raw.auth.as_ref().and_then(|value| {
-        StreamAuth::from_yaml(value)
-            .map_err(|problem| {
-                report(format!("auth is invalid: {problem}"));
-                ok = false;
-            })
-            .ok()
-    });
-    let storage_policy = raw.storage_policy.as_ref().and_then(|value| {
-        StoragePolicy::from_yaml(value)
-            .map_err(|problem| {
-                report(format!("storage_policy is invalid: {problem}"));
-                ok = false;
-            })
-            .ok()
-    });
-    if raw.max_historical_notifications == Some(0) {
-        report("max_historical_notifications must be greater than zero".to_owned());
-        ok = false;
-    }
-    ok.then(|| EventSchema {
-        event_type: EventType::new(name.clone()),
-        stream: StreamKey::new(topic.base),
-        key_order: topic.key_order,
-        keys,
-        payload: raw.payload.map(|payload| PayloadRule {
-            required: payload.required,
-        }),
-        auth,
-        storage_policy,
-        max_historical_notifications: raw.max_historical_notifications,
-    })
-}
-
 /// All event types, indexed for the lookups requests need.
 #[derive(Debug, Clone)]
 pub struct Catalog {
@@ -214,7 +91,9 @@ pub struct Catalog {
 impl Catalog {
     /// Reads and compiles the schema named by settings (bundled when `paths` is empty).
     pub fn load(paths: &[PathBuf]) -> Result<Self, SchemaError> {
-        let (entries, mut problems) = source::read(paths);
+        let (entries, unreadable) = source::read(paths);
+        let mut problems: Vec<SchemaProblem> =
+            unreadable.into_iter().map(SchemaProblem::from).collect();
         let catalog = Self::compile(&entries, &mut problems);
         if problems.is_empty() {
             Ok(catalog)
@@ -223,7 +102,8 @@ impl Catalog {
         }
     }
 
-    fn compile(entries: &[RawEntry], problems: &mut Vec<String>) -> Self {
+    /// Compiles every entry it can; the problems of the others are added to `problems`.
+    fn compile(entries: &[RawEntry], problems: &mut Vec<SchemaProblem>) -> Self {
         let mut catalog = Catalog {
             entries: BTreeMap::new(),
             aliases: HashMap::new(),
@@ -232,48 +112,63 @@ impl Catalog {
         let mut origins: HashMap<&str, &str> = HashMap::new();
         for entry in entries {
             if let Some(first) = origins.insert(&entry.name, &entry.origin) {
-                problems.push(format!(
-                    "{}: Schema '{}' is defined twice (also in {first})",
-                    entry.origin, entry.name
-                ));
+                problems.push(SchemaProblem::DefinedTwice {
+                    origin: entry.origin.clone(),
+                    event_type: entry.name.clone(),
+                    first: first.to_owned(),
+                });
                 continue;
             }
-            let Some(schema) = compile(entry, problems) else {
-                continue;
-            };
-            let stream_name = schema.stream.stream_name();
-            if let Some(owner) = catalog.by_stream.get(&stream_name) {
-                problems.push(format!(
-                    "{}: Schemas '{owner}' and '{}' both define topic base '{}'",
-                    entry.origin,
-                    entry.name,
-                    schema.stream.base()
-                ));
-                continue;
+            match definition::compile(entry) {
+                Ok(schema) => match catalog.owner(&schema.stream) {
+                    Some(owner) => problems.push(SchemaProblem::SharedBase {
+                        origin: entry.origin.clone(),
+                        owner: owner.clone(),
+                        event_type: entry.name.clone(),
+                        base: schema.stream.base().to_owned(),
+                    }),
+                    None => catalog.insert(schema),
+                },
+                Err(found) => {
+                    problems.extend(found.into_iter().map(|problem| SchemaProblem::Definition {
+                        origin: entry.origin.clone(),
+                        event_type: entry.name.clone(),
+                        problem,
+                    }))
+                }
             }
-            catalog
-                .by_stream
-                .insert(stream_name, schema.event_type.clone());
-            catalog
-                .entries
-                .insert(schema.event_type.clone(), Arc::new(schema));
         }
         if catalog.entries.is_empty() && problems.is_empty() {
-            problems.push("no event types are defined".to_owned());
+            problems.push(SchemaProblem::NoEventTypes);
         }
-        // Bases first, then event types: an event type named like another's base wins.
-        for schema in catalog.entries.values() {
-            catalog
-                .aliases
+        catalog.index_aliases();
+        catalog
+    }
+
+    /// The event type already using `stream` (stream names ignore the base's case).
+    fn owner(&self, stream: &StreamKey) -> Option<&EventType> {
+        self.by_stream.get(&stream.stream_name())
+    }
+
+    fn insert(&mut self, schema: EventSchema) {
+        self.by_stream
+            .insert(schema.stream.stream_name(), schema.event_type.clone());
+        self.entries
+            .insert(schema.event_type.clone(), Arc::new(schema));
+    }
+
+    /// Bases first, then event types: an event type named like another's base wins.
+    fn index_aliases(&mut self) {
+        for schema in self.entries.values() {
+            self.aliases
                 .insert(schema.stream.base().to_lowercase(), schema.stream.clone());
         }
-        for schema in catalog.entries.values() {
-            catalog.aliases.insert(
+        for schema in self.entries.values() {
+            self.aliases.insert(
                 schema.event_type.as_str().to_lowercase(),
                 schema.stream.clone(),
             );
         }
-        catalog
     }
 
     /// The event type named exactly so (event types are case-sensitive, as in aviso).

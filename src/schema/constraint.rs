@@ -4,9 +4,97 @@
 
 use serde_json::{Map, Value};
 
-use super::handler::{EnumRule, FloatRule, IntRule, KeyHandler};
+use super::handler::{EnumRule, FloatRule, IntRule, KeyHandler, ValueError};
 
+/// Operators on integer and float keys, in the order aviso lists them.
 const OPERATORS: [&str; 7] = ["eq", "in", "gt", "gte", "lt", "lte", "between"];
+/// Enum keys compare only for equality.
+const ENUM_OPERATORS: [&str; 2] = ["eq", "in"];
+
+/// Why a constraint object was refused; messages are aviso's, shown to clients.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ConstraintError {
+    #[error("Field '{key}' does not support constraint filters; expected scalar value")]
+    UnsupportedHandler { key: String },
+    #[error("Field '{key}' constraint must contain exactly one operator")]
+    NotOneOperator { key: String },
+    #[error(
+        "Field '{key}' has invalid operator '{operator}'. Allowed: {}",
+        OPERATORS.join(",")
+    )]
+    UnknownOperator { key: String, operator: String },
+    #[error(
+        "Field '{key}' has invalid operator '{operator}'. Allowed for enum constraints: {}",
+        ENUM_OPERATORS.join(",")
+    )]
+    UnknownEnumOperator { key: String, operator: String },
+    #[error("Field '{key}' operator '{operator}' expects {kind}")]
+    WrongOperand {
+        key: String,
+        operator: String,
+        kind: OperandKind,
+    },
+    #[error("Field '{key}' operator '{operator}' expects array of {}", .kind.plural())]
+    NotAnArray {
+        key: String,
+        operator: String,
+        kind: OperandKind,
+    },
+    #[error("Field '{key}' operator '{operator}' must contain at least one value")]
+    EmptyList { key: String, operator: String },
+    #[error("Field '{key}' operator '{operator}' expects [min,max]")]
+    NotARange { key: String, operator: String },
+    #[error("Field '{key}' operator '{operator}' expects exactly two values [min,max]")]
+    NotTwoBounds { key: String, operator: String },
+    #[error("Field '{key}' operator '{operator}' expects min <= max")]
+    ReversedBounds { key: String, operator: String },
+    #[error("Field '{key}' constraint value {value} is outside allowed range [{min}, {max}]")]
+    IntOutOfRange {
+        key: String,
+        value: i64,
+        min: i64,
+        max: i64,
+    },
+    #[error("Field '{key}' constraint value {value} is outside allowed range [{min}, {max}]")]
+    FloatOutOfRange {
+        key: String,
+        value: f64,
+        min: f64,
+        max: f64,
+    },
+    /// An enum operand that is not one of the key's values, as the enum rule words it.
+    #[error(transparent)]
+    EnumValue(#[from] ValueError),
+}
+
+/// What a key's operands must be; displays as aviso names one operand (`integer value`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OperandKind {
+    Integer,
+    Number,
+    Text,
+}
+
+impl OperandKind {
+    /// How aviso names several operands (`in` takes an array of them).
+    pub fn plural(self) -> &'static str {
+        match self {
+            OperandKind::Integer => "integers",
+            OperandKind::Number => "numbers",
+            OperandKind::Text => "strings",
+        }
+    }
+}
+
+impl std::fmt::Display for OperandKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            OperandKind::Integer => "integer value",
+            OperandKind::Number => "numeric value",
+            OperandKind::Text => "string value",
+        })
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Comparison<T> {
@@ -68,37 +156,17 @@ impl Constraint {
         key: &str,
         handler: &KeyHandler,
         object: &Map<String, Value>,
-    ) -> Result<Self, String> {
-        let allowed = match handler {
-            KeyHandler::Int(_) | KeyHandler::Float(_) => "eq,in,gt,gte,lt,lte,between",
-            KeyHandler::Enum(_) => "eq,in",
-            _ => {
-                return Err(format!(
-                    "Field '{key}' does not support constraint filters; expected scalar value"
-                ));
-            }
+    ) -> Result<Self, ConstraintError> {
+        let unsupported = || ConstraintError::UnsupportedHandler {
+            key: key.to_owned(),
         };
-        let mut entries = object.iter();
-        let (Some((operator, operand)), None) = (entries.next(), entries.next()) else {
-            return Err(format!(
-                "Field '{key}' constraint must contain exactly one operator"
-            ));
-        };
-        let operator = operator.as_str();
-        let known = match handler {
-            KeyHandler::Enum(_) => matches!(operator, "eq" | "in"),
-            _ => OPERATORS.contains(&operator),
-        };
-        if !known {
-            let scope = if allowed == "eq,in" {
-                " for enum constraints"
-            } else {
-                ""
-            };
-            return Err(format!(
-                "Field '{key}' has invalid operator '{operator}'. Allowed{scope}: {allowed}"
-            ));
+        if !matches!(
+            handler,
+            KeyHandler::Int(_) | KeyHandler::Float(_) | KeyHandler::Enum(_)
+        ) {
+            return Err(unsupported());
         }
+        let (operator, operand) = single_operator(key, handler, object)?;
         match handler {
             KeyHandler::Int(rule) => parse_int(key, rule, operator, operand).map(Constraint::Int),
             KeyHandler::Float(rule) => {
@@ -107,88 +175,96 @@ impl Constraint {
             KeyHandler::Enum(rule) => {
                 parse_enum(key, rule, operator, operand).map(Constraint::Enum)
             }
-            _ => Err(format!(
-                "Field '{key}' does not support constraint filters; expected scalar value"
-            )),
+            _ => Err(unsupported()),
         }
     }
 }
 
-/// Names of one operand kind in aviso's messages: (`value`, `array of values`).
-struct OperandWords {
-    single: &'static str,
-    plural: &'static str,
+/// The object's only entry, if its operator is one the handler knows.
+fn single_operator<'a>(
+    key: &str,
+    handler: &KeyHandler,
+    object: &'a Map<String, Value>,
+) -> Result<(&'a str, &'a Value), ConstraintError> {
+    let mut entries = object.iter();
+    let (Some((operator, operand)), None) = (entries.next(), entries.next()) else {
+        return Err(ConstraintError::NotOneOperator {
+            key: key.to_owned(),
+        });
+    };
+    let operator = operator.as_str();
+    let (key, named) = (key.to_owned(), operator.to_owned());
+    match handler {
+        KeyHandler::Enum(_) if !ENUM_OPERATORS.contains(&operator) => {
+            Err(ConstraintError::UnknownEnumOperator {
+                key,
+                operator: named,
+            })
+        }
+        _ if !OPERATORS.contains(&operator) => Err(ConstraintError::UnknownOperator {
+            key,
+            operator: named,
+        }),
+        _ => Ok((operator, operand)),
+    }
 }
 
 fn build<T>(
     key: &str,
     operator: &str,
     operand: &Value,
-    words: &OperandWords,
+    kind: OperandKind,
     parse_one: impl Fn(&Value) -> Option<T>,
-) -> Result<Comparison<T>, String>
+) -> Result<Comparison<T>, ConstraintError>
 where
     T: PartialOrd,
 {
+    let (key, operator) = (key.to_owned(), operator.to_owned());
     let one = |value: &Value| {
-        parse_one(value).ok_or_else(|| {
-            format!(
-                "Field '{key}' operator '{operator}' expects {}",
-                words.single
-            )
+        parse_one(value).ok_or_else(|| ConstraintError::WrongOperand {
+            key: key.clone(),
+            operator: operator.clone(),
+            kind,
         })
     };
-    Ok(match operator {
+    Ok(match operator.as_str() {
         "eq" => Comparison::Eq(one(operand)?),
         "gt" => Comparison::Gt(one(operand)?),
         "gte" => Comparison::Gte(one(operand)?),
         "lt" => Comparison::Lt(one(operand)?),
         "lte" => Comparison::Lte(one(operand)?),
         "in" => {
-            let items = operand.as_array().ok_or_else(|| {
-                format!(
-                    "Field '{key}' operator '{operator}' expects array of {}",
-                    words.plural
-                )
-            })?;
+            let Some(items) = operand.as_array() else {
+                return Err(ConstraintError::NotAnArray {
+                    key,
+                    operator,
+                    kind,
+                });
+            };
             if items.is_empty() {
-                return Err(format!(
-                    "Field '{key}' operator '{operator}' must contain at least one value"
-                ));
+                return Err(ConstraintError::EmptyList { key, operator });
             }
             Comparison::In(items.iter().map(one).collect::<Result<_, _>>()?)
         }
         _ => {
-            let pair = operand
-                .as_array()
-                .ok_or_else(|| format!("Field '{key}' operator '{operator}' expects [min,max]"))?;
+            let Some(pair) = operand.as_array() else {
+                return Err(ConstraintError::NotARange { key, operator });
+            };
             let [min, max] = pair.as_slice() else {
-                return Err(format!(
-                    "Field '{key}' operator '{operator}' expects exactly two values [min,max]"
-                ));
+                return Err(ConstraintError::NotTwoBounds { key, operator });
             };
             let (min, max) = (one(min)?, one(max)?);
             if min > max {
-                return Err(format!(
-                    "Field '{key}' operator '{operator}' expects min <= max"
-                ));
+                return Err(ConstraintError::ReversedBounds { key, operator });
             }
             Comparison::Between(min, max)
         }
     })
 }
 
-fn out_of_range<T: std::fmt::Display + PartialOrd>(
-    key: &str,
-    value: &T,
-    range: Option<[T; 2]>,
-) -> Result<(), String> {
-    match range {
-        Some([min, max]) if *value < min || *value > max => Err(format!(
-            "Field '{key}' constraint value {value} is outside allowed range [{min}, {max}]"
-        )),
-        _ => Ok(()),
-    }
+/// The key's range, when `value` falls outside it.
+fn violated<T: PartialOrd + Copy>(value: T, range: Option<[T; 2]>) -> Option<[T; 2]> {
+    range.filter(|[min, max]| value < *min || value > *max)
 }
 
 fn parse_int(
@@ -196,14 +272,17 @@ fn parse_int(
     rule: &IntRule,
     operator: &str,
     operand: &Value,
-) -> Result<Comparison<i64>, String> {
-    let words = OperandWords {
-        single: "integer value",
-        plural: "integers",
-    };
-    let comparison = build(key, operator, operand, &words, Value::as_i64)?;
-    for value in comparison.operands() {
-        out_of_range(key, value, rule.range)?;
+) -> Result<Comparison<i64>, ConstraintError> {
+    let comparison = build(key, operator, operand, OperandKind::Integer, Value::as_i64)?;
+    for &value in comparison.operands() {
+        if let Some([min, max]) = violated(value, rule.range) {
+            return Err(ConstraintError::IntOutOfRange {
+                key: key.to_owned(),
+                value,
+                min,
+                max,
+            });
+        }
     }
     Ok(comparison)
 }
@@ -213,14 +292,17 @@ fn parse_float(
     rule: &FloatRule,
     operator: &str,
     operand: &Value,
-) -> Result<Comparison<f64>, String> {
-    let words = OperandWords {
-        single: "numeric value",
-        plural: "numbers",
-    };
-    let comparison = build(key, operator, operand, &words, Value::as_f64)?;
-    for value in comparison.operands() {
-        out_of_range(key, value, rule.range)?;
+) -> Result<Comparison<f64>, ConstraintError> {
+    let comparison = build(key, operator, operand, OperandKind::Number, Value::as_f64)?;
+    for &value in comparison.operands() {
+        if let Some([min, max]) = violated(value, rule.range) {
+            return Err(ConstraintError::FloatOutOfRange {
+                key: key.to_owned(),
+                value,
+                min,
+                max,
+            });
+        }
     }
     Ok(comparison)
 }
@@ -230,18 +312,11 @@ fn parse_enum(
     rule: &EnumRule,
     operator: &str,
     operand: &Value,
-) -> Result<Comparison<String>, String> {
-    let words = OperandWords {
-        single: "string value",
-        plural: "strings",
-    };
-    let comparison = build(key, operator, operand, &words, |value| {
+) -> Result<Comparison<String>, ConstraintError> {
+    let comparison = build(key, operator, operand, OperandKind::Text, |value| {
         value.as_str().map(str::to_owned)
     })?;
-    let canonical = |value: &String| {
-        rule.canonicalize_operand(key, value)
-            .map_err(|error| error.message)
-    };
+    let canonical = |value: &String| rule.canonicalize_operand(key, value);
     Ok(match comparison {
         Comparison::Eq(value) => Comparison::Eq(canonical(&value)?),
         Comparison::In(values) => {
@@ -260,7 +335,7 @@ mod tests {
         KeyHandler::Int(IntRule { range })
     }
 
-    fn parse(handler: &KeyHandler, value: Value) -> Result<Constraint, String> {
+    fn parse(handler: &KeyHandler, value: Value) -> Result<Constraint, ConstraintError> {
         Constraint::parse("step", handler, value.as_object().unwrap())
     }
 
@@ -279,20 +354,24 @@ mod tests {
     #[test]
     fn rejects_zero_or_several_operators() {
         let one = "Field 'step' constraint must contain exactly one operator";
-        assert_eq!(parse(&int(None), json!({})).unwrap_err(), one);
+        assert_eq!(parse(&int(None), json!({})).unwrap_err().to_string(), one);
         assert_eq!(
-            parse(&int(None), json!({"gt": 1, "lt": 5})).unwrap_err(),
+            parse(&int(None), json!({"gt": 1, "lt": 5}))
+                .unwrap_err()
+                .to_string(),
             one
         );
         assert_eq!(
-            parse(&int(None), json!({"near": 1})).unwrap_err(),
+            parse(&int(None), json!({"near": 1}))
+                .unwrap_err()
+                .to_string(),
             "Field 'step' has invalid operator 'near'. Allowed: eq,in,gt,gte,lt,lte,between"
         );
     }
 
     #[test]
     fn int_operands_must_be_json_integers_in_range() {
-        let error = |value| parse(&int(Some([0, 10])), value).unwrap_err();
+        let error = |value| parse(&int(Some([0, 10])), value).unwrap_err().to_string();
         assert_eq!(
             error(json!({"eq": "4"})),
             "Field 'step' operator 'eq' expects integer value"
@@ -333,7 +412,7 @@ mod tests {
         let gte = parse(&handler, json!({"gte": 1.5})).unwrap();
         assert!(gte.matches("1.5") && gte.matches("2") && !gte.matches("1"));
         assert_eq!(
-            parse(&handler, json!({"eq": "x"})).unwrap_err(),
+            parse(&handler, json!({"eq": "x"})).unwrap_err().to_string(),
             "Field 'step' operator 'eq' expects numeric value"
         );
     }
@@ -344,11 +423,13 @@ mod tests {
         let within = parse(&handler, json!({"in": ["G", "a"]})).unwrap();
         assert!(within.matches("g") && within.matches("a"));
         assert_eq!(
-            parse(&handler, json!({"in": ["Z"]})).unwrap_err(),
+            parse(&handler, json!({"in": ["Z"]}))
+                .unwrap_err()
+                .to_string(),
             "Field 'step' has invalid enum value 'z'. Allowed: [g, a]"
         );
         assert_eq!(
-            parse(&handler, json!({"gt": "a"})).unwrap_err(),
+            parse(&handler, json!({"gt": "a"})).unwrap_err().to_string(),
             "Field 'step' has invalid operator 'gt'. Allowed for enum constraints: eq,in"
         );
     }
@@ -357,7 +438,9 @@ mod tests {
     fn other_handlers_refuse_constraints() {
         let handler = KeyHandler::Time;
         assert_eq!(
-            parse(&handler, json!({"eq": "1200"})).unwrap_err(),
+            parse(&handler, json!({"eq": "1200"}))
+                .unwrap_err()
+                .to_string(),
             "Field 'step' does not support constraint filters; expected scalar value"
         );
     }

@@ -187,10 +187,7 @@ impl EventSchema {
         if point.is_some() && spatial_key.is_some_and(|key| identifier.contains_key(key)) {
             return Err(Rejection::PolygonAndPoint);
         }
-        let mut spatial = point
-            .map(SpatialFilter::parse_point)
-            .transpose()
-            .map_err(Rejection::Filter)?;
+        let mut spatial = point.map(SpatialFilter::parse_point).transpose()?;
         if let Some(key) = identifier
             .keys()
             .find(|key| !self.keys.contains_key(*key) && key.as_str() != POINT_KEY)
@@ -224,8 +221,7 @@ impl EventSchema {
                     TokenPattern::Exact(rule.canonicalize(key, &text).map_err(Rejection::Value)?)
                 }
                 Some(RawValue::Constraint(object)) => {
-                    let constraint =
-                        Constraint::parse(key, &rule.handler, object).map_err(Rejection::Filter)?;
+                    let constraint = Constraint::parse(key, &rule.handler, object)?;
                     constraints.push((position, constraint));
                     TokenPattern::Any
                 }

@@ -12,14 +12,15 @@ mod spatial;
 mod storage_policy;
 mod stream_auth;
 
-pub use catalog::{Catalog, SchemaError};
-pub use constraint::Constraint;
+pub use catalog::{Catalog, DefinitionProblem, SchemaError, SchemaProblem};
+pub use constraint::{Constraint, ConstraintError, OperandKind};
 pub use event_schema::{EventSchema, IdentifierFilter, POINT_KEY, PayloadRule};
 pub use handler::{
-    DateFormat, DateRule, EnumRule, ExpverRule, FloatRule, HandlerResult, IntRule, KeyHandler,
-    KeyRule, StringRule, ValueError,
+    DateFormat, DateRule, EnumRule, ExpverRule, FloatRule, HandlerOptionError, HandlerResult,
+    IntRule, KeyHandler, KeyRule, StringRule, ValueError,
 };
 pub use rejection::{Operation, Rejection};
-pub use spatial::SpatialFilter;
-pub use storage_policy::StoragePolicy;
-pub use stream_auth::StreamAuth;
+pub use source::SourceError;
+pub use spatial::{PointError, SpatialError, SpatialFilter};
+pub use storage_policy::{PolicyError, StoragePolicy};
+pub use stream_auth::{StreamAuth, StreamAuthError};

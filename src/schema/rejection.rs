@@ -3,7 +3,9 @@
 
 use std::fmt;
 
+use super::constraint::ConstraintError;
 use super::handler::ValueError;
+use super::spatial::SpatialError;
 
 /// Which endpoint is validating: messages name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,7 +48,14 @@ pub enum Rejection {
     /// A handler message, already phrased in aviso's words.
     #[error("{0}")]
     Value(ValueError),
-    /// A constraint or spatial filter message, already phrased in aviso's words.
+    /// A watch/replay constraint object that cannot be applied to its key.
+    #[error(transparent)]
+    Constraint(#[from] ConstraintError),
+    /// A watch/replay `point` that is not a coordinate pair.
+    #[error(transparent)]
+    Point(#[from] SpatialError),
+    /// A message from outside the schema (a subject that cannot be built), already
+    /// phrased for clients.
     #[error("{0}")]
     Filter(String),
 }

@@ -25,41 +25,76 @@ pub(super) struct RawEntry {
     pub definition: serde_yaml::Value,
 }
 
-fn entries_of(origin: &str, text: &str) -> Result<Vec<RawEntry>, String> {
-    let document: serde_yaml::Value =
-        serde_yaml::from_str(text).map_err(|error| format!("{origin}: not valid YAML: {error}"))?;
+/// A schema document that could not be read or is not shaped as one; each names its file
+/// (or directory).
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("{origin}: not valid YAML: {source}")]
+    NotYaml {
+        origin: String,
+        source: serde_yaml::Error,
+    },
+    #[error("{origin}: notification_schema must be a mapping")]
+    NotificationSchemaNotMapping { origin: String },
+    #[error("{origin}: a schema file must be a mapping of event types")]
+    NotMapping { origin: String },
+    #[error("{origin}: event type names must be strings, got {name:?}")]
+    NameNotText {
+        origin: String,
+        name: serde_yaml::Value,
+    },
+    #[error("{}: cannot list directory: {source}", .directory.display())]
+    UnlistableDirectory {
+        directory: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: no *.yaml or *.yml files", .directory.display())]
+    NoSchemaFiles { directory: PathBuf },
+    #[error("{origin}: cannot read: {source}")]
+    Unreadable {
+        origin: String,
+        source: std::io::Error,
+    },
+}
+
+fn entries_of(origin: &str, text: &str) -> Result<Vec<RawEntry>, SourceError> {
+    let origin = origin.to_owned();
+    let document: serde_yaml::Value = match serde_yaml::from_str(text) {
+        Ok(document) => document,
+        Err(source) => return Err(SourceError::NotYaml { origin, source }),
+    };
     let document = match document {
         serde_yaml::Value::Null => return Ok(Vec::new()),
         serde_yaml::Value::Mapping(mut mapping) => match mapping.remove("notification_schema") {
             Some(serde_yaml::Value::Mapping(inner)) => inner,
             Some(serde_yaml::Value::Null) => return Ok(Vec::new()),
-            Some(_) => return Err(format!("{origin}: notification_schema must be a mapping")),
+            Some(_) => return Err(SourceError::NotificationSchemaNotMapping { origin }),
             None => mapping,
         },
-        _ => {
-            return Err(format!(
-                "{origin}: a schema file must be a mapping of event types"
-            ));
-        }
+        _ => return Err(SourceError::NotMapping { origin }),
     };
     document
         .into_iter()
         .map(|(name, definition)| match name {
             serde_yaml::Value::String(name) => Ok(RawEntry {
-                origin: origin.to_owned(),
+                origin: origin.clone(),
                 name,
                 definition,
             }),
-            other => Err(format!(
-                "{origin}: event type names must be strings, got {other:?}"
-            )),
+            other => Err(SourceError::NameNotText {
+                origin: origin.clone(),
+                name: other,
+            }),
         })
         .collect()
 }
 
-fn files_in(directory: &Path) -> Result<Vec<PathBuf>, String> {
-    let listing = std::fs::read_dir(directory)
-        .map_err(|error| format!("{}: cannot list directory: {error}", directory.display()))?;
+fn files_in(directory: &Path) -> Result<Vec<PathBuf>, SourceError> {
+    let listing =
+        std::fs::read_dir(directory).map_err(|source| SourceError::UnlistableDirectory {
+            directory: directory.to_owned(),
+            source,
+        })?;
     let mut files: Vec<PathBuf> = listing
         .filter_map(Result::ok)
         .map(|entry| entry.path())
@@ -72,48 +107,54 @@ fn files_in(directory: &Path) -> Result<Vec<PathBuf>, String> {
         })
         .collect();
     files.sort();
+    if files.is_empty() {
+        return Err(SourceError::NoSchemaFiles {
+            directory: directory.to_owned(),
+        });
+    }
     Ok(files)
+}
+
+/// The schema files a configured path names: the file itself, or a directory's.
+fn files_of(path: &Path) -> Result<Vec<PathBuf>, SourceError> {
+    if path.is_dir() {
+        files_in(path)
+    } else {
+        Ok(vec![path.to_owned()])
+    }
+}
+
+fn read_file(file: &Path) -> Result<Vec<RawEntry>, SourceError> {
+    let origin = file.display().to_string();
+    match std::fs::read_to_string(file) {
+        Ok(text) => entries_of(&origin, &text),
+        Err(source) => Err(SourceError::Unreadable { origin, source }),
+    }
 }
 
 /// Reads every configured path (or the bundled schema when there are none). Problems are
 /// collected, not returned at the first one, so `tidings check` can list them all.
-pub(super) fn read(paths: &[PathBuf]) -> (Vec<RawEntry>, Vec<String>) {
+pub(super) fn read(paths: &[PathBuf]) -> (Vec<RawEntry>, Vec<SourceError>) {
+    let documents: Vec<Result<Vec<RawEntry>, SourceError>> = if paths.is_empty() {
+        BUNDLED
+            .iter()
+            .map(|(origin, text)| entries_of(origin, text))
+            .collect()
+    } else {
+        paths
+            .iter()
+            .flat_map(|path| match files_of(path) {
+                Ok(files) => files.iter().map(|file| read_file(file)).collect(),
+                Err(problem) => vec![Err(problem)],
+            })
+            .collect()
+    };
     let mut entries = Vec::new();
     let mut problems = Vec::new();
-    if paths.is_empty() {
-        for (origin, text) in BUNDLED {
-            match entries_of(origin, text) {
-                Ok(found) => entries.extend(found),
-                Err(problem) => problems.push(problem),
-            }
-        }
-        return (entries, problems);
-    }
-    for path in paths {
-        let files = if path.is_dir() {
-            match files_in(path) {
-                Ok(files) if files.is_empty() => {
-                    problems.push(format!("{}: no *.yaml or *.yml files", path.display()));
-                    continue;
-                }
-                Ok(files) => files,
-                Err(problem) => {
-                    problems.push(problem);
-                    continue;
-                }
-            }
-        } else {
-            vec![path.clone()]
-        };
-        for file in files {
-            let origin = file.display().to_string();
-            match std::fs::read_to_string(&file) {
-                Ok(text) => match entries_of(&origin, &text) {
-                    Ok(found) => entries.extend(found),
-                    Err(problem) => problems.push(problem),
-                },
-                Err(error) => problems.push(format!("{origin}: cannot read: {error}")),
-            }
+    for document in documents {
+        match document {
+            Ok(found) => entries.extend(found),
+            Err(problem) => problems.push(problem),
         }
     }
     (entries, problems)
@@ -148,6 +189,6 @@ mod tests {
     #[test]
     fn reports_unreadable_paths() {
         let (_, problems) = read(&[PathBuf::from("/no/such/schema.yaml")]);
-        assert!(problems[0].contains("cannot read"));
+        assert!(problems[0].to_string().contains("cannot read"));
     }
 }

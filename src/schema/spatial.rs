@@ -12,10 +12,57 @@ pub enum SpatialFilter {
     Contains { lat: f64, lon: f64 },
 }
 
-fn parse_point_text(text: &str) -> Result<(f64, f64), String> {
+/// Why `identifier.point` was refused: aviso's fixed sentence around the reason.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "identifier.point must be a valid [lat,lon] coordinate pair or compatible string: {reason}"
+)]
+pub struct SpatialError {
+    #[source]
+    pub reason: PointError,
+}
+
+/// What is wrong with a point, in aviso's words.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PointError {
+    #[error("Point coordinate string cannot be empty")]
+    EmptyText,
+    #[error("Point must be in 'lat,lon' format")]
+    SingleValue,
+    #[error("Point must contain exactly two values: 'lat,lon'")]
+    TooManyValues,
+    #[error("Invalid latitude value: {text}")]
+    UnparsableLatitude { text: String },
+    #[error("Invalid longitude value: {text}")]
+    UnparsableLongitude { text: String },
+    #[error("latitude must be a number")]
+    LatitudeNotNumber,
+    #[error("longitude must be a number")]
+    LongitudeNotNumber,
+    #[error("coordinate must be a two-element array [lat,lon]")]
+    NotAPair,
+    #[error("point must be a two-element array [lat,lon] or a compatible string")]
+    NeitherArrayNorText,
+    #[error("latitude must be finite")]
+    LatitudeNotFinite,
+    #[error("longitude must be finite")]
+    LongitudeNotFinite,
+    #[error("latitude {lat} is outside the valid range [-90, 90]")]
+    LatitudeOutOfRange { lat: f64 },
+    #[error("longitude {lon} is outside the valid range [-180, 180]")]
+    LongitudeOutOfRange { lon: f64 },
+}
+
+impl From<PointError> for SpatialError {
+    fn from(reason: PointError) -> Self {
+        Self { reason }
+    }
+}
+
+fn parse_point_text(text: &str) -> Result<(f64, f64), PointError> {
     let trimmed = text.trim();
     if trimmed.is_empty() {
-        return Err("Point coordinate string cannot be empty".to_owned());
+        return Err(PointError::EmptyText);
     }
     let inner = trimmed
         .strip_prefix('(')
@@ -24,14 +71,42 @@ fn parse_point_text(text: &str) -> Result<(f64, f64), String> {
     let parts: Vec<&str> = inner.split(',').map(str::trim).collect();
     match parts.as_slice() {
         [lat, lon] => Ok((
-            lat.parse()
-                .map_err(|_| format!("Invalid latitude value: {lat}"))?,
-            lon.parse()
-                .map_err(|_| format!("Invalid longitude value: {lon}"))?,
+            lat.parse().map_err(|_| PointError::UnparsableLatitude {
+                text: (*lat).to_owned(),
+            })?,
+            lon.parse().map_err(|_| PointError::UnparsableLongitude {
+                text: (*lon).to_owned(),
+            })?,
         )),
-        [_] => Err("Point must be in 'lat,lon' format".to_owned()),
-        _ => Err("Point must contain exactly two values: 'lat,lon'".to_owned()),
+        [_] => Err(PointError::SingleValue),
+        _ => Err(PointError::TooManyValues),
     }
+}
+
+fn parse_point_pair(pair: &[Value]) -> Result<(f64, f64), PointError> {
+    let [lat, lon] = pair else {
+        return Err(PointError::NotAPair);
+    };
+    Ok((
+        lat.as_f64().ok_or(PointError::LatitudeNotNumber)?,
+        lon.as_f64().ok_or(PointError::LongitudeNotNumber)?,
+    ))
+}
+
+fn check_point(lat: f64, lon: f64) -> Result<(), PointError> {
+    if !lat.is_finite() {
+        return Err(PointError::LatitudeNotFinite);
+    }
+    if !lon.is_finite() {
+        return Err(PointError::LongitudeNotFinite);
+    }
+    if !(-90.0..=90.0).contains(&lat) {
+        return Err(PointError::LatitudeOutOfRange { lat });
+    }
+    if !(-180.0..=180.0).contains(&lon) {
+        return Err(PointError::LongitudeOutOfRange { lon });
+    }
+    Ok(())
 }
 
 fn to_geo(polygon: &Polygon) -> geo::Polygon<f64> {
@@ -45,45 +120,13 @@ fn to_geo(polygon: &Polygon) -> geo::Polygon<f64> {
 
 impl SpatialFilter {
     /// Parses `point`: `[lat,lon]`, or the string `lat,lon` with optional parentheses.
-    pub fn parse_point(raw: &Value) -> Result<Self, String> {
-        let fail = |reason: &str| {
-            format!(
-                "identifier.point must be a valid [lat,lon] coordinate pair or compatible string: {reason}"
-            )
-        };
+    pub fn parse_point(raw: &Value) -> Result<Self, SpatialError> {
         let (lat, lon) = match raw {
-            Value::String(text) => parse_point_text(text).map_err(|reason| fail(&reason))?,
-            Value::Array(pair) => match pair.as_slice() {
-                [lat, lon] => (
-                    lat.as_f64()
-                        .ok_or_else(|| fail("latitude must be a number"))?,
-                    lon.as_f64()
-                        .ok_or_else(|| fail("longitude must be a number"))?,
-                ),
-                _ => return Err(fail("coordinate must be a two-element array [lat,lon]")),
-            },
-            _ => {
-                return Err(fail(
-                    "point must be a two-element array [lat,lon] or a compatible string",
-                ));
-            }
+            Value::String(text) => parse_point_text(text)?,
+            Value::Array(pair) => parse_point_pair(pair)?,
+            _ => return Err(PointError::NeitherArrayNorText.into()),
         };
-        if !lat.is_finite() {
-            return Err(fail("latitude must be finite"));
-        }
-        if !lon.is_finite() {
-            return Err(fail("longitude must be finite"));
-        }
-        if !(-90.0..=90.0).contains(&lat) {
-            return Err(fail(&format!(
-                "latitude {lat} is outside the valid range [-90, 90]"
-            )));
-        }
-        if !(-180.0..=180.0).contains(&lon) {
-            return Err(fail(&format!(
-                "longitude {lon} is outside the valid range [-180, 180]"
-            )));
-        }
+        check_point(lat, lon)?;
         Ok(SpatialFilter::Contains { lat, lon })
     }
 
@@ -158,7 +201,7 @@ mod tests {
         ];
         for (raw, reason) in cases {
             let error = SpatialFilter::parse_point(&Value::String(raw.to_owned())).unwrap_err();
-            assert_eq!(error, format!("{prefix}{reason}"), "{raw}");
+            assert_eq!(error.to_string(), format!("{prefix}{reason}"), "{raw}");
         }
     }
 

@@ -29,9 +29,25 @@ pub struct StoragePolicy {
     pub duplicate_window: Option<Duration>,
 }
 
+/// Why a `storage_policy` block was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    /// Not a mapping of the known fields with the right types.
+    #[error(transparent)]
+    Malformed(#[from] serde_yaml::Error),
+    #[error("max_messages must be greater than zero")]
+    MaxMessagesNotPositive,
+    #[error("invalid duration '{literal}': expected <number><s|m|h|d|w>, e.g. 7d")]
+    InvalidDuration { literal: String },
+    #[error("invalid size '{literal}': expected <number>[K|Ki|M|Mi|G|Gi|T|Ti], e.g. 64Mi")]
+    InvalidSize { literal: String },
+}
+
 /// `<int><s|m|h|d|w>`, unit case-insensitive, greater than zero.
-pub(crate) fn parse_duration(literal: &str) -> Result<Duration, String> {
-    let invalid = || format!("invalid duration '{literal}': expected <number><s|m|h|d|w>, e.g. 7d");
+pub(crate) fn parse_duration(literal: &str) -> Result<Duration, PolicyError> {
+    let invalid = || PolicyError::InvalidDuration {
+        literal: literal.to_owned(),
+    };
     let trimmed = literal.trim();
     let split = trimmed.len().checked_sub(1).ok_or_else(invalid)?;
     let (number, unit) = trimmed.split_at(split);
@@ -51,9 +67,10 @@ pub(crate) fn parse_duration(literal: &str) -> Result<Duration, String> {
 }
 
 /// `<int><K|Ki|M|Mi|G|Gi|T|Ti>` (case-sensitive; K = 1000, Ki = 1024) or plain bytes.
-pub(crate) fn parse_size(literal: &str) -> Result<i64, String> {
-    let invalid =
-        || format!("invalid size '{literal}': expected <number>[K|Ki|M|Mi|G|Gi|T|Ti], e.g. 64Mi");
+pub(crate) fn parse_size(literal: &str) -> Result<i64, PolicyError> {
+    let invalid = || PolicyError::InvalidSize {
+        literal: literal.to_owned(),
+    };
     let trimmed = literal.trim();
     let digits_end = trimmed
         .find(|c: char| !c.is_ascii_digit())
@@ -79,13 +96,10 @@ pub(crate) fn parse_size(literal: &str) -> Result<i64, String> {
 }
 
 impl StoragePolicy {
-    pub fn from_yaml(value: &serde_yaml::Value) -> Result<Self, String> {
-        let raw: RawStoragePolicy =
-            serde_yaml::from_value(value.clone()).map_err(|e| e.to_string())?;
+    pub fn from_yaml(value: &serde_yaml::Value) -> Result<Self, PolicyError> {
+        let raw: RawStoragePolicy = serde_yaml::from_value(value.clone())?;
         let max_messages = match raw.max_messages {
-            Some(count) if count <= 0 => {
-                return Err("max_messages must be greater than zero".to_owned());
-            }
+            Some(count) if count <= 0 => return Err(PolicyError::MaxMessagesNotPositive),
             other => other,
         };
         Ok(Self {
@@ -150,6 +164,7 @@ mod tests {
         assert!(
             StoragePolicy::from_yaml(&unknown)
                 .unwrap_err()
+                .to_string()
                 .contains("max_sise")
         );
         let zero: serde_yaml::Value = serde_yaml::from_str("max_messages: 0\n").unwrap();

@@ -16,30 +16,54 @@ pub struct StreamAuth {
     pub plugins: Vec<String>,
 }
 
-fn check_roles(name: &str, roles: &RoleMap) -> Result<(), String> {
+/// Why an `auth` block was refused; `field` is `read_roles` or `write_roles`.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamAuthError {
+    /// Not a mapping of the known fields with the right types.
+    #[error(transparent)]
+    Malformed(#[from] serde_yaml::Error),
+    #[error("read_roles/write_roles need required: true")]
+    RolesWithoutRequired,
+    #[error("{field} cannot be empty")]
+    NoRealms { field: &'static str },
+    #[error("{field} has a blank or padded realm '{realm}'")]
+    BlankOrPaddedRealm { field: &'static str, realm: String },
+    #[error("{field}.{realm} must list non-blank roles")]
+    BlankRoles { field: &'static str, realm: String },
+    #[error("unknown auth plugin '{plugin}'")]
+    UnknownPlugin { plugin: String },
+}
+
+fn blank_or_padded(text: &str) -> bool {
+    text.trim().is_empty() || text.trim() != text
+}
+
+fn check_roles(field: &'static str, roles: &RoleMap) -> Result<(), StreamAuthError> {
     if roles.is_empty() {
-        return Err(format!("{name} cannot be empty"));
+        return Err(StreamAuthError::NoRealms { field });
     }
     for (realm, list) in roles {
-        if realm.trim().is_empty() || realm.trim() != realm {
-            return Err(format!("{name} has a blank or padded realm '{realm}'"));
+        if blank_or_padded(realm) {
+            return Err(StreamAuthError::BlankOrPaddedRealm {
+                field,
+                realm: realm.clone(),
+            });
         }
-        if list.is_empty()
-            || list
-                .iter()
-                .any(|role| role.trim().is_empty() || role.trim() != role)
-        {
-            return Err(format!("{name}.{realm} must list non-blank roles"));
+        if list.is_empty() || list.iter().any(|role| blank_or_padded(role)) {
+            return Err(StreamAuthError::BlankRoles {
+                field,
+                realm: realm.clone(),
+            });
         }
     }
     Ok(())
 }
 
 impl StreamAuth {
-    pub fn from_yaml(value: &serde_yaml::Value) -> Result<Self, String> {
-        let auth: StreamAuth = serde_yaml::from_value(value.clone()).map_err(|e| e.to_string())?;
+    pub fn from_yaml(value: &serde_yaml::Value) -> Result<Self, StreamAuthError> {
+        let auth: StreamAuth = serde_yaml::from_value(value.clone())?;
         if !auth.required && (auth.read_roles.is_some() || auth.write_roles.is_some()) {
-            return Err("read_roles/write_roles need required: true".to_owned());
+            return Err(StreamAuthError::RolesWithoutRequired);
         }
         if let Some(roles) = &auth.read_roles {
             check_roles("read_roles", roles)?;
@@ -52,7 +76,9 @@ impl StreamAuth {
             .iter()
             .find(|plugin| plugin.as_str() != "ecpds")
         {
-            return Err(format!("unknown auth plugin '{plugin}'"));
+            return Err(StreamAuthError::UnknownPlugin {
+                plugin: plugin.clone(),
+            });
         }
         Ok(auth)
     }
@@ -62,7 +88,7 @@ impl StreamAuth {
 mod tests {
     use super::*;
 
-    fn parse(text: &str) -> Result<StreamAuth, String> {
+    fn parse(text: &str) -> Result<StreamAuth, StreamAuthError> {
         StreamAuth::from_yaml(&serde_yaml::from_str(text).unwrap())
     }
 

@@ -24,7 +24,7 @@ fn entries(yaml: &str) -> Vec<RawEntry> {
 fn problems(yaml: &str) -> Vec<String> {
     let mut problems = Vec::new();
     Catalog::compile(&entries(yaml), &mut problems);
-    problems
+    problems.iter().map(ToString::to_string).collect()
 }
 
 fn object(value: Value) -> serde_json::Map<String, Value> {

@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use super::{HandlerResult, empty_value};
+use super::{HandlerOptionError, HandlerResult, empty_value};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -14,7 +14,7 @@ pub struct EnumRule {
 }
 
 impl EnumRule {
-    pub fn new(values: Vec<String>) -> Result<Self, String> {
+    pub fn new(values: Vec<String>) -> Result<Self, HandlerOptionError> {
         let mut rule = Self {
             values,
             lowered: Vec::new(),
@@ -23,9 +23,9 @@ impl EnumRule {
         Ok(rule)
     }
 
-    pub fn check_options(&mut self) -> Result<(), String> {
+    pub fn check_options(&mut self) -> Result<(), HandlerOptionError> {
         if self.values.is_empty() || self.values.iter().any(|value| value.trim().is_empty()) {
-            return Err("values must be a non-empty list of non-empty strings".to_owned());
+            return Err(HandlerOptionError::NoEnumValues);
         }
         self.lowered = self
             .values

@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::{HandlerResult, empty_value};
+use super::{HandlerOptionError, HandlerResult, empty_value};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -19,9 +19,11 @@ fn canonical(value: &str) -> String {
 }
 
 impl ExpverRule {
-    pub fn check_options(&self) -> Result<(), String> {
+    pub fn check_options(&self) -> Result<(), HandlerOptionError> {
         match &self.default {
-            Some(default) if default.trim().is_empty() => Err("default cannot be empty".to_owned()),
+            Some(default) if default.trim().is_empty() => {
+                Err(HandlerOptionError::EmptyExpverDefault)
+            }
             _ => Ok(()),
         }
     }

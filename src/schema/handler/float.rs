@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::{HandlerResult, ValueError};
+use super::{HandlerOptionError, HandlerResult, ValueError};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -12,11 +12,11 @@ pub struct FloatRule {
 }
 
 impl FloatRule {
-    pub fn check_options(&self) -> Result<(), String> {
+    pub fn check_options(&self) -> Result<(), HandlerOptionError> {
         match self.range {
-            Some([min, max]) if !(min.is_finite() && max.is_finite()) || min > max => Err(format!(
-                "range [{min}, {max}] must be finite with min <= max"
-            )),
+            Some([min, max]) if !(min.is_finite() && max.is_finite()) || min > max => {
+                Err(HandlerOptionError::FloatRangeInvalid { min, max })
+            }
             _ => Ok(()),
         }
     }

@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::{HandlerResult, ValueError};
+use super::{HandlerOptionError, HandlerResult, ValueError};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -12,9 +12,9 @@ pub struct IntRule {
 }
 
 impl IntRule {
-    pub fn check_options(&self) -> Result<(), String> {
+    pub fn check_options(&self) -> Result<(), HandlerOptionError> {
         match self.range {
-            Some([min, max]) if min > max => Err(format!("range [{min}, {max}] has min > max")),
+            Some([min, max]) if min > max => Err(HandlerOptionError::IntRangeReversed { min, max }),
             _ => Ok(()),
         }
     }

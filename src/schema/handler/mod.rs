@@ -6,11 +6,11 @@ mod enumeration;
 mod expver;
 mod float;
 mod int;
+mod options;
 mod polygon;
 mod string;
 mod time;
 
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 pub use date::{DateFormat, DateRule};
@@ -18,6 +18,7 @@ pub use enumeration::EnumRule;
 pub use expver::ExpverRule;
 pub use float::FloatRule;
 pub use int::IntRule;
+pub use options::HandlerOptionError;
 pub use string::StringRule;
 
 /// A refused value: aviso's outer `message` and, where aviso has one, the root cause it
@@ -36,6 +37,8 @@ impl ValueError {
         }
     }
 }
+
+impl std::error::Error for ValueError {}
 
 impl From<String> for ValueError {
     fn from(message: String) -> Self {
@@ -81,79 +84,7 @@ pub struct KeyRule {
     pub description: Option<String>,
 }
 
-fn options<T: DeserializeOwned>(options: serde_yaml::Mapping) -> Result<T, String> {
-    serde_yaml::from_value(serde_yaml::Value::Mapping(options)).map_err(|error| error.to_string())
-}
-
 impl KeyRule {
-    /// Parses one `identifier.<key>` block; the error says what is wrong with it.
-    pub fn from_yaml(value: &serde_yaml::Value) -> Result<Self, String> {
-        let mut mapping = value
-            .as_mapping()
-            .cloned()
-            .ok_or_else(|| "must be a mapping with a 'type'".to_owned())?;
-        let type_name = match mapping.remove("type") {
-            Some(serde_yaml::Value::String(name)) => name,
-            Some(_) => return Err("'type' must be a string".to_owned()),
-            None => return Err("'type' is missing".to_owned()),
-        };
-        let required = match mapping.remove("required") {
-            Some(serde_yaml::Value::Bool(required)) => required,
-            Some(_) => return Err("'required' must be true or false".to_owned()),
-            None => return Err("'required' is missing (true or false)".to_owned()),
-        };
-        let description = match mapping.remove("description") {
-            Some(serde_yaml::Value::String(text)) => Some(text),
-            Some(_) => return Err("'description' must be a string".to_owned()),
-            None => None,
-        };
-        let no_options = |mapping: serde_yaml::Mapping| match mapping.keys().next() {
-            Some(key) => Err(format!(
-                "unknown option {}",
-                serde_yaml::to_string(key).unwrap_or_default().trim()
-            )),
-            None => Ok(()),
-        };
-        let handler = match type_name.as_str() {
-            "StringHandler" => KeyHandler::String(options(mapping)?),
-            "IntHandler" => {
-                let rule: IntRule = options(mapping)?;
-                rule.check_options()?;
-                KeyHandler::Int(rule)
-            }
-            "FloatHandler" => {
-                let rule: FloatRule = options(mapping)?;
-                rule.check_options()?;
-                KeyHandler::Float(rule)
-            }
-            "EnumHandler" => {
-                let mut rule: EnumRule = options(mapping)?;
-                rule.check_options()?;
-                KeyHandler::Enum(rule)
-            }
-            "DateHandler" => KeyHandler::Date(options(mapping)?),
-            "TimeHandler" => {
-                no_options(mapping)?;
-                KeyHandler::Time
-            }
-            "ExpverHandler" => {
-                let rule: ExpverRule = options(mapping)?;
-                rule.check_options()?;
-                KeyHandler::Expver(rule)
-            }
-            "PolygonHandler" => {
-                no_options(mapping)?;
-                KeyHandler::Polygon
-            }
-            other => return Err(format!("unknown handler type '{other}'")),
-        };
-        Ok(Self {
-            handler,
-            required,
-            description,
-        })
-    }
-
     /// The `type:` name as configured and as the schema endpoint shows it.
     pub fn type_name(&self) -> &'static str {
         match self.handler {

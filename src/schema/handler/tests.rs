@@ -290,7 +290,11 @@ fn polygon_rejections_name_the_field_and_the_reason() {
 
 #[test]
 fn unknown_handlers_and_options_are_refused() {
-    let parse = |yaml: &str| KeyRule::from_yaml(&serde_yaml::from_str(yaml).unwrap()).unwrap_err();
+    let parse = |yaml: &str| {
+        KeyRule::from_yaml(&serde_yaml::from_str(yaml).unwrap())
+            .unwrap_err()
+            .to_string()
+    };
     assert!(
         parse("{type: NopeHandler, required: true}").contains("unknown handler type 'NopeHandler'")
     );
