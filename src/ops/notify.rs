@@ -50,9 +50,7 @@ pub async fn notify(
     if schema.payload_required() && notification.payload.is_none() {
         return Err(Rejection::PayloadRequired.into());
     }
-    let subject = schema
-        .subject(&identifier)
-        .map_err(|error| Rejection::Filter(error.to_string()))?;
+    let subject = schema.subject(&identifier).map_err(Rejection::from)?;
     let payload = notification.payload.unwrap_or(Value::Null).to_string();
     let mut publication = Publication {
         stream: schema.stream.clone(),

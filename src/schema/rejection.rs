@@ -6,6 +6,7 @@ use std::fmt;
 use super::constraint::ConstraintError;
 use super::handler::ValueError;
 use super::spatial::SpatialError;
+use crate::subject::SubjectError;
 
 /// Which endpoint is validating: messages name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,10 +55,9 @@ pub enum Rejection {
     /// A watch/replay `point` that is not a coordinate pair.
     #[error(transparent)]
     Point(#[from] SpatialError),
-    /// A message from outside the schema (a subject that cannot be built), already
-    /// phrased for clients.
-    #[error("{0}")]
-    Filter(String),
+    /// The identifier cannot be written as a subject (an empty token).
+    #[error(transparent)]
+    Subject(#[from] SubjectError),
 }
 
 impl Rejection {

@@ -165,6 +165,33 @@ fn notification(phase: Phase, id: &str, cloudevent: &[u8]) -> Bytes {
     Bytes::from(bytes)
 }
 
+fn limit_reached(context: &FrameContext, max_allowed: usize) -> Bytes {
+    frame(
+        "replay-control",
+        &object(json!({
+            "max_allowed": max_allowed,
+            "message": format!("Historical replay limited to {max_allowed} messages. Additional historical messages may be available but were not retrieved."),
+            "timestamp": now(),
+            "topic": context.topic,
+            "type": "notification_replay_limit_reached",
+        })),
+    )
+}
+
+fn closing(context: &FrameContext, reason: CloseReason) -> Bytes {
+    let (reason, message) = reason.wire();
+    frame(
+        "connection-closing",
+        &object(json!({
+            "message": message,
+            "reason": reason,
+            "request_id": context.request_id,
+            "timestamp": now(),
+            "topic": context.topic,
+        })),
+    )
+}
+
 impl Frame {
     pub fn encode(&self, context: &FrameContext) -> Bytes {
         let request_id = &context.request_id;
@@ -199,16 +226,7 @@ impl Frame {
                 "replay-control",
                 &object(json!({"timestamp": now(), "topic": topic, "type": "replay_completed"})),
             ),
-            Frame::LimitReached { max_allowed } => frame(
-                "replay-control",
-                &object(json!({
-                    "max_allowed": max_allowed,
-                    "message": format!("Historical replay limited to {max_allowed} messages. Additional historical messages may be available but were not retrieved."),
-                    "timestamp": now(),
-                    "topic": topic,
-                    "type": "notification_replay_limit_reached",
-                })),
-            ),
+            Frame::LimitReached { max_allowed } => limit_reached(context, *max_allowed),
             Frame::Notification {
                 phase,
                 id,
@@ -224,19 +242,7 @@ impl Frame {
                     json!({"error": error, "message": message, "request_id": request_id, "topic": topic}),
                 ),
             ),
-            Frame::Closing(reason) => {
-                let (reason, message) = reason.wire();
-                frame(
-                    "connection-closing",
-                    &object(json!({
-                        "message": message,
-                        "reason": reason,
-                        "request_id": request_id,
-                        "timestamp": now(),
-                        "topic": topic,
-                    })),
-                )
-            }
+            Frame::Closing(reason) => closing(context, *reason),
             Frame::KeepAlive => Bytes::from_static(b": keep-alive\n\n"),
             Frame::Retry(delay) => Bytes::from(format!("retry: {}\n\n", delay.as_millis())),
             Frame::Deleted { id, request_id } => frame(
