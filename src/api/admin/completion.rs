@@ -63,7 +63,9 @@ mod tests {
         }
     }
 
-    #[tokio::test]
+    /// Paused time: the 50 ms operation and the 10 ms wait run on the virtual clock, so
+    /// the test neither waits nor depends on the machine being fast.
+    #[tokio::test(start_paused = true)]
     async fn an_abandoned_operation_runs_to_its_end_and_knows_it() {
         let (finished, done) = oneshot::channel();
         let wait = to_completion(request(), move |request| async move {
