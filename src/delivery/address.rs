@@ -1,0 +1,1 @@
+//! The address guard for outbound requests (DELIVERY.md §3).

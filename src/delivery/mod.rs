@@ -1,0 +1,5 @@
+//! Push delivery (`../shared/DELIVERY.md`): destinations registered by operators, the
+//! address guard every outbound request passes, and Standard Webhooks signing.
+
+pub mod address;
+pub mod signature;

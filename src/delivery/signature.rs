@@ -1,0 +1,1 @@
+//! Standard Webhooks signing (DELIVERY.md §4).
