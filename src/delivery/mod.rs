@@ -2,4 +2,6 @@
 //! address guard every outbound request passes, and Standard Webhooks signing.
 
 pub mod address;
+pub mod destination;
 pub mod signature;
+pub mod validate;

@@ -113,6 +113,8 @@ pub enum Operation {
     Publish,
     /// Start-up reconciliation, or the re-creation of a stream deleted by hand.
     Reconcile(ReconcileStep, StreamKey),
+    /// A document bucket (key-value) read or write.
+    Documents,
 }
 
 impl fmt::Display for Operation {
@@ -130,6 +132,7 @@ impl fmt::Display for Operation {
             Operation::LiveConsumer => "live consumer",
             Operation::Publish => "publish",
             Operation::Reconcile(step, stream) => return write!(f, "{step} stream {stream}"),
+            Operation::Documents => "document bucket",
         })
     }
 }

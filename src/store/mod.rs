@@ -1,6 +1,7 @@
 //! Storage behind one interface with two engines: `memory` (in-process, not durable) and
 //! `jetstream` (NATS JetStream, the production engine). Both pass the same conformance suite.
 
+mod documents;
 mod error;
 mod fanout;
 mod idempotency;
@@ -11,6 +12,7 @@ mod types;
 
 use futures::stream::BoxStream;
 
+pub use documents::{Document, Documents, WriteError};
 pub use error::{Answer, Cause, Failure, Lock, Operation, Outage, ReconcileStep, StoreError};
 pub use fanout::{DEFAULT_SUBSCRIBER_BUDGET, MAX_QUEUED_MESSAGES, Subscription};
 pub use jetstream::{JetstreamStore, Reconciled};
@@ -246,6 +248,15 @@ impl Store {
         };
         self.observe("stream_info", started, &result);
         result
+    }
+
+    /// Opens document bucket `name` (JetStream: a KV bucket of `replicas`, created when
+    /// absent; memory: a bucket in this process). Call once per bucket and share it.
+    pub async fn documents(&self, name: &str, replicas: usize) -> Result<Documents, StoreError> {
+        match &self.engine {
+            Engine::Memory(_) => Ok(Documents::in_memory()),
+            Engine::Jetstream(store) => store.documents(name, replicas).await,
+        }
     }
 
     /// The append-only audit trail.

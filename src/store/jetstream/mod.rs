@@ -3,7 +3,8 @@
 //! by all subscribers, and a connection that retries forever while requests fail fast.
 
 mod connection;
-mod convert;
+pub(crate) mod convert;
+mod kv_errors;
 mod live;
 mod publish;
 mod reader;
@@ -216,6 +217,16 @@ impl JetstreamStore {
             report.last_sequence = Some(sequence);
         }
         Ok(report)
+    }
+
+    /// A KV bucket of documents (see [`crate::store::Documents`]).
+    pub async fn documents(
+        &self,
+        name: &str,
+        replicas: usize,
+    ) -> Result<crate::store::Documents, StoreError> {
+        let bucket = kv_errors::open_bucket(&self.context, name, replicas).await?;
+        Ok(crate::store::Documents::in_kv(bucket))
     }
 
     pub fn managed_streams(&self) -> Vec<StreamKey> {

@@ -1,0 +1,260 @@
+//! A destination as stored and as shown: its URL, subscriptions and delivery settings, its
+//! state, its owner and its signing keys (whose values are shown only when made).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// `dst_` + 26 characters of lower-case Crockford base32: a ULID, so ids sort by creation.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct DestinationId(String);
+
+const CROCKFORD: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
+const ID_PREFIX: &str = "dst_";
+
+/// Random bytes from the operating system; `None` only if it cannot give any.
+pub(crate) fn random_bytes<const N: usize>() -> Option<[u8; N]> {
+    let mut bytes = [0u8; N];
+    getrandom::getrandom(&mut bytes).ok()?;
+    Some(bytes)
+}
+
+impl DestinationId {
+    /// A new id: 48 bits of milliseconds since the epoch, then 80 random bits.
+    pub fn generate(now: DateTime<Utc>) -> Option<Self> {
+        let millis = u128::try_from(now.timestamp_millis()).unwrap_or(0) & ((1 << 48) - 1);
+        let random = u128::from_be_bytes({
+            let mut wide = [0u8; 16];
+            wide[6..].copy_from_slice(&random_bytes::<10>()?);
+            wide
+        });
+        let value = (millis << 80) | random;
+        let text: String = (0..26)
+            .rev()
+            .map(|index| CROCKFORD[((value >> (index * 5)) & 31) as usize] as char)
+            .collect();
+        Some(Self(format!("{ID_PREFIX}{text}")))
+    }
+
+    /// An id as a client sends it, if it has the shape of one.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let body = raw.strip_prefix(ID_PREFIX)?;
+        (body.len() == 26 && body.bytes().all(|byte| CROCKFORD.contains(&byte)))
+            .then(|| Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for DestinationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One event type and the identifier filter (watch syntax) its notifications must pass.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Subscription {
+    pub event_type: String,
+    pub identifier: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ordering {
+    Unordered,
+    Ordered,
+}
+
+/// How a CloudEvent travels (CloudEvents HTTP binding modes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    Structured,
+    Binary,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    Enabled,
+    Disabled,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DisabledReason {
+    /// An operator disabled it.
+    Operator,
+    /// The receiver answered 410 Gone.
+    Gone,
+}
+
+/// A signing key: `whsec_<base64 of 32 bytes>`, with the id the API lists it by and, after
+/// a rotation, when it stops being used.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SigningKey {
+    pub id: String,
+    pub secret: String,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("id", &self.id)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SigningKey {
+    /// A fresh key; `None` only if the system has no randomness to give.
+    pub fn generate() -> Option<Self> {
+        let key = random_bytes::<32>()?;
+        let id = random_bytes::<8>()?;
+        Some(Self {
+            id: format!(
+                "key_{}",
+                id.iter()
+                    .map(|byte| format!("{byte:02x}"))
+                    .collect::<String>()
+            ),
+            secret: format!(
+                "whsec_{}",
+                base64::engine::general_purpose::STANDARD.encode(key)
+            ),
+            expires_at: None,
+        })
+    }
+
+    pub fn in_force(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at.is_none_or(|end| end > now)
+    }
+}
+
+/// What an operator chooses (creation fields; `PATCH` replaces any of them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    pub url: String,
+    pub subscriptions: Vec<Subscription>,
+    pub name: Option<String>,
+    pub headers: BTreeMap<String, String>,
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    #[serde(with = "schedule")]
+    pub schedule: Vec<Duration>,
+    pub ordering: Ordering,
+    pub format: Format,
+}
+
+/// A destination as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Destination {
+    pub id: DestinationId,
+    #[serde(flatten)]
+    pub settings: Settings,
+    pub state: State,
+    pub disabled_reason: Option<DisabledReason>,
+    /// `<realm>/<username>` of its creator (auth on), `None` with auth off.
+    pub owner: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub keys: Vec<SigningKey>,
+}
+
+/// Durations in the `15s` / `200ms` / `2h` form, as the API shows them.
+pub fn duration_text(duration: Duration) -> String {
+    humantime::format_duration(duration).to_string()
+}
+
+impl Destination {
+    /// The API representation: no secret values.
+    pub fn view(&self, now: DateTime<Utc>) -> Value {
+        let settings = &self.settings;
+        serde_json::json!({
+            "id": self.id,
+            "name": settings.name,
+            "url": settings.url,
+            "subscriptions": settings.subscriptions,
+            "headers": settings.headers,
+            "timeout": duration_text(settings.timeout),
+            "retry": {"schedule": settings.schedule.iter().copied().map(duration_text).collect::<Vec<_>>()},
+            "ordering": settings.ordering,
+            "format": settings.format,
+            "state": self.state,
+            "disabled_reason": self.disabled_reason,
+            "owner": self.owner,
+            "created_at": self.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "updated_at": self.updated_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "secret_ids": self.keys.iter().filter(|key| key.in_force(now)).map(|key| key.id.clone()).collect::<Vec<_>>(),
+            "backlog": 0,
+        })
+    }
+}
+
+/// The retry schedule stored as duration strings.
+mod schedule {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(
+        delays: &[Duration],
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(delays.iter().map(|delay| super::duration_text(*delay)))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<Duration>, D::Error> {
+        let texts = Vec::<String>::deserialize(deserializer)?;
+        texts
+            .iter()
+            .map(|text| humantime::parse_duration(text).map_err(serde::de::Error::custom))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_have_the_ulid_shape_and_sort_by_time() {
+        let earlier =
+            DestinationId::generate(DateTime::from_timestamp(1_700_000_000, 0).unwrap()).unwrap();
+        let later =
+            DestinationId::generate(DateTime::from_timestamp(1_700_000_001, 0).unwrap()).unwrap();
+        assert_eq!(earlier.as_str().len(), 30);
+        assert!(earlier < later);
+        assert_eq!(DestinationId::parse(earlier.as_str()), Some(earlier));
+        for raw in [
+            "dst_",
+            "dst_0123456789abcdefghjkmnpqrsu",
+            "xyz_0123456789abcdefghjkmnpqrs",
+            "dst_0123456789ABCDEFGHJKMNPQRS",
+        ] {
+            assert_eq!(DestinationId::parse(raw), None, "{raw}");
+        }
+    }
+
+    #[test]
+    fn keys_are_32_random_bytes_and_never_printed() {
+        let key = SigningKey::generate().unwrap();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(key.secret.strip_prefix("whsec_").unwrap())
+            .unwrap();
+        assert_eq!(bytes.len(), 32);
+        assert!(!format!("{key:?}").contains(&key.secret));
+    }
+}
