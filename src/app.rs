@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, AppState};
 use crate::auth::{AuthSetupError, Authenticator};
+use crate::delivery::registry::Registry;
 use crate::cloudevent::CloudEventSettings;
 use crate::metrics::Metrics;
 use crate::schema::{Catalog, EventSchema, SchemaError};
@@ -100,6 +101,11 @@ impl App {
             }
             None
         };
+        let destinations = Registry::new(
+            store.clone(),
+            settings.delivery.destinations_bucket.clone(),
+            settings.store.jetstream.replicas,
+        );
         let state = AppState {
             catalog,
             store,
@@ -109,6 +115,7 @@ impl App {
             auth,
             metrics,
             shutdown,
+            destinations,
         };
         Ok(Self {
             listener,

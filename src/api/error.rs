@@ -10,6 +10,7 @@ use super::body::LimitError;
 use super::cursor::CursorError;
 use super::page_query::PageQueryError;
 use super::query::QueryError;
+use crate::delivery::registry::RegistryError;
 use crate::domain::IdError;
 use crate::ops::notify::NotifyError;
 use crate::schema::Rejection;
@@ -99,6 +100,38 @@ pub enum AdminError {
     Aborted,
 }
 
+/// What a destination route could not do (DELIVERY.md §3, §8).
+#[derive(Debug, thiserror::Error)]
+pub enum DestinationError {
+    /// 400 `INVALID_DESTINATION`: the message names the field.
+    #[error("{0}")]
+    Invalid(String),
+    /// 400 `DESTINATION_ADDRESS_BLOCKED`.
+    #[error("{0}")]
+    AddressBlocked(String),
+    /// 404 `DESTINATION_NOT_FOUND` (also for another owner's destination).
+    #[error("Destination {0} not found")]
+    NotFound(String),
+    /// 409: other changes kept landing in between; nothing was changed.
+    #[error("destination {0} changed concurrently; nothing was changed, try again")]
+    Busy(String),
+    /// 500: the system gave no randomness for an id or a key.
+    #[error("no randomness available for a new id or key")]
+    NoRandomness,
+    #[error(transparent)]
+    Registry(RegistryError),
+}
+
+impl From<RegistryError> for DestinationError {
+    fn from(error: RegistryError) -> Self {
+        match error {
+            RegistryError::NotFound(id) => DestinationError::NotFound(id.to_string()),
+            RegistryError::Busy(id) => DestinationError::Busy(id.to_string()),
+            other => DestinationError::Registry(other),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{1:?}")]
@@ -147,6 +180,8 @@ pub enum ApiError {
     /// 422: an `Idempotency-Key` seen within the window for a different notification.
     #[error("idempotency key '{0}' reused for a different request")]
     IdempotencyKeyReused(String),
+    #[error(transparent)]
+    Destination(#[from] DestinationError),
     /// Any other framework rejection, already with a client-error status.
     #[error("{1}")]
     Rejected(StatusCode, String),
@@ -213,6 +248,7 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::IdempotencyKeyReused(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Destination(error) => destination_status(error),
             ApiError::Rejected(status, _) => *status,
         }
     }
@@ -234,6 +270,19 @@ fn store_status(error: &StoreError) -> StatusCode {
     match error {
         StoreError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+fn destination_status(error: &DestinationError) -> StatusCode {
+    match error {
+        DestinationError::Invalid(_) | DestinationError::AddressBlocked(_) => {
+            StatusCode::BAD_REQUEST
+        }
+        DestinationError::NotFound(_) => StatusCode::NOT_FOUND,
+        DestinationError::Busy(_) => StatusCode::CONFLICT,
+        DestinationError::NoRandomness => StatusCode::INTERNAL_SERVER_ERROR,
+        DestinationError::Registry(RegistryError::Store(error)) => store_status(error),
+        DestinationError::Registry(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 

@@ -5,7 +5,8 @@
 use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
 
-use super::error::{ApiError, BodyError, Endpoint};
+use super::error::{ApiError, BodyError, DestinationError, Endpoint};
+use crate::delivery::registry::RegistryError;
 use crate::store::StoreError;
 
 /// What the middleware turns into the final body, once it knows the request id.
@@ -215,8 +216,38 @@ fn notification(error: &ApiError) -> Map<String, Value> {
             ),
             "the event type, identifier or payload differs from the request first sent with this key within the duplicate window; nothing was stored",
         ),
+        ApiError::Destination(error) => destination(error),
         other => general(other).unwrap_or_else(|| rejected(other.status(), &other.to_string())),
     }
+}
+
+fn destination(error: &DestinationError) -> Map<String, Value> {
+    let message = error.to_string();
+    let (code, label) = match error {
+        DestinationError::Invalid(_) => ("INVALID_DESTINATION", "invalid_destination"),
+        DestinationError::AddressBlocked(_) => {
+            ("DESTINATION_ADDRESS_BLOCKED", "destination_address_blocked")
+        }
+        DestinationError::NotFound(_) => ("DESTINATION_NOT_FOUND", "destination_not_found"),
+        DestinationError::Busy(_) => ("CONFLICT", "conflict"),
+        DestinationError::Registry(RegistryError::Store(StoreError::Unavailable(_))) => {
+            return standard(
+                "SERVICE_UNAVAILABLE",
+                "service_unavailable",
+                "store unavailable, retry later",
+                "the destination store is not reachable",
+            );
+        }
+        DestinationError::NoRandomness | DestinationError::Registry(_) => {
+            return standard(
+                "DESTINATION_STORAGE_FAILED",
+                "destination_storage_failed",
+                "Failed to read or store the destination",
+                "see the gateway's log",
+            );
+        }
+    };
+    plain(code, label, &message)
 }
 
 impl ApiError {

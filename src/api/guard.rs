@@ -145,11 +145,12 @@ async fn check(
     facts: Facts,
 ) -> Result<Option<User>, ApiError> {
     let admin = matches!(audience, Audience::Admins { .. });
+    let owner = matches!(audience, Audience::Owners { .. });
     if audience == Audience::Public {
         return Ok(None);
     }
     let Some(auth) = &state.auth else {
-        if admin {
+        if admin || owner {
             check_unauthenticated_admin(state, &facts)?;
         }
         return Ok(None);
@@ -166,11 +167,17 @@ async fn check(
             match outcome {
                 Ok(user) => Some(user),
                 // Off admin routes a malformed header reads as anonymous, as in aviso.
-                Err(AuthFailure::Malformed(_)) if !admin => None,
+                Err(AuthFailure::Malformed(_)) if !admin && !owner => None,
                 Err(failure) => return Err(failure_to_error(failure, state)),
             }
         }
     };
+    if owner && user.is_none() {
+        return Err(failure_to_error(
+            AuthFailure::Unauthorized("Authorization header is required".to_owned()),
+            state,
+        ));
+    }
     if admin {
         match &user {
             None => {
@@ -206,6 +213,9 @@ pub(crate) async fn middleware(
         }
         Err(error) => match audience {
             Audience::Admins {
+                audit: Some(operation),
+            }
+            | Audience::Owners {
                 audit: Some(operation),
             } => audit_refusal(&state, request, operation, error).await,
             _ => error.into_response(),

@@ -5,6 +5,7 @@ mod admin;
 mod body;
 mod body_deadline;
 mod browse;
+mod destinations;
 mod cursor;
 mod error;
 mod error_body;

@@ -13,7 +13,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
 
 use super::error::ApiError;
-use super::routes::{ADMIN_PREFIX, route_table};
+use super::routes::{ADMIN_PREFIX, DESTINATIONS_PREFIX, route_table};
 use super::state::AppState;
 use super::{body_deadline, guard, notify, observe, openapi, request_id, stream};
 use crate::settings::HttpSettings;
@@ -53,7 +53,13 @@ fn cors(http: &HttpSettings) -> CorsLayer {
     };
     CorsLayer::new()
         .allow_origin(allow_origin)
-        .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::OPTIONS])
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
         .allow_headers([
             header::CONTENT_TYPE,
             header::AUTHORIZATION,
@@ -73,7 +79,8 @@ async fn admin_origins(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    let foreign = request.uri().path().starts_with(ADMIN_PREFIX)
+    let path = request.uri().path();
+    let foreign = (path.starts_with(ADMIN_PREFIX) || path.starts_with(DESTINATIONS_PREFIX))
         && request
             .headers()
             .get(header::ORIGIN)

@@ -4,16 +4,21 @@
 //! it, nor documented differently from how it is served.
 
 use axum::http::Method;
-use axum::routing::{MethodRouter, delete, get, post};
+use axum::routing::{MethodRouter, delete, get, patch, post};
 
+use super::openapi::delivery_docs as delivery;
 use super::openapi::route_docs as docs;
 use super::openapi::route_docs::Details;
 use super::state::AppState;
-use super::{admin, browse, health, notify, observe, schema, stream};
+use super::{admin, browse, destinations, health, notify, observe, schema, stream};
 
 /// Every admin route, and only those, lives under this prefix (a unit test holds the
 /// route table to it): CORS decides by it before routing.
 pub(crate) const ADMIN_PREFIX: &str = "/api/v1/admin/";
+
+/// The destination routes: they hand out signing secrets, so browsers reach them only
+/// from the admin origins, as the admin routes.
+pub(crate) const DESTINATIONS_PREFIX: &str = "/api/v1/destinations";
 
 /// Who may call a route. The guard enforces it before the handler runs (per-stream rules
 /// need the event type, so the handler finishes those through `guard::authorize`), and the
@@ -29,6 +34,10 @@ pub(crate) enum Audience {
     /// Admin roles (with auth off: loopback clients on a loopback `Host`). `audit` names the
     /// operation when the route is destructive, so that refusals are recorded too.
     Admins { audit: Option<&'static str> },
+    /// Destination owners (push delivery): any authenticated caller, who sees and changes
+    /// only its own destinations (admin roles: all); with auth off, loopback clients on a
+    /// loopback `Host`, as for admin routes. Every change is audited as `audit`.
+    Owners { audit: Option<&'static str> },
 }
 
 impl Audience {
@@ -39,6 +48,7 @@ impl Audience {
             Audience::Readers => "read",
             Audience::Writers => "write",
             Audience::Admins { .. } => "admin",
+            Audience::Owners { .. } => "owner",
         }
     }
 }
@@ -53,6 +63,7 @@ pub(crate) enum Tag {
     Schema,
     Browse,
     Admin,
+    Delivery,
 }
 
 impl Tag {
@@ -65,6 +76,7 @@ impl Tag {
             Tag::Schema => "schema",
             Tag::Browse => "browse",
             Tag::Admin => "admin",
+            Tag::Delivery => "delivery",
         }
     }
 }
@@ -144,7 +156,27 @@ pub(crate) fn route_table() -> Vec<Entry> {
     let mut table = public_routes();
     table.extend(notification_routes());
     table.extend(admin_routes());
+    table.extend(destination_routes());
     table
+}
+
+const fn owners(audit: Option<&'static str>) -> Audience {
+    Audience::Owners { audit }
+}
+
+fn destination_routes() -> Vec<Entry> {
+    let one = "/api/v1/destinations/{id}";
+    let delivery_doc = |summary, details| doc(Tag::Delivery, summary, details);
+    vec![
+        entry(Method::POST, "/api/v1/destinations", owners(Some("destination_create")), delivery_doc("Register a destination", delivery::destination_create), post(destinations::create)),
+        entry(Method::GET, "/api/v1/destinations", owners(None), delivery_doc("List destinations", delivery::destination_list), get(destinations::list)),
+        entry(Method::GET, one, owners(None), delivery_doc("One destination", delivery::destination_one), get(destinations::get)),
+        entry(Method::PATCH, one, owners(Some("destination_update")), delivery_doc("Change a destination", delivery::destination_update), patch(destinations::patch)),
+        entry(Method::DELETE, one, owners(Some("destination_delete")), delivery_doc("Delete a destination", delivery::destination_delete), delete(destinations::delete)),
+        entry(Method::POST, "/api/v1/destinations/{id}/disable", owners(Some("destination_disable")), delivery_doc("Disable a destination (deliveries wait)", delivery::destination_state), post(destinations::disable)),
+        entry(Method::POST, "/api/v1/destinations/{id}/enable", owners(Some("destination_enable")), delivery_doc("Enable a destination", delivery::destination_state), post(destinations::enable)),
+        entry(Method::POST, "/api/v1/destinations/{id}/rotate-secret", owners(Some("destination_rotate_secret")), delivery_doc("Rotate the signing secret", delivery::destination_rotate), post(destinations::rotate_secret)),
+    ]
 }
 
 fn public_routes() -> Vec<Entry> {
@@ -349,12 +381,29 @@ mod tests {
     }
 
     #[test]
-    fn destructive_routes_are_audited_admin_routes() {
+    fn destructive_routes_are_audited() {
         for (route, _) in route_table() {
             if route.method == Method::DELETE {
                 assert!(
-                    matches!(route.audience, Audience::Admins { audit: Some(_) }),
+                    matches!(
+                        route.audience,
+                        Audience::Admins { audit: Some(_) } | Audience::Owners { audit: Some(_) }
+                    ),
                     "{}",
+                    route.path
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_destination_change_is_audited() {
+        for (route, _) in route_table() {
+            if route.path.starts_with(DESTINATIONS_PREFIX) && route.method != Method::GET {
+                assert!(
+                    matches!(route.audience, Audience::Owners { audit: Some(_) }),
+                    "{} {}",
+                    route.method,
                     route.path
                 );
             }

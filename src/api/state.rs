@@ -7,6 +7,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::error::ApiError;
 use crate::auth::Authenticator;
+use crate::delivery::registry::Registry;
 use crate::metrics::Metrics;
 use crate::schema::{Catalog, EventSchema};
 use crate::settings::Settings;
@@ -25,6 +26,8 @@ pub struct AppState {
     /// `None` when auth is disabled.
     pub auth: Option<Arc<Authenticator>>,
     pub metrics: Arc<Metrics>,
+    /// Push-delivery destinations.
+    pub destinations: Registry,
 }
 
 impl AppState {

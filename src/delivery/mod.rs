@@ -5,3 +5,4 @@ pub mod address;
 pub mod destination;
 pub mod signature;
 pub mod validate;
+pub mod registry;

@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use super::destination::{Format, Ordering, Settings, Subscription};
 use crate::ops::stream::{SelectError, select};
 use crate::schema::{Catalog, Operation, Rejection};
+use crate::settings::DeliverySettings;
 
 /// The fields a destination request may carry.
 pub const FIELDS: [&str; 9] = [
@@ -61,12 +62,11 @@ pub struct Defaults {
     pub schedule: Vec<Duration>,
 }
 
-impl Default for Defaults {
-    fn default() -> Self {
-        let schedule = [5, 300, 1800, 7200, 18_000, 36_000, 36_000];
+impl From<&DeliverySettings> for Defaults {
+    fn from(settings: &DeliverySettings) -> Self {
         Self {
-            timeout: Duration::from_secs(15),
-            schedule: schedule.into_iter().map(Duration::from_secs).collect(),
+            timeout: settings.default_timeout,
+            schedule: settings.default_schedule.clone(),
         }
     }
 }
@@ -373,7 +373,7 @@ mod tests {
 
     fn read(body: Value) -> Result<Settings, Invalid> {
         let catalog = Catalog::load(&[]).unwrap();
-        settings(&body, None, &catalog, &Defaults::default())
+        settings(&body, None, &catalog, &Defaults::from(&DeliverySettings::default()))
     }
 
     fn refused_field(body: Value) -> String {
@@ -451,7 +451,7 @@ mod tests {
     #[test]
     fn a_patch_keeps_what_it_does_not_name() {
         let catalog = Catalog::load(&[]).unwrap();
-        let defaults = Defaults::default();
+        let defaults = Defaults::from(&DeliverySettings::default());
         let base = settings(&json!({"url": "https://x.org/", "subscriptions": [{"event_type": "mars", "identifier": {"class": "od"}}], "name": "a", "timeout": "5s", "format": "binary"}), None, &catalog, &defaults).unwrap();
         let patched = settings(&json!({"name": "b"}), Some(&base), &catalog, &defaults).unwrap();
         assert_eq!(patched.name.as_deref(), Some("b"));

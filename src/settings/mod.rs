@@ -3,6 +3,7 @@
 //! Unknown keys anywhere are errors; secrets are `SecretString` and never printed.
 
 mod access;
+mod delivery;
 mod load;
 mod root;
 mod serving;
@@ -12,6 +13,7 @@ mod tests;
 mod validate;
 
 pub use access::{AdminSettings, AuthMode, AuthSettings, MIN_JWT_SECRET_BYTES, MetricsSettings};
+pub use delivery::DeliverySettings;
 pub use root::{Settings, SettingsError};
 pub use serving::{CloudEventSettings, HttpSettings, ReplaySettings, SseSettings};
 pub use storage::{

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::{
-    AdminSettings, AuthSettings, CloudEventSettings, HttpSettings, MetricsSettings, ReplaySettings,
+    AdminSettings, AuthSettings, CloudEventSettings, DeliverySettings, HttpSettings, MetricsSettings, ReplaySettings,
     SchemaSettings, SseSettings, StoreSettings,
 };
 
@@ -40,6 +40,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub admin: AdminSettings,
     pub metrics: MetricsSettings,
+    pub delivery: DeliverySettings,
 }
 
 impl Default for Settings {
@@ -57,6 +58,7 @@ impl Default for Settings {
             auth: AuthSettings::default(),
             admin: AdminSettings::default(),
             metrics: MetricsSettings::default(),
+            delivery: DeliverySettings::default(),
         }
     }
 }

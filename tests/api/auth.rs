@@ -715,7 +715,8 @@ pub async fn an_unknown_kid_refresh_holds_up_neither_valid_tokens_nor_the_idp(ki
 /// A request for every route of the table, on the `role_reader` stream (readers may read,
 /// nobody but admins may write): the route table is walked, so a new route without an
 /// example here fails this test instead of slipping past the guard.
-fn example(method: &str, path: &str) -> (reqwest::Method, String, Option<Value>) {
+/// `destination` is the id owner routes name: one the reader made, so nobody else sees it.
+fn example(method: &str, path: &str, destination: &str) -> (reqwest::Method, String, Option<Value>) {
     let stream_body =
         json!({"event_type": "role_reader", "identifier": {"name": "x"}, "from_id": "1"});
     let (path, body) = match (method, path) {
@@ -752,6 +753,15 @@ fn example(method: &str, path: &str) -> (reqwest::Method, String, Option<Value>)
         }
         ("DELETE", "/api/v1/admin/wipe/all")
         | ("GET", "/api/v1/admin/streams" | "/api/v1/admin/audit") => (path.to_owned(), None),
+        ("POST", "/api/v1/destinations") => (
+            path.to_owned(),
+            Some(json!({"url": "http://127.0.0.1:9/hook", "subscriptions": [{"event_type": "role_reader", "identifier": {"name": "x"}}]})),
+        ),
+        ("GET", "/api/v1/destinations") => (path.to_owned(), None),
+        (_, "/api/v1/destinations/{id}" | "/api/v1/destinations/{id}/disable" | "/api/v1/destinations/{id}/enable" | "/api/v1/destinations/{id}/rotate-secret") => {
+            let body = (method == "PATCH").then(|| json!({"name": "x"}));
+            (path.replace("{id}", destination), body)
+        }
         _ => panic!("no example request for {method} {path}: add one"),
     };
     (method.parse().unwrap(), path, body)
@@ -769,7 +779,21 @@ pub async fn every_route_of_the_table_refuses_anonymous_and_wrong_role_callers(k
     )
     .await;
     assert_eq!(stored.status(), 200);
+    let made = call(
+        &app,
+        Reader,
+        reqwest::Method::POST,
+        "/api/v1/destinations",
+        Some(json!({"url": "http://127.0.0.1:9/hook", "subscriptions": [{"event_type": "role_reader", "identifier": {"name": "x"}}]})),
+    )
+    .await;
+    assert_eq!(made.status(), 201);
+    let made: Value = made.json().await.unwrap();
+    let destination = made["id"].as_str().unwrap().to_owned();
     let mut destructive = 0;
+    // Owner routes that change something: audited, refused by the guard (401) and, for a
+    // caller who does not own the destination, by the handler (403 or 404).
+    let mut owner_changes = Vec::new();
     for (method, path, audience) in tidings::api::route_audiences() {
         if audience == "public" {
             let (method, path, body) = match path.as_str() {
@@ -784,11 +808,30 @@ pub async fn every_route_of_the_table_refuses_anonymous_and_wrong_role_callers(k
             assert!(response.status().is_success(), "{path} is public");
             continue;
         }
-        let (verb, url, body) = example(&method, &path);
+        let (verb, url, body) = example(&method, &path, &destination);
         let anonymous = call(&app, Anonymous, verb.clone(), &url, body.clone()).await;
         assert_eq!(anonymous.status(), 401, "anonymous {method} {path}");
         let error: Value = anonymous.json().await.unwrap();
         assert!(error["request_id"].is_string());
+        if audience == "owner" {
+            // Any authenticated caller passes the guard; a producer may not subscribe to
+            // `role_reader` and does not see the reader's destination.
+            let other = call(&app, Producer, verb.clone(), &url, body.clone()).await;
+            let expected = match (method.as_str(), path.as_str()) {
+                ("POST", "/api/v1/destinations") => 403,
+                ("GET", "/api/v1/destinations") => 200,
+                _ => 404,
+            };
+            assert_eq!(other.status(), expected, "producer {method} {path}");
+            if method == "GET" && path == "/api/v1/destinations" {
+                let page: Value = other.json().await.unwrap();
+                assert_eq!(page["models"], json!([]), "a producer sees no one else's destination");
+            }
+            if method != "GET" {
+                owner_changes.push(expected);
+            }
+            continue;
+        }
         // Producers may neither read nor write `role_reader`; readers are not admins.
         let wrong = if audience == "admin" {
             Reader
@@ -838,12 +881,21 @@ pub async fn every_route_of_the_table_refuses_anonymous_and_wrong_role_callers(k
             )
         })
         .collect();
-    for status in [401, 403] {
+    for status in [401, 403, 404] {
         let count = refusals.iter().filter(|(_, code)| *code == status).count();
+        let owners = owner_changes.iter().filter(|code| **code == status).count();
+        let expected = match status {
+            401 => destructive + owner_changes.len(),
+            403 => destructive + owners,
+            _ => owners,
+        };
         assert_eq!(
-            count, destructive,
+            count, expected,
             "{status} refusals audited: {refusals:?}"
         );
     }
+    // The reader's destination is untouched by the refused calls.
+    let kept = call(&app, Reader, reqwest::Method::GET, &format!("/api/v1/destinations/{destination}"), None).await;
+    assert_eq!(kept.status(), 200);
     app.stop().await;
 }

@@ -55,6 +55,8 @@ impl TestApp {
             ..Settings::default()
         };
         settings.store.kind = kind;
+        // Test receivers listen on 127.0.0.1.
+        settings.delivery.allow_private_networks = true;
         let nats = (kind == StoreKind::Jetstream).then(NatsServer::start);
         if let Some(nats) = &nats {
             settings.store.jetstream.url = nats.url();

@@ -6,6 +6,7 @@ mod support;
 
 mod admin;
 mod auth;
+mod destinations;
 mod hardening;
 mod helpers;
 mod hostile;
@@ -141,3 +142,16 @@ both_stores!(admin_strict_cases => admin:
     misspelled_dry_runs_are_refused_and_remove_nothing,
     bodyless_routes_accept_no_body_or_an_empty_one,
 );
+
+both_stores!(destination_cases => destinations:
+    a_destination_lives_from_creation_to_deletion,
+    invalid_destinations_are_400s_naming_the_field,
+    private_and_metadata_addresses_are_refused,
+    destinations_page_newest_first_and_filter,
+    every_destination_change_is_audited_without_secrets,
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn destinations_are_shared_by_instances_on_one_nats() {
+    destinations::instances_share_destinations().await;
+}

@@ -12,7 +12,7 @@ mod delete;
 mod purge;
 mod streams;
 
-pub(crate) use answer::{AdminAnswer, DryRun};
+pub(crate) use answer::{AdminAnswer, DryRun, refuse_body};
 pub(crate) use audit::list as audit_trail;
 pub(crate) use audit::record as record_audit;
 pub(crate) use context::AdminRequest;

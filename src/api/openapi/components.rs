@@ -15,7 +15,7 @@ pub(super) fn components() -> Value {
         }
         json!({"type": "object", "properties": properties, "required": ["type"]})
     };
-    json!({
+    let mut document = json!({
         "securitySchemes": {
             "bearer_jwt": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
             "basic": {"type": "http", "scheme": "basic", "description": "direct mode only"}
@@ -70,5 +70,9 @@ pub(super) fn components() -> Value {
                 reference("NotificationDeleted"), reference("StreamWiped")
             ]}
         }
-    })
+    });
+    if let Some(Value::Object(schemas)) = document.get_mut("schemas") {
+        schemas.extend(super::delivery_docs::schemas());
+    }
+    document
 }

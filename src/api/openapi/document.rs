@@ -24,7 +24,7 @@ pub fn document() -> Value {
         },
         "tags": [
             {"name": "notification"}, {"name": "streaming"}, {"name": "schema"}, {"name": "browse"},
-            {"name": "admin"}, {"name": "health"}, {"name": "general"}
+            {"name": "admin"}, {"name": "delivery"}, {"name": "health"}, {"name": "general"}
         ],
         "paths": paths,
         "components": components()

@@ -4,6 +4,7 @@
 //! `/swagger-ui/`.
 
 mod components;
+pub(crate) mod delivery_docs;
 mod document;
 mod operation;
 mod parts;

@@ -1,0 +1,135 @@
+//! `/api/v1/destinations` (DELIVERY.md §2–3): register, list, read, change, disable,
+//! enable, rotate the secret of and delete push-delivery destinations. Handlers check who
+//! may see what (owners their own, admins all), validate through `delivery::validate`,
+//! check the address, and audit every change, refusals included.
+
+mod lifecycle;
+mod read;
+mod write;
+
+pub(crate) use lifecycle::{disable, enable, rotate_secret};
+pub(crate) use read::{get, list};
+pub(crate) use write::{create, delete, patch};
+
+use axum::http::{HeaderMap, header};
+use serde_json::Value;
+
+use super::admin::{AdminAnswer, AdminRequest, record_audit};
+use super::error::{ApiError, DestinationError};
+use super::guard::{self, Caller};
+use super::state::AppState;
+use crate::auth::Access;
+use crate::delivery::address::{AddressError, AddressPolicy};
+use crate::delivery::destination::{Destination, DestinationId, Settings};
+use crate::delivery::validate::{self, Defaults, Invalid};
+
+/// `<realm>/<username>` of an authenticated caller: what a destination records as owner.
+fn owner_of(caller: &Caller) -> Option<String> {
+    caller.0.as_ref().map(|user| {
+        format!(
+            "{}/{}",
+            user.realm.as_deref().unwrap_or_default(),
+            user.username
+        )
+    })
+}
+
+/// Whether `caller` may see and change `destination`: with auth off everyone the guard let
+/// through (loopback), with auth on its owner and admin roles.
+fn may_see(state: &AppState, caller: &Caller, destination: &Destination) -> bool {
+    let Some(auth) = &state.auth else {
+        return true;
+    };
+    match &caller.0 {
+        Some(user) if auth.is_admin(user) => true,
+        Some(_) => destination.owner == owner_of(caller),
+        None => false,
+    }
+}
+
+/// The id in the path, or 404 for anything that cannot be one.
+fn parse_id(raw: &str) -> Result<DestinationId, ApiError> {
+    DestinationId::parse(raw).ok_or_else(|| DestinationError::NotFound(raw.to_owned()).into())
+}
+
+/// The destination `raw` names, if this caller may see it (else 404, as if absent).
+async fn visible(state: &AppState, caller: &Caller, raw: &str) -> Result<Destination, ApiError> {
+    let id = parse_id(raw)?;
+    match state.destinations.get(&id).await.map_err(DestinationError::from)? {
+        Some(destination) if may_see(state, caller, &destination) => Ok(destination),
+        _ => Err(DestinationError::NotFound(raw.to_owned()).into()),
+    }
+}
+
+/// A write's body: JSON, declared as such (a form post from a web page is no request of
+/// ours), or the `INVALID_DESTINATION` saying what is wrong.
+fn json_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
+    let declared = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
+    if !declared {
+        return Err(DestinationError::Invalid("Content-Type must be application/json".to_owned()).into());
+    }
+    serde_json::from_slice(body)
+        .map_err(|error| DestinationError::Invalid(format!("body: not JSON: {error}")).into())
+}
+
+/// Validated settings (a create: `base` `None`), the caller allowed to read every
+/// subscribed event type, and the address allowed.
+async fn checked_settings(
+    state: &AppState,
+    caller: &Caller,
+    body: &Value,
+    base: Option<&Settings>,
+) -> Result<Settings, ApiError> {
+    let defaults = Defaults::from(&state.settings.delivery);
+    let settings = validate::settings(body, base, &state.catalog, &defaults).map_err(|error| match error {
+        Invalid::UnknownEventType { name, configured } => ApiError::UnknownEventType(name, configured),
+        field => DestinationError::Invalid(field.to_string()).into(),
+    })?;
+    for subscription in &settings.subscriptions {
+        let schema = state.schema(&subscription.event_type)?;
+        guard::authorize(state, caller, &schema, Access::Read)?;
+    }
+    if base.is_none_or(|base| base.url != settings.url) {
+        check_address(state, &settings.url).await?;
+    }
+    Ok(settings)
+}
+
+/// The address rule of DELIVERY.md §3, at registration (it runs again before every
+/// attempt: DNS can change). A name that does not resolve is refused too: nothing could
+/// be delivered to it.
+async fn check_address(state: &AppState, url: &str) -> Result<(), ApiError> {
+    let policy = AddressPolicy {
+        allow_private_networks: state.settings.delivery.allow_private_networks,
+    };
+    let url = reqwest::Url::parse(url)
+        .map_err(|error| DestinationError::Invalid(format!("url: {error}")))?;
+    match policy.check_url_resolved(&url).await {
+        Ok(_) => Ok(()),
+        Err(error @ AddressError::Blocked { .. }) => {
+            Err(DestinationError::AddressBlocked(format!("url: {error}")).into())
+        }
+        Err(error) => Err(DestinationError::Invalid(format!("url: {error}")).into()),
+    }
+}
+
+/// Records the outcome of a destination change in the audit trail.
+async fn audit(
+    state: &AppState,
+    request: &AdminRequest,
+    operation: &str,
+    target: &str,
+    dry_run: bool,
+    outcome: &Result<String, ApiError>,
+) {
+    let result = match outcome {
+        Ok(message) => Ok(AdminAnswer::ok(message.clone(), &request.request_id)),
+        // The trail needs the status and the text only.
+        Err(error) => Err(ApiError::Rejected(error.status(), error.to_string())),
+    };
+    record_audit(state, request, operation, target, dry_run, &result).await;
+}

@@ -1,0 +1,132 @@
+//! The documentation facts of the destination routes (DELIVERY.md §3) and their schemas.
+
+use serde_json::{Map, Value, json};
+
+use super::parts::{dry_run, errors, path_parameter, query_parameter, reference};
+use super::route_docs::Details;
+
+fn destination_errors() -> Map<String, Value> {
+    errors(&[
+        ("400", "Invalid destination, address blocked, or unknown event type", "Error"),
+        ("401", "Credentials required", "AuthError"),
+        ("403", "Not allowed for a subscribed event type (or not loopback while auth is off)", "AuthError"),
+        ("404", "No such destination (or not yours)", "Error"),
+        ("409", "Changed concurrently; nothing was changed", "Error"),
+        ("500", "Destination store failure", "Error"),
+        ("503", "Store unavailable", "Error"),
+    ])
+}
+
+fn answer(status: &str, description: &str, schema: &str) -> Map<String, Value> {
+    let mut responses = errors(&[(status, description, schema)]);
+    responses.extend(destination_errors());
+    responses
+}
+
+fn id() -> Value {
+    path_parameter("id", "Destination id (dst_...)")
+}
+
+pub(crate) fn destination_create() -> Details {
+    Details {
+        parameters: vec![],
+        body: Some(reference("DestinationRequest")),
+        responses: answer("201", "Registered; the secret is shown this once", "DestinationWithSecret"),
+    }
+}
+
+pub(crate) fn destination_list() -> Details {
+    Details {
+        parameters: vec![
+            query_parameter("event_type", "Subscribed to this event type", json!({"type": "string"})),
+            query_parameter("state", "enabled or disabled", json!({"type": "string", "enum": ["enabled", "disabled"]})),
+            query_parameter("limit", "Page size", json!({"type": "integer", "minimum": 1, "maximum": 1000, "default": 100})),
+            query_parameter("next", "Cursor from pagination.next", json!({"type": "string"})),
+            query_parameter("prev", "Cursor from pagination.prev", json!({"type": "string"})),
+        ],
+        body: None,
+        responses: answer("200", "Newest first", "DestinationPage"),
+    }
+}
+
+pub(crate) fn destination_one() -> Details {
+    Details {
+        parameters: vec![id()],
+        body: None,
+        responses: answer("200", "The destination", "Destination"),
+    }
+}
+
+pub(crate) fn destination_update() -> Details {
+    Details {
+        parameters: vec![id()],
+        body: Some(reference("DestinationPatch")),
+        responses: answer("200", "Changed", "Destination"),
+    }
+}
+
+pub(crate) fn destination_delete() -> Details {
+    Details {
+        parameters: vec![id(), dry_run()],
+        body: None,
+        responses: answer("200", "Deleted (or would be)", "DestinationDeleted"),
+    }
+}
+
+pub(crate) fn destination_state() -> Details {
+    Details {
+        parameters: vec![id()],
+        body: None,
+        responses: answer("200", "The destination in its new state", "Destination"),
+    }
+}
+
+pub(crate) fn destination_rotate() -> Details {
+    Details {
+        parameters: vec![id()],
+        body: Some(reference("RotateSecret")),
+        responses: answer("200", "The new secret, shown this once", "DestinationWithSecret"),
+    }
+}
+
+/// The schemas the destination routes name.
+pub(super) fn schemas() -> Map<String, Value> {
+    let string = json!({"type": "string"});
+    let nullable_string = json!({"type": ["string", "null"]});
+    let subscription = json!({"type": "object", "required": ["event_type"], "properties": {"event_type": string, "identifier": reference("Identifier")}});
+    let settings = json!({
+        "url": {"type": "string", "maxLength": 2048},
+        "subscriptions": {"type": "array", "items": subscription, "minItems": 1, "maxItems": 100},
+        "name": {"type": ["string", "null"], "maxLength": 200},
+        "headers": {"type": "object", "additionalProperties": string},
+        "timeout": string,
+        "retry": {"type": "object", "properties": {"schedule": {"type": "array", "items": string, "maxItems": 20}}},
+        "ordering": {"enum": ["unordered", "ordered"]},
+        "format": {"enum": ["structured", "binary"]}
+    });
+    let mut destination = settings.as_object().cloned().unwrap_or_default();
+    for (key, value) in [
+        ("id", string.clone()),
+        ("state", json!({"enum": ["enabled", "disabled"]})),
+        ("disabled_reason", json!({"enum": [null, "operator", "gone"]})),
+        ("owner", nullable_string),
+        ("created_at", string.clone()),
+        ("updated_at", string.clone()),
+        ("secret_ids", json!({"type": "array", "items": string})),
+        ("backlog", json!({"type": "integer"})),
+    ] {
+        destination.insert(key.to_owned(), value);
+    }
+    let mut with_secret = destination.clone();
+    with_secret.insert("secret".to_owned(), string.clone());
+    let required = json!(["id", "url", "subscriptions", "state", "secret_ids"]);
+    Map::from_iter([
+        ("DestinationRequest".to_owned(), json!({"type": "object", "required": ["url", "subscriptions"], "additionalProperties": false, "properties": settings})),
+        ("DestinationPatch".to_owned(), json!({"type": "object", "additionalProperties": false, "properties": settings})),
+        ("Destination".to_owned(), json!({"type": "object", "required": required, "properties": destination})),
+        ("DestinationWithSecret".to_owned(), json!({"type": "object", "required": ["id", "secret"], "properties": with_secret})),
+        ("DestinationPage".to_owned(), json!({"type": "object", "required": ["models", "pagination"], "properties": {"models": {"type": "array", "items": reference("Destination")}, "pagination": {"type": "object", "properties": {"next": {"type": ["string", "null"]}, "prev": {"type": ["string", "null"]}}}}})),
+        ("DestinationDeleted".to_owned(), json!({"type": "object", "required": ["success", "message", "request_id", "id", "cancelled"], "properties": {"success": {"type": "boolean"}, "message": string, "request_id": string, "id": string, "cancelled": {"type": "integer"}, "dry_run": {"type": "boolean"}}})),
+        ("RotateSecret".to_owned(), json!({"type": "object", "additionalProperties": false, "properties": {"grace": string}})),
+    ])
+}

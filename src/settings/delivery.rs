@@ -1,0 +1,41 @@
+//! Push delivery (`delivery.*`, DELIVERY.md §7).
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeliverySettings {
+    /// Let destinations point at loopback, private, link-local, CGNAT and unique-local
+    /// addresses (a receiver on the same network). Metadata addresses stay refused.
+    pub allow_private_networks: bool,
+    /// A destination's request timeout when it sets none.
+    #[serde(with = "humantime_serde")]
+    pub default_timeout: Duration,
+    /// The delays between attempts when a destination sets none.
+    #[serde(deserialize_with = "durations")]
+    pub default_schedule: Vec<Duration>,
+    /// JetStream KV bucket of the destinations.
+    pub destinations_bucket: String,
+}
+
+impl Default for DeliverySettings {
+    fn default() -> Self {
+        let schedule = [5, 300, 1800, 7200, 18_000, 36_000, 36_000];
+        Self {
+            allow_private_networks: false,
+            default_timeout: Duration::from_secs(15),
+            default_schedule: schedule.into_iter().map(Duration::from_secs).collect(),
+            destinations_bucket: "TIDINGS_DESTINATIONS".to_owned(),
+        }
+    }
+}
+
+/// `["5s", "5m", ...]`.
+fn durations<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<Duration>, D::Error> {
+    Vec::<String>::deserialize(deserializer)?
+        .iter()
+        .map(|text| humantime::parse_duration(text).map_err(serde::de::Error::custom))
+        .collect()
+}
