@@ -3,7 +3,10 @@
 //! cloud metadata service. Every address a request could connect to passes `check_ip`.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use reqwest::Url;
 
 /// Where outbound requests may go: the `delivery.allow_private_networks` setting.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -338,6 +341,141 @@ fn ipv4_number(part: &str) -> Option<u64> {
     u64::from_str_radix(digits, radix).ok()
 }
 
+/// Why a destination URL or host may not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum AddressError {
+    #[error("scheme `{0}` is not http or https")]
+    Scheme(String),
+    #[error("the URL carries a username or password")]
+    Userinfo,
+    #[error("the URL has no host")]
+    MissingHost,
+    /// Every address the host stands for is refused; `address` is the first of them.
+    #[error("{host}: {address}")]
+    Blocked {
+        host: String,
+        address: BlockedAddress,
+    },
+    /// The name did not resolve, or resolved to no address.
+    #[error("{host} did not resolve: {source}")]
+    Resolve {
+        host: String,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// What RFC 6761 §6.3 says `localhost` names are, whatever DNS answers.
+const LOOPBACK: [IpAddr; 2] = [
+    IpAddr::V4(Ipv4Addr::LOCALHOST),
+    IpAddr::V6(Ipv6Addr::LOCALHOST),
+];
+
+impl AddressPolicy {
+    /// The addresses a request to `host:port` may connect to: an IP literal (any spelling of
+    /// `literal_ip`) is checked as it is, `localhost` names are the loopback addresses, other
+    /// names go through `tokio::net::lookup_host`. Refused addresses are dropped.
+    ///
+    /// # Errors
+    /// `Blocked` when every address was refused, `Resolve` when the lookup failed or found
+    /// nothing.
+    pub async fn resolve(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, AddressError> {
+        let candidates = candidates(host, port).await?;
+        self.keep_allowed(host, candidates)
+    }
+
+    /// The checks a URL must pass before it is stored or requested, with no DNS: `http` or
+    /// `https`, no userinfo, a host, and that host refused if it is a blocked IP literal or a
+    /// `localhost` name. An IP literal in a URL never reaches a resolver, so this must also
+    /// run before every request.
+    pub fn check_url(&self, url: &Url) -> Result<(), AddressError> {
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(AddressError::Scheme(url.scheme().to_owned()));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(AddressError::Userinfo);
+        }
+        let host = url.host_str().ok_or(AddressError::MissingHost)?;
+        let fixed = match literal_ip(host) {
+            Some(ip) => vec![ip],
+            None if is_localhost_name(host) => LOOPBACK.to_vec(),
+            None => return Ok(()),
+        };
+        let fixed = fixed.into_iter().map(|ip| SocketAddr::new(ip, 0)).collect();
+        self.keep_allowed(host, fixed).map(drop)
+    }
+
+    /// `check_url`, then `resolve` of its host: what registration runs, so that a name that
+    /// resolves only to refused addresses is turned away at once. DNS can change afterwards,
+    /// so connections must be checked again when they are made.
+    pub async fn check_url_resolved(&self, url: &Url) -> Result<Vec<SocketAddr>, AddressError> {
+        self.check_url(url)?;
+        let host = url.host_str().ok_or(AddressError::MissingHost)?;
+        // Always `Some` for http and https, the only schemes `check_url` lets through.
+        let port = url.port_or_known_default().unwrap_or(80);
+        self.resolve(host, port).await
+    }
+
+    fn keep_allowed(
+        &self,
+        host: &str,
+        candidates: Vec<SocketAddr>,
+    ) -> Result<Vec<SocketAddr>, AddressError> {
+        let mut first_blocked = None;
+        let mut allowed = Vec::with_capacity(candidates.len());
+        for candidate in candidates {
+            match self.check_ip(candidate.ip()) {
+                Ok(()) => allowed.push(candidate),
+                Err(blocked) => {
+                    first_blocked.get_or_insert(blocked);
+                }
+            }
+        }
+        match (allowed.is_empty(), first_blocked) {
+            (false, _) => Ok(allowed),
+            (true, Some(address)) => Err(AddressError::Blocked {
+                host: host.to_owned(),
+                address,
+            }),
+            (true, None) => Err(resolve_error(
+                host,
+                io::Error::new(io::ErrorKind::NotFound, "no address found"),
+            )),
+        }
+    }
+}
+
+/// Every address `host` stands for, before the policy is applied.
+async fn candidates(host: &str, port: u16) -> Result<Vec<SocketAddr>, AddressError> {
+    if let Some(ip) = literal_ip(host) {
+        return Ok(vec![SocketAddr::new(ip, port)]);
+    }
+    if is_localhost_name(host) {
+        return Ok(LOOPBACK.map(|ip| SocketAddr::new(ip, port)).to_vec());
+    }
+    let found = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|source| resolve_error(host, source))?;
+    Ok(found.collect())
+}
+
+fn resolve_error(host: &str, source: io::Error) -> AddressError {
+    AddressError::Resolve {
+        host: host.to_owned(),
+        source,
+    }
+}
+
+/// `localhost`, `localhost.` and names under it (`api.localhost`), in any case: RFC 6761
+/// makes them loopback, so they are refused without asking DNS.
+fn is_localhost_name(host: &str) -> bool {
+    let name = host.strip_suffix('.').unwrap_or(host).as_bytes();
+    let suffix = b".localhost";
+    name.eq_ignore_ascii_case(&suffix[1..])
+        || (name.len() > suffix.len()
+            && name[name.len() - suffix.len()..].eq_ignore_ascii_case(suffix))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -566,5 +704,167 @@ mod tests {
                 .unwrap();
             assert_eq!(literal_ip(host), Some(parsed), "{host}");
         }
+    }
+
+    #[tokio::test]
+    async fn localhost_resolves_to_blocked_loopback_without_the_opt_in() {
+        for host in [
+            "localhost",
+            "localhost.",
+            "LocalHost",
+            "api.localhost",
+            "127.0.0.1.",
+        ] {
+            let error = CLOSED.resolve(host, 80).await.unwrap_err();
+            assert!(
+                matches!(
+                    error,
+                    AddressError::Blocked {
+                        address: BlockedAddress {
+                            reason: BlockReason::Loopback,
+                            ..
+                        },
+                        ..
+                    }
+                ),
+                "{host}: {error}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn localhost_resolves_to_loopback_with_the_opt_in() {
+        let found = OPEN.resolve("localhost", 80).await.unwrap();
+        let expected: Vec<SocketAddr> =
+            vec!["127.0.0.1:80".parse().unwrap(), "[::1]:80".parse().unwrap()];
+        assert_eq!(found, expected);
+    }
+
+    #[tokio::test]
+    async fn a_public_literal_resolves_to_itself() {
+        let found = CLOSED.resolve("93.184.216.34", 443).await.unwrap();
+        assert_eq!(
+            found,
+            vec!["93.184.216.34:443".parse::<SocketAddr>().unwrap()]
+        );
+        let found = CLOSED
+            .resolve("[2606:2800:220:1:248:1893:25c8:1946]", 443)
+            .await
+            .unwrap();
+        assert_eq!(found.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn metadata_literals_do_not_resolve_even_with_the_opt_in() {
+        let error = OPEN.resolve("0xa9fea9fe", 80).await.unwrap_err();
+        assert!(matches!(
+            error,
+            AddressError::Blocked {
+                address: BlockedAddress {
+                    reason: BlockReason::Metadata,
+                    ..
+                },
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn blocked_answers_are_dropped_and_the_rest_kept() {
+        let public: SocketAddr = "93.184.216.34:80".parse().unwrap();
+        let loopback: SocketAddr = "127.0.0.1:80".parse().unwrap();
+        let kept = CLOSED
+            .keep_allowed("mixed.test", vec![loopback, public])
+            .unwrap();
+        assert_eq!(kept, vec![public]);
+        let none = CLOSED.keep_allowed("empty.test", Vec::new()).unwrap_err();
+        assert!(matches!(none, AddressError::Resolve { .. }), "{none}");
+    }
+
+    fn url(text: &str) -> Url {
+        Url::parse(text).unwrap()
+    }
+
+    #[test]
+    fn check_url_refuses_other_schemes_and_userinfo() {
+        let check = |text: &str| OPEN.check_url(&url(text)).unwrap_err();
+        assert!(matches!(check("ftp://93.184.216.34/"), AddressError::Scheme(s) if s == "ftp"));
+        assert!(matches!(
+            check("file:///etc/passwd"),
+            AddressError::Scheme(_)
+        ));
+        assert!(matches!(
+            check("http://user@93.184.216.34/"),
+            AddressError::Userinfo
+        ));
+        assert!(matches!(
+            check("https://:pw@93.184.216.34/"),
+            AddressError::Userinfo
+        ));
+    }
+
+    #[test]
+    fn check_url_refuses_every_spelling_of_a_blocked_host() {
+        for text in [
+            "http://127.0.0.1/",
+            "http://2130706433/",
+            "http://0x7f000001/",
+            "http://0x7f.0.0.1/",
+            "http://0177.0.0.1/",
+            "http://127.1/",
+            "http://127.0.0.1./",
+            "http://%31%32%37.0.0.1/",
+            "http://\u{ff11}\u{ff12}\u{ff17}.0.0.1/",
+            "http://localhost:8080/",
+            "http://localhost./",
+            "http://[::1]/",
+            "http://[::ffff:127.0.0.1]:8080/",
+            "http://[::ffff:7f00:1]/",
+            "https://10.1.2.3/hook",
+            "https://[fd12::1]/",
+            "http://0/",
+        ] {
+            let error = CLOSED.check_url(&url(text)).unwrap_err();
+            assert!(
+                matches!(error, AddressError::Blocked { .. }),
+                "{text}: {error}"
+            );
+            assert!(OPEN.check_url(&url(text)).is_ok(), "{text} with the opt-in");
+        }
+    }
+
+    #[test]
+    fn check_url_refuses_metadata_even_with_the_opt_in() {
+        for text in [
+            "http://169.254.169.254/latest/meta-data/",
+            "http://[fd00:ec2::254]/",
+        ] {
+            let error = OPEN.check_url(&url(text)).unwrap_err();
+            assert!(matches!(error, AddressError::Blocked { .. }), "{text}");
+        }
+    }
+
+    #[test]
+    fn check_url_passes_public_literals_and_leaves_names_to_resolution() {
+        for text in [
+            "https://93.184.216.34/hook",
+            "http://[2606:4700:4700::1111]:8080/",
+            "https://hooks.example.org/aviso",
+        ] {
+            assert!(CLOSED.check_url(&url(text)).is_ok(), "{text}");
+        }
+    }
+
+    #[tokio::test]
+    async fn check_url_resolved_refuses_localhost_only_without_the_opt_in() {
+        let target = url("http://localhost:9/");
+        assert!(CLOSED.check_url_resolved(&target).await.is_err());
+        let found = OPEN.check_url_resolved(&target).await.unwrap();
+        assert_eq!(found[0], "127.0.0.1:9".parse::<SocketAddr>().unwrap());
+        let https = OPEN
+            .check_url_resolved(&url("https://127.0.0.1/"))
+            .await
+            .unwrap();
+        assert_eq!(https, vec!["127.0.0.1:443".parse::<SocketAddr>().unwrap()]);
     }
 }
