@@ -9,8 +9,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, AppState};
 use crate::auth::{AuthSetupError, Authenticator};
-use crate::delivery::registry::Registry;
 use crate::cloudevent::CloudEventSettings;
+use crate::delivery::registry::Registry;
 use crate::metrics::Metrics;
 use crate::schema::{Catalog, EventSchema, SchemaError};
 use crate::serve::{self, ConnectionLimits};

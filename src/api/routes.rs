@@ -168,14 +168,65 @@ fn destination_routes() -> Vec<Entry> {
     let one = "/api/v1/destinations/{id}";
     let delivery_doc = |summary, details| doc(Tag::Delivery, summary, details);
     vec![
-        entry(Method::POST, "/api/v1/destinations", owners(Some("destination_create")), delivery_doc("Register a destination", delivery::destination_create), post(destinations::create)),
-        entry(Method::GET, "/api/v1/destinations", owners(None), delivery_doc("List destinations", delivery::destination_list), get(destinations::list)),
-        entry(Method::GET, one, owners(None), delivery_doc("One destination", delivery::destination_one), get(destinations::get)),
-        entry(Method::PATCH, one, owners(Some("destination_update")), delivery_doc("Change a destination", delivery::destination_update), patch(destinations::patch)),
-        entry(Method::DELETE, one, owners(Some("destination_delete")), delivery_doc("Delete a destination", delivery::destination_delete), delete(destinations::delete)),
-        entry(Method::POST, "/api/v1/destinations/{id}/disable", owners(Some("destination_disable")), delivery_doc("Disable a destination (deliveries wait)", delivery::destination_state), post(destinations::disable)),
-        entry(Method::POST, "/api/v1/destinations/{id}/enable", owners(Some("destination_enable")), delivery_doc("Enable a destination", delivery::destination_state), post(destinations::enable)),
-        entry(Method::POST, "/api/v1/destinations/{id}/rotate-secret", owners(Some("destination_rotate_secret")), delivery_doc("Rotate the signing secret", delivery::destination_rotate), post(destinations::rotate_secret)),
+        entry(
+            Method::POST,
+            "/api/v1/destinations",
+            owners(Some("destination_create")),
+            delivery_doc("Register a destination", delivery::destination_create),
+            post(destinations::create),
+        ),
+        entry(
+            Method::GET,
+            "/api/v1/destinations",
+            owners(None),
+            delivery_doc("List destinations", delivery::destination_list),
+            get(destinations::list),
+        ),
+        entry(
+            Method::GET,
+            one,
+            owners(None),
+            delivery_doc("One destination", delivery::destination_one),
+            get(destinations::get),
+        ),
+        entry(
+            Method::PATCH,
+            one,
+            owners(Some("destination_update")),
+            delivery_doc("Change a destination", delivery::destination_update),
+            patch(destinations::patch),
+        ),
+        entry(
+            Method::DELETE,
+            one,
+            owners(Some("destination_delete")),
+            delivery_doc("Delete a destination", delivery::destination_delete),
+            delete(destinations::delete),
+        ),
+        entry(
+            Method::POST,
+            "/api/v1/destinations/{id}/disable",
+            owners(Some("destination_disable")),
+            delivery_doc(
+                "Disable a destination (deliveries wait)",
+                delivery::destination_state,
+            ),
+            post(destinations::disable),
+        ),
+        entry(
+            Method::POST,
+            "/api/v1/destinations/{id}/enable",
+            owners(Some("destination_enable")),
+            delivery_doc("Enable a destination", delivery::destination_state),
+            post(destinations::enable),
+        ),
+        entry(
+            Method::POST,
+            "/api/v1/destinations/{id}/rotate-secret",
+            owners(Some("destination_rotate_secret")),
+            delivery_doc("Rotate the signing secret", delivery::destination_rotate),
+            post(destinations::rotate_secret),
+        ),
     ]
 }
 

@@ -5,10 +5,12 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
-use base64::Engine as _;
 use chrono::{DateTime, Utc};
+use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+
+use super::signature::{Secret, SecretError, SecretId};
 
 /// `dst_` + 26 characters of lower-case Crockford base32: a ULID, so ids sort by creation.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -25,6 +27,22 @@ pub(crate) fn random_bytes<const N: usize>() -> Option<[u8; N]> {
     Some(bytes)
 }
 
+/// `candidate`, or one past the last id this process made if that is not below it: ids
+/// made within one millisecond still sort in the order they were made.
+fn monotonic(candidate: u128) -> u128 {
+    static LAST: std::sync::Mutex<u128> = std::sync::Mutex::new(0);
+    let mut last = LAST
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let next = if candidate > *last {
+        candidate
+    } else {
+        last.saturating_add(1)
+    };
+    *last = next;
+    next
+}
+
 impl DestinationId {
     /// A new id: 48 bits of milliseconds since the epoch, then 80 random bits.
     pub fn generate(now: DateTime<Utc>) -> Option<Self> {
@@ -34,7 +52,7 @@ impl DestinationId {
             wide[6..].copy_from_slice(&random_bytes::<10>()?);
             wide
         });
-        let value = (millis << 80) | random;
+        let value = monotonic((millis << 80) | random);
         let text: String = (0..26)
             .rev()
             .map(|index| CROCKFORD[((value >> (index * 5)) & 31) as usize] as char)
@@ -119,21 +137,17 @@ impl fmt::Debug for SigningKey {
 impl SigningKey {
     /// A fresh key; `None` only if the system has no randomness to give.
     pub fn generate() -> Option<Self> {
-        let key = random_bytes::<32>()?;
-        let id = random_bytes::<8>()?;
+        let secret = Secret::generate().ok()?;
         Some(Self {
-            id: format!(
-                "key_{}",
-                id.iter()
-                    .map(|byte| format!("{byte:02x}"))
-                    .collect::<String>()
-            ),
-            secret: format!(
-                "whsec_{}",
-                base64::engine::general_purpose::STANDARD.encode(key)
-            ),
+            id: SecretId::generate().ok()?.as_str().to_owned(),
+            secret: secret.to_secret_string().expose_secret().to_owned(),
             expires_at: None,
         })
+    }
+
+    /// The key, read back for signing.
+    pub fn secret(&self) -> Result<Secret, SecretError> {
+        self.secret.parse()
     }
 
     pub fn in_force(&self, now: DateTime<Utc>) -> bool {
@@ -237,6 +251,14 @@ mod tests {
             DestinationId::generate(DateTime::from_timestamp(1_700_000_001, 0).unwrap()).unwrap();
         assert_eq!(earlier.as_str().len(), 30);
         assert!(earlier < later);
+        let now = Utc::now();
+        let burst: Vec<DestinationId> = (0..50)
+            .map(|_| DestinationId::generate(now).unwrap())
+            .collect();
+        assert!(
+            burst.windows(2).all(|pair| pair[0] < pair[1]),
+            "one millisecond, still in order"
+        );
         assert_eq!(DestinationId::parse(earlier.as_str()), Some(earlier));
         for raw in [
             "dst_",
@@ -249,12 +271,10 @@ mod tests {
     }
 
     #[test]
-    fn keys_are_32_random_bytes_and_never_printed() {
+    fn keys_read_back_for_signing_and_are_never_printed() {
         let key = SigningKey::generate().unwrap();
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(key.secret.strip_prefix("whsec_").unwrap())
-            .unwrap();
-        assert_eq!(bytes.len(), 32);
+        assert!(key.secret.starts_with("whsec_") && key.id.starts_with("sec_"));
+        assert!(key.secret().is_ok());
         assert!(!format!("{key:?}").contains(&key.secret));
     }
 }

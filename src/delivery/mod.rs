@@ -3,6 +3,6 @@
 
 pub mod address;
 pub mod destination;
+pub mod registry;
 pub mod signature;
 pub mod validate;
-pub mod registry;

@@ -373,7 +373,12 @@ mod tests {
 
     fn read(body: Value) -> Result<Settings, Invalid> {
         let catalog = Catalog::load(&[]).unwrap();
-        settings(&body, None, &catalog, &Defaults::from(&DeliverySettings::default()))
+        settings(
+            &body,
+            None,
+            &catalog,
+            &Defaults::from(&DeliverySettings::default()),
+        )
     }
 
     fn refused_field(body: Value) -> String {

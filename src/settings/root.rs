@@ -6,8 +6,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::{
-    AdminSettings, AuthSettings, CloudEventSettings, DeliverySettings, HttpSettings, MetricsSettings, ReplaySettings,
-    SchemaSettings, SseSettings, StoreSettings,
+    AdminSettings, AuthSettings, CloudEventSettings, DeliverySettings, HttpSettings,
+    MetricsSettings, ReplaySettings, SchemaSettings, SseSettings, StoreSettings,
 };
 
 /// Why settings could not be loaded.

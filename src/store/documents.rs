@@ -42,7 +42,7 @@ struct MemoryBucket {
 #[derive(Clone)]
 enum Engine {
     Memory(Arc<Mutex<MemoryBucket>>),
-    Kv(kv::Store),
+    Kv(Box<kv::Store>),
 }
 
 /// A bucket of documents (see the module documentation).
@@ -60,7 +60,7 @@ impl Documents {
 
     pub(crate) fn in_kv(store: kv::Store) -> Self {
         Self {
-            engine: Engine::Kv(store),
+            engine: Engine::Kv(Box::new(store)),
         }
     }
 

@@ -716,7 +716,11 @@ pub async fn an_unknown_kid_refresh_holds_up_neither_valid_tokens_nor_the_idp(ki
 /// nobody but admins may write): the route table is walked, so a new route without an
 /// example here fails this test instead of slipping past the guard.
 /// `destination` is the id owner routes name: one the reader made, so nobody else sees it.
-fn example(method: &str, path: &str, destination: &str) -> (reqwest::Method, String, Option<Value>) {
+fn example(
+    method: &str,
+    path: &str,
+    destination: &str,
+) -> (reqwest::Method, String, Option<Value>) {
     let stream_body =
         json!({"event_type": "role_reader", "identifier": {"name": "x"}, "from_id": "1"});
     let (path, body) = match (method, path) {
@@ -755,10 +759,18 @@ fn example(method: &str, path: &str, destination: &str) -> (reqwest::Method, Str
         | ("GET", "/api/v1/admin/streams" | "/api/v1/admin/audit") => (path.to_owned(), None),
         ("POST", "/api/v1/destinations") => (
             path.to_owned(),
-            Some(json!({"url": "http://127.0.0.1:9/hook", "subscriptions": [{"event_type": "role_reader", "identifier": {"name": "x"}}]})),
+            Some(
+                json!({"url": "http://127.0.0.1:9/hook", "subscriptions": [{"event_type": "role_reader", "identifier": {"name": "x"}}]}),
+            ),
         ),
         ("GET", "/api/v1/destinations") => (path.to_owned(), None),
-        (_, "/api/v1/destinations/{id}" | "/api/v1/destinations/{id}/disable" | "/api/v1/destinations/{id}/enable" | "/api/v1/destinations/{id}/rotate-secret") => {
+        (
+            _,
+            "/api/v1/destinations/{id}"
+            | "/api/v1/destinations/{id}/disable"
+            | "/api/v1/destinations/{id}/enable"
+            | "/api/v1/destinations/{id}/rotate-secret",
+        ) => {
             let body = (method == "PATCH").then(|| json!({"name": "x"}));
             (path.replace("{id}", destination), body)
         }
@@ -825,7 +837,11 @@ pub async fn every_route_of_the_table_refuses_anonymous_and_wrong_role_callers(k
             assert_eq!(other.status(), expected, "producer {method} {path}");
             if method == "GET" && path == "/api/v1/destinations" {
                 let page: Value = other.json().await.unwrap();
-                assert_eq!(page["models"], json!([]), "a producer sees no one else's destination");
+                assert_eq!(
+                    page["models"],
+                    json!([]),
+                    "a producer sees no one else's destination"
+                );
             }
             if method != "GET" {
                 owner_changes.push(expected);
@@ -883,19 +899,26 @@ pub async fn every_route_of_the_table_refuses_anonymous_and_wrong_role_callers(k
         .collect();
     for status in [401, 403, 404] {
         let count = refusals.iter().filter(|(_, code)| *code == status).count();
-        let owners = owner_changes.iter().filter(|code| **code == status).count();
+        let owners = owner_changes
+            .iter()
+            .filter(|code| u64::from(**code) == status)
+            .count();
         let expected = match status {
             401 => destructive + owner_changes.len(),
             403 => destructive + owners,
             _ => owners,
         };
-        assert_eq!(
-            count, expected,
-            "{status} refusals audited: {refusals:?}"
-        );
+        assert_eq!(count, expected, "{status} refusals audited: {refusals:?}");
     }
     // The reader's destination is untouched by the refused calls.
-    let kept = call(&app, Reader, reqwest::Method::GET, &format!("/api/v1/destinations/{destination}"), None).await;
+    let kept = call(
+        &app,
+        Reader,
+        reqwest::Method::GET,
+        &format!("/api/v1/destinations/{destination}"),
+        None,
+    )
+    .await;
     assert_eq!(kept.status(), 200);
     app.stop().await;
 }

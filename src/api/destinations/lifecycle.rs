@@ -95,7 +95,9 @@ fn grace(headers: &HeaderMap, body: &[u8]) -> Result<Duration, ApiError> {
         return Err(invalid("body: must be a JSON object".to_owned()));
     };
     if let Some(unknown) = fields.keys().find(|key| key.as_str() != "grace") {
-        return Err(invalid(format!("{unknown}: unknown field; accepted fields: grace")));
+        return Err(invalid(format!(
+            "{unknown}: unknown field; accepted fields: grace"
+        )));
     }
     let Some(raw) = fields.get("grace") else {
         return Ok(DEFAULT_GRACE);
@@ -151,6 +153,14 @@ pub(crate) async fn rotate_secret(
         .as_ref()
         .map(|_| format!("Destination {raw_id}: secret rotated"))
         .map_err(|error| ApiError::Rejected(error.status(), error.to_string()));
-    audit(&state, &request, "destination_rotate_secret", &raw_id, false, &outcome).await;
+    audit(
+        &state,
+        &request,
+        "destination_rotate_secret",
+        &raw_id,
+        false,
+        &outcome,
+    )
+    .await;
     result.map(Json)
 }

@@ -55,7 +55,12 @@ fn parse_id(raw: &str) -> Result<DestinationId, ApiError> {
 /// The destination `raw` names, if this caller may see it (else 404, as if absent).
 async fn visible(state: &AppState, caller: &Caller, raw: &str) -> Result<Destination, ApiError> {
     let id = parse_id(raw)?;
-    match state.destinations.get(&id).await.map_err(DestinationError::from)? {
+    match state
+        .destinations
+        .get(&id)
+        .await
+        .map_err(DestinationError::from)?
+    {
         Some(destination) if may_see(state, caller, &destination) => Ok(destination),
         _ => Err(DestinationError::NotFound(raw.to_owned()).into()),
     }
@@ -70,7 +75,9 @@ fn json_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
         .and_then(|value| value.split(';').next())
         .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
     if !declared {
-        return Err(DestinationError::Invalid("Content-Type must be application/json".to_owned()).into());
+        return Err(
+            DestinationError::Invalid("Content-Type must be application/json".to_owned()).into(),
+        );
     }
     serde_json::from_slice(body)
         .map_err(|error| DestinationError::Invalid(format!("body: not JSON: {error}")).into())
@@ -85,10 +92,13 @@ async fn checked_settings(
     base: Option<&Settings>,
 ) -> Result<Settings, ApiError> {
     let defaults = Defaults::from(&state.settings.delivery);
-    let settings = validate::settings(body, base, &state.catalog, &defaults).map_err(|error| match error {
-        Invalid::UnknownEventType { name, configured } => ApiError::UnknownEventType(name, configured),
-        field => DestinationError::Invalid(field.to_string()).into(),
-    })?;
+    let settings =
+        validate::settings(body, base, &state.catalog, &defaults).map_err(|error| match error {
+            Invalid::UnknownEventType { name, configured } => {
+                ApiError::UnknownEventType(name, configured)
+            }
+            field => DestinationError::Invalid(field.to_string()).into(),
+        })?;
     for subscription in &settings.subscriptions {
         let schema = state.schema(&subscription.event_type)?;
         guard::authorize(state, caller, &schema, Access::Read)?;

@@ -38,41 +38,75 @@ fn list_query(pairs: Vec<(String, String)>) -> Result<ListQuery, ApiError> {
                 query.state = Some(match value.as_str() {
                     "enabled" => Lifecycle::Enabled,
                     "disabled" => Lifecycle::Disabled,
-                    _ => return Err(invalid(format!("state must be enabled or disabled, got '{value}'"))),
+                    _ => {
+                        return Err(invalid(format!(
+                            "state must be enabled or disabled, got '{value}'"
+                        )));
+                    }
                 });
             }
             "limit" if query.limit.is_none() => {
-                let limit = value.parse().ok().filter(|limit| (1..=MAX_LIMIT).contains(limit));
-                query.limit = Some(limit.ok_or_else(|| invalid(format!("limit must be an integer from 1 to {MAX_LIMIT}, got '{value}'")))?);
+                let limit = value
+                    .parse()
+                    .ok()
+                    .filter(|limit| (1..=MAX_LIMIT).contains(limit));
+                query.limit = Some(limit.ok_or_else(|| {
+                    invalid(format!(
+                        "limit must be an integer from 1 to {MAX_LIMIT}, got '{value}'"
+                    ))
+                })?);
             }
             "next" | "prev" if query.cursor.is_none() => {
                 let older = key == "next";
-                let id = value.strip_prefix(if older { 'n' } else { 'p' }).ok_or_else(|| invalid(format!("{key} is not a cursor this server issued")))?;
+                let id = value
+                    .strip_prefix(if older { 'n' } else { 'p' })
+                    .ok_or_else(|| invalid(format!("{key} is not a cursor this server issued")))?;
                 query.cursor = Some((older, id.to_owned()));
             }
             "event_type" | "state" | "limit" | "next" | "prev" => return Err(repeated()),
-            _ => return Err(invalid(format!("unknown query parameter '{key}'; accepted: event_type, state, limit, next, prev"))),
+            _ => {
+                return Err(invalid(format!(
+                    "unknown query parameter '{key}'; accepted: event_type, state, limit, next, prev"
+                )));
+            }
         }
     }
     Ok(query)
 }
 
 /// The page of `matching` (newest first) the cursor points at, and the cursors around it.
-fn page(matching: Vec<Destination>, query: &ListQuery) -> (Vec<Destination>, Option<String>, Option<String>) {
+fn page(
+    matching: Vec<Destination>,
+    query: &ListQuery,
+) -> (Vec<Destination>, Option<String>, Option<String>) {
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     let (start, end) = match &query.cursor {
         None => (0, limit.min(matching.len())),
         Some((true, id)) => {
-            let start = matching.iter().position(|d| d.id.as_str() < id.as_str()).unwrap_or(matching.len());
+            let start = matching
+                .iter()
+                .position(|d| d.id.as_str() < id.as_str())
+                .unwrap_or(matching.len());
             (start, (start + limit).min(matching.len()))
         }
         Some((false, id)) => {
-            let end = matching.iter().position(|d| d.id.as_str() <= id.as_str()).unwrap_or(matching.len());
+            let end = matching
+                .iter()
+                .position(|d| d.id.as_str() <= id.as_str())
+                .unwrap_or(matching.len());
             (end.saturating_sub(limit), end)
         }
     };
-    let next = (end < matching.len()).then(|| matching.get(end.saturating_sub(1)).map(|d| format!("n{}", d.id))).flatten();
-    let prev = (start > 0).then(|| matching.get(start).map(|d| format!("p{}", d.id))).flatten();
+    let next = (end < matching.len())
+        .then(|| {
+            matching
+                .get(end.saturating_sub(1))
+                .map(|d| format!("n{}", d.id))
+        })
+        .flatten();
+    let prev = (start > 0)
+        .then(|| matching.get(start).map(|d| format!("p{}", d.id)))
+        .flatten();
     let items = matching.into_iter().skip(start).take(end - start).collect();
     (items, next, prev)
 }
@@ -95,13 +129,22 @@ pub(crate) async fn list(
         .filter(|destination| query.state.is_none_or(|wanted| destination.state == wanted))
         .filter(|destination| {
             query.event_type.as_ref().is_none_or(|wanted| {
-                destination.settings.subscriptions.iter().any(|s| &s.event_type == wanted)
+                destination
+                    .settings
+                    .subscriptions
+                    .iter()
+                    .any(|s| &s.event_type == wanted)
             })
         })
         .collect();
     let (items, next, prev) = page(matching, &query);
-    let models: Vec<Value> = items.iter().map(|destination| destination.view(now)).collect();
-    Ok(Json(json!({"models": models, "pagination": {"next": next, "prev": prev}})))
+    let models: Vec<Value> = items
+        .iter()
+        .map(|destination| destination.view(now))
+        .collect();
+    Ok(Json(
+        json!({"models": models, "pagination": {"next": next, "prev": prev}}),
+    ))
 }
 
 /// `GET /api/v1/destinations/{id}`.

@@ -61,10 +61,24 @@ pub(crate) async fn create(
 ) -> Result<Response, ApiError> {
     let result = register(&state, &caller, &headers, &body).await;
     let (outcome, target) = match &result {
-        Ok((destination, _)) => (Ok(format!("Destination {} created", destination.id)), destination.id.to_string()),
-        Err(error) => (Err(ApiError::Rejected(error.status(), error.to_string())), String::new()),
+        Ok((destination, _)) => (
+            Ok(format!("Destination {} created", destination.id)),
+            destination.id.to_string(),
+        ),
+        Err(error) => (
+            Err(ApiError::Rejected(error.status(), error.to_string())),
+            String::new(),
+        ),
     };
-    audit(&state, &request, "destination_create", &target, false, &outcome).await;
+    audit(
+        &state,
+        &request,
+        "destination_create",
+        &target,
+        false,
+        &outcome,
+    )
+    .await;
     let (destination, key) = result?;
     let location = format!("/api/v1/destinations/{}", destination.id);
     let mut response = (StatusCode::CREATED, Json(with_secret(&destination, &key))).into_response();
@@ -108,11 +122,25 @@ pub(crate) async fn patch(
         .as_ref()
         .map(|_| format!("Destination {raw_id} updated"))
         .map_err(|error| ApiError::Rejected(error.status(), error.to_string()));
-    audit(&state, &request, "destination_update", &raw_id, false, &outcome).await;
+    audit(
+        &state,
+        &request,
+        "destination_update",
+        &raw_id,
+        false,
+        &outcome,
+    )
+    .await;
     Ok(Json(result?.view(chrono::Utc::now())))
 }
 
-async fn remove(state: &AppState, caller: &Caller, raw_id: &str, dry: &DryRun, body: &[u8]) -> Result<(String, bool), ApiError> {
+async fn remove(
+    state: &AppState,
+    caller: &Caller,
+    raw_id: &str,
+    dry: &DryRun,
+    body: &[u8],
+) -> Result<(String, bool), ApiError> {
     let dry_run = dry.check_bodyless(body)?;
     let destination = visible(state, caller, raw_id).await?;
     if dry_run {
@@ -141,7 +169,15 @@ pub(crate) async fn delete(
         .as_ref()
         .map(|(message, _)| message.clone())
         .map_err(|error| ApiError::Rejected(error.status(), error.to_string()));
-    audit(&state, &request, "destination_delete", &raw_id, dry.requested(), &outcome).await;
+    audit(
+        &state,
+        &request,
+        "destination_delete",
+        &raw_id,
+        dry.requested(),
+        &outcome,
+    )
+    .await;
     let (message, dry_run) = result?;
     let mut answer = json!({
         "success": true,

@@ -7,9 +7,17 @@ use super::route_docs::Details;
 
 fn destination_errors() -> Map<String, Value> {
     errors(&[
-        ("400", "Invalid destination, address blocked, or unknown event type", "Error"),
+        (
+            "400",
+            "Invalid destination, address blocked, or unknown event type",
+            "Error",
+        ),
         ("401", "Credentials required", "AuthError"),
-        ("403", "Not allowed for a subscribed event type (or not loopback while auth is off)", "AuthError"),
+        (
+            "403",
+            "Not allowed for a subscribed event type (or not loopback while auth is off)",
+            "AuthError",
+        ),
         ("404", "No such destination (or not yours)", "Error"),
         ("409", "Changed concurrently; nothing was changed", "Error"),
         ("500", "Destination store failure", "Error"),
@@ -31,18 +39,42 @@ pub(crate) fn destination_create() -> Details {
     Details {
         parameters: vec![],
         body: Some(reference("DestinationRequest")),
-        responses: answer("201", "Registered; the secret is shown this once", "DestinationWithSecret"),
+        responses: answer(
+            "201",
+            "Registered; the secret is shown this once",
+            "DestinationWithSecret",
+        ),
     }
 }
 
 pub(crate) fn destination_list() -> Details {
     Details {
         parameters: vec![
-            query_parameter("event_type", "Subscribed to this event type", json!({"type": "string"})),
-            query_parameter("state", "enabled or disabled", json!({"type": "string", "enum": ["enabled", "disabled"]})),
-            query_parameter("limit", "Page size", json!({"type": "integer", "minimum": 1, "maximum": 1000, "default": 100})),
-            query_parameter("next", "Cursor from pagination.next", json!({"type": "string"})),
-            query_parameter("prev", "Cursor from pagination.prev", json!({"type": "string"})),
+            query_parameter(
+                "event_type",
+                "Subscribed to this event type",
+                json!({"type": "string"}),
+            ),
+            query_parameter(
+                "state",
+                "enabled or disabled",
+                json!({"type": "string", "enum": ["enabled", "disabled"]}),
+            ),
+            query_parameter(
+                "limit",
+                "Page size",
+                json!({"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}),
+            ),
+            query_parameter(
+                "next",
+                "Cursor from pagination.next",
+                json!({"type": "string"}),
+            ),
+            query_parameter(
+                "prev",
+                "Cursor from pagination.prev",
+                json!({"type": "string"}),
+            ),
         ],
         body: None,
         responses: answer("200", "Newest first", "DestinationPage"),
@@ -85,7 +117,11 @@ pub(crate) fn destination_rotate() -> Details {
     Details {
         parameters: vec![id()],
         body: Some(reference("RotateSecret")),
-        responses: answer("200", "The new secret, shown this once", "DestinationWithSecret"),
+        responses: answer(
+            "200",
+            "The new secret, shown this once",
+            "DestinationWithSecret",
+        ),
     }
 }
 
@@ -108,7 +144,10 @@ pub(super) fn schemas() -> Map<String, Value> {
     for (key, value) in [
         ("id", string.clone()),
         ("state", json!({"enum": ["enabled", "disabled"]})),
-        ("disabled_reason", json!({"enum": [null, "operator", "gone"]})),
+        (
+            "disabled_reason",
+            json!({"enum": [null, "operator", "gone"]}),
+        ),
         ("owner", nullable_string),
         ("created_at", string.clone()),
         ("updated_at", string.clone()),
@@ -121,12 +160,33 @@ pub(super) fn schemas() -> Map<String, Value> {
     with_secret.insert("secret".to_owned(), string.clone());
     let required = json!(["id", "url", "subscriptions", "state", "secret_ids"]);
     Map::from_iter([
-        ("DestinationRequest".to_owned(), json!({"type": "object", "required": ["url", "subscriptions"], "additionalProperties": false, "properties": settings})),
-        ("DestinationPatch".to_owned(), json!({"type": "object", "additionalProperties": false, "properties": settings})),
-        ("Destination".to_owned(), json!({"type": "object", "required": required, "properties": destination})),
-        ("DestinationWithSecret".to_owned(), json!({"type": "object", "required": ["id", "secret"], "properties": with_secret})),
-        ("DestinationPage".to_owned(), json!({"type": "object", "required": ["models", "pagination"], "properties": {"models": {"type": "array", "items": reference("Destination")}, "pagination": {"type": "object", "properties": {"next": {"type": ["string", "null"]}, "prev": {"type": ["string", "null"]}}}}})),
-        ("DestinationDeleted".to_owned(), json!({"type": "object", "required": ["success", "message", "request_id", "id", "cancelled"], "properties": {"success": {"type": "boolean"}, "message": string, "request_id": string, "id": string, "cancelled": {"type": "integer"}, "dry_run": {"type": "boolean"}}})),
-        ("RotateSecret".to_owned(), json!({"type": "object", "additionalProperties": false, "properties": {"grace": string}})),
+        (
+            "DestinationRequest".to_owned(),
+            json!({"type": "object", "required": ["url", "subscriptions"], "additionalProperties": false, "properties": settings}),
+        ),
+        (
+            "DestinationPatch".to_owned(),
+            json!({"type": "object", "additionalProperties": false, "properties": settings}),
+        ),
+        (
+            "Destination".to_owned(),
+            json!({"type": "object", "required": required, "properties": destination}),
+        ),
+        (
+            "DestinationWithSecret".to_owned(),
+            json!({"type": "object", "required": ["id", "secret"], "properties": with_secret}),
+        ),
+        (
+            "DestinationPage".to_owned(),
+            json!({"type": "object", "required": ["models", "pagination"], "properties": {"models": {"type": "array", "items": reference("Destination")}, "pagination": {"type": "object", "properties": {"next": {"type": ["string", "null"]}, "prev": {"type": ["string", "null"]}}}}}),
+        ),
+        (
+            "DestinationDeleted".to_owned(),
+            json!({"type": "object", "required": ["success", "message", "request_id", "id", "cancelled"], "properties": {"success": {"type": "boolean"}, "message": string, "request_id": string, "id": string, "cancelled": {"type": "integer"}, "dry_run": {"type": "boolean"}}}),
+        ),
+        (
+            "RotateSecret".to_owned(),
+            json!({"type": "object", "additionalProperties": false, "properties": {"grace": string}}),
+        ),
     ])
 }
