@@ -1,12 +1,17 @@
 //! The address guard for outbound requests (DELIVERY.md §3): a destination is reached only at
 //! public unicast addresses unless the operator opts in to private networks, and never at a
-//! cloud metadata service. Every address a request could connect to passes `check_ip`.
+//! cloud metadata service. Every address a request could connect to passes `check_ip`:
+//! IP literals in the URL through `check_url` before each request, every DNS answer through
+//! the [`GuardedResolver`] inside [`client`].
 
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
 
 use reqwest::Url;
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
 /// Where outbound requests may go: the `delivery.allow_private_networks` setting.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -100,80 +105,38 @@ const METADATA_V6: &[Ipv6Addr] = &[
 ];
 
 /// Non-public IPv4 ranges, most specific first (broadcast lies inside `240/4`).
+#[rustfmt::skip]
 const RANGES_V4: &[(Ipv4Addr, u8, BlockReason)] = &[
-    (Ipv4Addr::new(0, 0, 0, 0), 8, BlockReason::Unspecified),
-    (Ipv4Addr::new(10, 0, 0, 0), 8, BlockReason::Private),
-    (
-        Ipv4Addr::new(100, 64, 0, 0),
-        10,
-        BlockReason::SharedAddressSpace,
-    ),
-    (Ipv4Addr::new(127, 0, 0, 0), 8, BlockReason::Loopback),
-    (Ipv4Addr::new(169, 254, 0, 0), 16, BlockReason::LinkLocal),
-    (Ipv4Addr::new(172, 16, 0, 0), 12, BlockReason::Private),
-    (Ipv4Addr::new(192, 0, 0, 0), 24, BlockReason::Reserved), // IETF protocol assignments
-    (Ipv4Addr::new(192, 0, 2, 0), 24, BlockReason::Documentation),
-    (Ipv4Addr::new(192, 88, 99, 0), 24, BlockReason::Reserved), // retired 6to4 relays
-    (Ipv4Addr::new(192, 168, 0, 0), 16, BlockReason::Private),
-    (Ipv4Addr::new(198, 18, 0, 0), 15, BlockReason::Reserved), // benchmarking
-    (
-        Ipv4Addr::new(198, 51, 100, 0),
-        24,
-        BlockReason::Documentation,
-    ),
-    (
-        Ipv4Addr::new(203, 0, 113, 0),
-        24,
-        BlockReason::Documentation,
-    ),
-    (Ipv4Addr::new(224, 0, 0, 0), 4, BlockReason::Multicast),
-    (Ipv4Addr::BROADCAST, 32, BlockReason::Broadcast),
-    (Ipv4Addr::new(240, 0, 0, 0), 4, BlockReason::Reserved),
+    (Ipv4Addr::new(0, 0, 0, 0),       8, BlockReason::Unspecified),
+    (Ipv4Addr::new(10, 0, 0, 0),      8, BlockReason::Private),
+    (Ipv4Addr::new(100, 64, 0, 0),   10, BlockReason::SharedAddressSpace),
+    (Ipv4Addr::new(127, 0, 0, 0),     8, BlockReason::Loopback),
+    (Ipv4Addr::new(169, 254, 0, 0),  16, BlockReason::LinkLocal),
+    (Ipv4Addr::new(172, 16, 0, 0),   12, BlockReason::Private),
+    (Ipv4Addr::new(192, 0, 0, 0),    24, BlockReason::Reserved), // IETF protocol assignments
+    (Ipv4Addr::new(192, 0, 2, 0),    24, BlockReason::Documentation),
+    (Ipv4Addr::new(192, 88, 99, 0),  24, BlockReason::Reserved), // retired 6to4 relays
+    (Ipv4Addr::new(192, 168, 0, 0),  16, BlockReason::Private),
+    (Ipv4Addr::new(198, 18, 0, 0),   15, BlockReason::Reserved), // benchmarking
+    (Ipv4Addr::new(198, 51, 100, 0), 24, BlockReason::Documentation),
+    (Ipv4Addr::new(203, 0, 113, 0),  24, BlockReason::Documentation),
+    (Ipv4Addr::new(224, 0, 0, 0),     4, BlockReason::Multicast),
+    (Ipv4Addr::BROADCAST,            32, BlockReason::Broadcast),
+    (Ipv4Addr::new(240, 0, 0, 0),     4, BlockReason::Reserved),
 ];
 
 /// Non-public IPv6 ranges checked before the rule that everything outside the global unicast
 /// `2000::/3` is reserved; the ranges embedding IPv4 are handled by `embedded_ipv4`.
+#[rustfmt::skip]
 const RANGES_V6: &[(Ipv6Addr, u8, BlockReason)] = &[
-    (
-        Ipv6Addr::new(0x64, 0xff9b, 1, 0, 0, 0, 0, 0),
-        48,
-        BlockReason::Private,
-    ),
-    (
-        Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0),
-        32,
-        BlockReason::Documentation,
-    ),
-    (
-        Ipv6Addr::new(0x2001, 0, 0, 0, 0, 0, 0, 0),
-        23,
-        BlockReason::Reserved,
-    ), // Teredo, ORCHID..
-    (
-        Ipv6Addr::new(0x3fff, 0, 0, 0, 0, 0, 0, 0),
-        20,
-        BlockReason::Documentation,
-    ),
-    (
-        Ipv6Addr::new(0xfc00, 0, 0, 0, 0, 0, 0, 0),
-        7,
-        BlockReason::UniqueLocal,
-    ),
-    (
-        Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0),
-        10,
-        BlockReason::LinkLocal,
-    ),
-    (
-        Ipv6Addr::new(0xfec0, 0, 0, 0, 0, 0, 0, 0),
-        10,
-        BlockReason::SiteLocal,
-    ),
-    (
-        Ipv6Addr::new(0xff00, 0, 0, 0, 0, 0, 0, 0),
-        8,
-        BlockReason::Multicast,
-    ),
+    (Ipv6Addr::new(0x64, 0xff9b, 1, 0, 0, 0, 0, 0), 48, BlockReason::Private), // local NAT64
+    (Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0), 32, BlockReason::Documentation),
+    (Ipv6Addr::new(0x2001, 0, 0, 0, 0, 0, 0, 0),     23, BlockReason::Reserved), // Teredo, ORCHID
+    (Ipv6Addr::new(0x3fff, 0, 0, 0, 0, 0, 0, 0),     20, BlockReason::Documentation),
+    (Ipv6Addr::new(0xfc00, 0, 0, 0, 0, 0, 0, 0),      7, BlockReason::UniqueLocal),
+    (Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0),     10, BlockReason::LinkLocal),
+    (Ipv6Addr::new(0xfec0, 0, 0, 0, 0, 0, 0, 0),     10, BlockReason::SiteLocal),
+    (Ipv6Addr::new(0xff00, 0, 0, 0, 0, 0, 0, 0),      8, BlockReason::Multicast),
 ];
 
 const GLOBAL_UNICAST_V6: (Ipv6Addr, u8) = (Ipv6Addr::new(0x2000, 0, 0, 0, 0, 0, 0, 0), 3);
@@ -183,13 +146,10 @@ impl AddressPolicy {
     /// is a metadata service (always).
     pub fn check_ip(&self, ip: IpAddr) -> Result<(), BlockedAddress> {
         match classify(ip) {
-            None => Ok(()),
-            Some(BlockReason::Metadata) => Err(BlockedAddress {
-                ip,
-                reason: BlockReason::Metadata,
-            }),
-            Some(_) if self.allow_private_networks => Ok(()),
-            Some(reason) => Err(BlockedAddress { ip, reason }),
+            Some(reason) if reason == BlockReason::Metadata || !self.allow_private_networks => {
+                Err(BlockedAddress { ip, reason })
+            }
+            _ => Ok(()),
         }
     }
 }
@@ -387,7 +347,7 @@ impl AddressPolicy {
     /// The checks a URL must pass before it is stored or requested, with no DNS: `http` or
     /// `https`, no userinfo, a host, and that host refused if it is a blocked IP literal or a
     /// `localhost` name. An IP literal in a URL never reaches a resolver, so this must also
-    /// run before every request.
+    /// run before every request made with [`client`].
     pub fn check_url(&self, url: &Url) -> Result<(), AddressError> {
         if !matches!(url.scheme(), "http" | "https") {
             return Err(AddressError::Scheme(url.scheme().to_owned()));
@@ -406,8 +366,8 @@ impl AddressPolicy {
     }
 
     /// `check_url`, then `resolve` of its host: what registration runs, so that a name that
-    /// resolves only to refused addresses is turned away at once. DNS can change afterwards,
-    /// so connections must be checked again when they are made.
+    /// resolves only to refused addresses is turned away at once. DNS can change afterwards;
+    /// [`GuardedResolver`] checks again at every connection.
     pub async fn check_url_resolved(&self, url: &Url) -> Result<Vec<SocketAddr>, AddressError> {
         self.check_url(url)?;
         let host = url.host_str().ok_or(AddressError::MissingHost)?;
@@ -474,6 +434,78 @@ fn is_localhost_name(host: &str) -> bool {
     name.eq_ignore_ascii_case(&suffix[1..])
         || (name.len() > suffix.len()
             && name[name.len() - suffix.len()..].eq_ignore_ascii_case(suffix))
+}
+
+/// `User-Agent` of every delivery request (DELIVERY.md §4).
+pub const USER_AGENT: &str = concat!("Tidings/", env!("CARGO_PKG_VERSION"));
+/// Idle connections kept per receiver host: enough for bursts to one destination, while
+/// thousands of destinations cannot pin thousands of sockets each.
+const MAX_IDLE_PER_HOST: usize = 8;
+/// Idle connections are closed after this, before most servers' own keep-alive cut.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A `reqwest` resolver that resolves through [`AddressPolicy::resolve`], so a connection is
+/// only ever made to an allowed address found at connection time (DNS rebinding between the
+/// check and the request cannot bypass it). reqwest calls it only for names: IP literals in
+/// the URL skip resolvers, hence [`AddressPolicy::check_url`] before each request.
+#[derive(Debug, Clone, Copy)]
+pub struct GuardedResolver {
+    policy: AddressPolicy,
+}
+
+impl GuardedResolver {
+    /// A resolver that applies `policy` to every answer.
+    pub fn new(policy: AddressPolicy) -> Self {
+        Self { policy }
+    }
+}
+
+impl Resolve for GuardedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        Box::pin(resolve_guarded(self.policy, name))
+    }
+}
+
+async fn resolve_guarded(
+    policy: AddressPolicy,
+    name: Name,
+) -> Result<Addrs, Box<dyn std::error::Error + Send + Sync>> {
+    // Port 0: reqwest replaces it with the URL's port or the scheme's default.
+    let allowed = policy.resolve(name.as_str(), 0).await?;
+    Ok(Box::new(allowed.into_iter()))
+}
+
+/// The HTTP client deliveries go out with: [`GuardedResolver`] for every name, no redirects
+/// (a 3xx is the attempt's outcome, and following one would reach an unchecked host), no
+/// proxy (a proxy would connect on our behalf to an address we never saw, and the
+/// `HTTP_PROXY` variables would otherwise apply), `timeout` for the whole request, a bounded
+/// idle pool and `User-Agent: Tidings/<version>`.
+///
+/// Callers must still run [`AddressPolicy::check_url`] on each URL before each request: the
+/// resolver never sees IP literals.
+pub fn client(policy: AddressPolicy, timeout: Duration) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .dns_resolver(Arc::new(GuardedResolver::new(policy)))
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .timeout(timeout)
+        .pool_max_idle_per_host(MAX_IDLE_PER_HOST)
+        .pool_idle_timeout(IDLE_TIMEOUT)
+        .user_agent(USER_AGENT)
+        .build()
+}
+
+/// The guard's refusal inside a failed request, if that is why it failed: tells an attempt's
+/// `blocked_address` (or `dns`) error from a plain connection failure.
+pub fn address_error(error: &reqwest::Error) -> Option<&AddressError> {
+    let mut cause = std::error::Error::source(error);
+    while let Some(inner) = cause {
+        if let Some(found) = inner.downcast_ref::<AddressError>() {
+            return Some(found);
+        }
+        cause = inner.source();
+    }
+    None
 }
 
 #[cfg(test)]
@@ -866,5 +898,82 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(https, vec!["127.0.0.1:443".parse::<SocketAddr>().unwrap()]);
+    }
+
+    /// A receiver on 127.0.0.1 that answers `/` with the request's `User-Agent` and
+    /// `/moved` with a redirect to `/`.
+    async fn spawn_receiver() -> u16 {
+        use axum::http::{HeaderMap, StatusCode, header};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let echo_agent = |headers: HeaderMap| async move {
+            let agent = headers.get(header::USER_AGENT).cloned();
+            agent
+                .map(|value| value.to_str().unwrap().to_owned())
+                .unwrap_or_default()
+        };
+        let moved = || async { (StatusCode::FOUND, [(header::LOCATION, "/")]) };
+        let app = axum::Router::new()
+            .route("/", axum::routing::post(echo_agent))
+            .route("/moved", axum::routing::post(moved));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        port
+    }
+
+    const TIMEOUT: Duration = Duration::from_secs(5);
+
+    #[tokio::test]
+    async fn the_guarded_client_refuses_localhost_where_a_receiver_listens() {
+        let port = spawn_receiver().await;
+        let client = client(CLOSED, TIMEOUT).unwrap();
+        let error = client
+            .post(format!("http://localhost:{port}/"))
+            .send()
+            .await
+            .unwrap_err();
+        assert!(error.is_connect(), "{error:?}");
+        let cause = address_error(&error).unwrap();
+        assert!(
+            matches!(cause, AddressError::Blocked { address, .. } if address.reason == BlockReason::Loopback),
+            "{cause}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_guarded_client_reaches_localhost_with_the_opt_in() {
+        let port = spawn_receiver().await;
+        let client = client(OPEN, TIMEOUT).unwrap();
+        let response = client
+            .post(format!("http://localhost:{port}/"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.text().await.unwrap(), USER_AGENT);
+        assert!(USER_AGENT.starts_with("Tidings/"));
+    }
+
+    #[tokio::test]
+    async fn the_guarded_client_follows_no_redirect() {
+        let port = spawn_receiver().await;
+        let client = client(OPEN, TIMEOUT).unwrap();
+        let response = client
+            .post(format!("http://localhost:{port}/moved"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 302);
+    }
+
+    /// Pins why `check_url` must run before each request: reqwest connects to IP literals
+    /// without asking the resolver.
+    #[tokio::test]
+    async fn ip_literals_skip_the_resolver_so_check_url_is_needed() {
+        let port = spawn_receiver().await;
+        let target = url(&format!("http://127.0.0.1:{port}/"));
+        assert!(CLOSED.check_url(&target).is_err());
+        let client = client(CLOSED, TIMEOUT).unwrap();
+        let response = client.post(target).send().await.unwrap();
+        assert_eq!(response.status(), 200);
     }
 }
