@@ -4,6 +4,9 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+#[path = "../support/port.rs"]
+mod port;
+
 mod admin;
 mod auth;
 mod hardening;
