@@ -244,7 +244,6 @@ pub struct FrameReader {
     buffer: String,
     /// Where the unread part of `buffer` starts (avoids moving large buffers per frame).
     read: usize,
-    pub comments: usize,
 }
 
 impl FrameReader {
@@ -263,7 +262,6 @@ impl FrameReader {
             body: response.bytes_stream().boxed(),
             buffer: String::new(),
             read: 0,
-            comments: 0,
         }
     }
 
@@ -288,8 +286,6 @@ impl FrameReader {
                         id = Some(rest.to_owned());
                     } else if let Some(rest) = line.strip_prefix("data: ") {
                         data = Some(serde_json::from_str(rest).expect("data is JSON"));
-                    } else if line.starts_with(':') {
-                        self.comments += 1;
                     }
                 }
                 if let (Some(event), Some(data)) = (event, data) {
