@@ -18,6 +18,7 @@ mod openapi;
 mod operations;
 mod resume;
 mod schema;
+mod shortcuts;
 mod stream;
 
 /// Runs each case (an `async fn(StoreKind)`) against the memory store and JetStream.
