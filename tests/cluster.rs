@@ -1,7 +1,7 @@
 //! Cluster behaviour on a real 3-node NATS cluster with two Tidings instances and R3
 //! streams, started by `deploy/local-cluster` (the same script operators use), plus the
 //! SIGTERM behaviour of a single instance. Bounded in time; loopback only.
-#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub, dead_code)]
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 #[path = "support/port.rs"]
 mod port;

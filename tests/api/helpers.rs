@@ -15,11 +15,15 @@ use crate::support::nats::NatsServer;
 pub struct TestApp {
     pub address: String,
     /// The running app's state, for in-process requests (`tower::ServiceExt::oneshot`).
+    #[allow(dead_code, reason = "read in the api crate; not in slow_clients")]
     pub state: Option<tidings::api::AppState>,
+    #[allow(dead_code, reason = "read in the api crate; not in slow_clients")]
     pub metrics_port: Option<u16>,
     pub client: Client,
     pub shutdown: CancellationToken,
     pub server: tokio::task::JoinHandle<()>,
+    /// Owns the JetStream store's server, which lives as long as the app.
+    #[allow(dead_code, reason = "read in the api crate; slow_clients only owns it")]
     pub nats: Option<NatsServer>,
 }
 
@@ -151,7 +155,9 @@ impl Drop for TestApp {
 
 /// Reads SSE frames off a streaming response.
 pub struct FrameReader {
+    #[allow(dead_code, reason = "read in the api crate; not in slow_clients")]
     pub request_id: String,
+    #[allow(dead_code, reason = "read in the api crate; not in slow_clients")]
     pub content_type: String,
     body: futures::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
     buffer: String,

@@ -99,6 +99,7 @@ impl NatsServer {
         }
     }
 
+    #[allow(dead_code, reason = "used by the harness crate only")]
     pub fn port(&self) -> u16 {
         self.port
     }
@@ -107,6 +108,7 @@ impl NatsServer {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
+    #[allow(dead_code, reason = "used by the harness crate only")]
     pub fn store_dir(&self) -> &Path {
         self.store.path()
     }
@@ -120,6 +122,7 @@ impl NatsServer {
     }
 
     /// Starts the server again on the same port with the same store.
+    #[allow(dead_code, reason = "used by the harness and store crates only")]
     pub fn restart(&mut self) {
         self.kill();
         self.spawn();
