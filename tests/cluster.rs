@@ -1,9 +1,10 @@
 //! Cluster behaviour on a real 3-node NATS cluster with two Tidings instances and R3
 //! streams, started by `deploy/local-cluster` (the same script operators use), plus the
 //! SIGTERM behaviour of a single instance. Bounded in time; loopback only.
-#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub, dead_code)]
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
-mod support;
+#[path = "support/port.rs"]
+mod port;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -489,7 +490,7 @@ async fn a_full_nats_outage_flips_readiness_and_watchers_resume_without_loss() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_closes_open_watchers_and_exits_within_the_deadline() {
-    let port = support::nats::free_loopback_port();
+    let port = crate::port::free_loopback_port();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tidings"))
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())

@@ -1,6 +1,6 @@
 //! Slow clients, in a test binary of their own: whether a watcher keeps up depends on the
 //! CPU the gateway gets, so this does not share the machine with the parallel API suite.
-#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub, dead_code)]
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 #[path = "support/mod.rs"]
 mod support;

@@ -458,10 +458,7 @@ pub async fn direct_mode_asks_the_auth_service_once_per_credential(kind: StoreKi
     app.stop().await;
     // An instance whose authentication service is unreachable (nothing listens there; a
     // stopped stub could still answer on a kept-alive connection).
-    let nowhere = format!(
-        "http://127.0.0.1:{}",
-        crate::support::nats::free_loopback_port()
-    );
+    let nowhere = format!("http://127.0.0.1:{}", crate::port::free_loopback_port());
     let app = TestApp::spawn_with(kind, |settings| {
         with_auth(settings);
         settings.auth.mode = AuthMode::Direct;

@@ -15,11 +15,15 @@ use crate::support::nats::NatsServer;
 pub struct TestApp {
     pub address: String,
     /// The running app's state, for in-process requests (`tower::ServiceExt::oneshot`).
+    #[allow(dead_code, reason = "read in the api crate; not in slow_clients")]
     pub state: Option<tidings::api::AppState>,
+    #[allow(dead_code, reason = "read in the api crate; not in slow_clients")]
     pub metrics_port: Option<u16>,
     pub client: Client,
     pub shutdown: CancellationToken,
     pub server: tokio::task::JoinHandle<()>,
+    /// Owns the JetStream store's server, which lives as long as the app.
+    #[allow(dead_code, reason = "read in the api crate; slow_clients only owns it")]
     pub nats: Option<NatsServer>,
 }
 
@@ -31,24 +35,11 @@ pub struct Frame {
     pub data: Value,
 }
 
-impl Frame {
-    pub fn kind(&self) -> String {
-        match self.data.get("type").and_then(Value::as_str) {
-            Some(kind) if !kind.starts_with("int.") => format!("{}:{kind}", self.event),
-            _ => self.event.clone(),
-        }
-    }
-}
-
 pub fn mars(step: u64) -> Value {
     json!({"class":"od","expver":"1","domain":"g","date":"2025-07-06","time":"12","stream":"enfo","step":step})
 }
 
 impl TestApp {
-    pub async fn spawn(kind: StoreKind) -> Self {
-        Self::spawn_with(kind, |_| {}).await
-    }
-
     pub async fn spawn_with(kind: StoreKind, tweak: impl FnOnce(&mut Settings)) -> Self {
         let mut settings = Settings {
             listen: "127.0.0.1:0".to_owned(),
@@ -118,40 +109,6 @@ impl TestApp {
             .unwrap()
     }
 
-    pub async fn post_raw(&self, path: &str, body: &'static str) -> Response {
-        self.client
-            .post(self.url(path))
-            .body(body)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    /// The body of a GET, as JSON.
-    pub async fn get_json(&self, path: &str) -> Value {
-        let response = self.client.get(self.url(path)).send().await.unwrap();
-        response.json().await.unwrap()
-    }
-
-    /// The body of a GET, as text.
-    pub async fn get_text(&self, path: &str) -> String {
-        let response = self.client.get(self.url(path)).send().await.unwrap();
-        response.text().await.unwrap()
-    }
-
-    pub async fn delete(&self, path: &str) -> Response {
-        self.client.delete(self.url(path)).send().await.unwrap()
-    }
-
-    pub async fn delete_json(&self, path: &str, body: &Value) -> Response {
-        self.client
-            .delete(self.url(path))
-            .json(body)
-            .send()
-            .await
-            .unwrap()
-    }
-
     /// Publishes and returns the `id` of the stored notification.
     pub async fn notify(&self, event_type: &str, identifier: Value, payload: Value) -> String {
         let response = self
@@ -164,15 +121,6 @@ impl TestApp {
         let body: Value = response.json().await.unwrap();
         assert_eq!(status, 200, "{body}");
         body["id"].as_str().unwrap().to_owned()
-    }
-
-    pub async fn notify_mars(&self, step: u64) -> String {
-        self.notify("mars", mars(step), json!({"step": step})).await
-    }
-
-    /// Opens a stream and returns the response (status not checked).
-    pub async fn open(&self, path: &str, body: Value) -> Response {
-        self.post(path, &body).await
     }
 
     /// Opens a stream (200 expected), optionally resuming after `last_event_id`.
@@ -189,37 +137,6 @@ impl TestApp {
         let response = request.send().await.unwrap();
         assert_eq!(response.status(), 200);
         FrameReader::new(response)
-    }
-
-    /// A live watch of every `mars` notification of class `od`, its opening frame read.
-    pub async fn watch_mars(&self) -> FrameReader {
-        let body = json!({"event_type":"mars","identifier":{"class":"od"}});
-        let mut reader = self.stream("/api/v1/watch", body, None).await;
-        reader.next(Duration::from_secs(5)).await.unwrap();
-        reader
-    }
-
-    /// A replay's frames, up to and including its closing frame.
-    pub async fn replay(&self, body: Value) -> Vec<Frame> {
-        let response = self.open("/api/v1/replay", body).await;
-        assert_eq!(response.status(), 200);
-        let mut reader = FrameReader::new(response);
-        reader
-            .until(
-                |frame| frame.event == "connection-closing",
-                Duration::from_secs(20),
-            )
-            .await
-    }
-
-    /// Ids of the notifications a replay delivers.
-    pub async fn replay_ids(&self, body: Value) -> Vec<String> {
-        self.replay(body)
-            .await
-            .into_iter()
-            .filter(|frame| frame.event == "replay")
-            .map(|frame| frame.data["id"].as_str().unwrap().to_owned())
-            .collect()
     }
 
     /// Stops the server and waits (at most 10 s) for it to finish.
@@ -240,13 +157,14 @@ impl Drop for TestApp {
 
 /// Reads SSE frames off a streaming response.
 pub struct FrameReader {
+    #[allow(dead_code, reason = "read in the api crate; not in slow_clients")]
     pub request_id: String,
+    #[allow(dead_code, reason = "read in the api crate; not in slow_clients")]
     pub content_type: String,
     body: futures::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
     buffer: String,
     /// Where the unread part of `buffer` starts (avoids moving large buffers per frame).
     read: usize,
-    pub comments: usize,
 }
 
 impl FrameReader {
@@ -265,7 +183,6 @@ impl FrameReader {
             body: response.bytes_stream().boxed(),
             buffer: String::new(),
             read: 0,
-            comments: 0,
         }
     }
 
@@ -290,8 +207,6 @@ impl FrameReader {
                         id = Some(rest.to_owned());
                     } else if let Some(rest) = line.strip_prefix("data: ") {
                         data = Some(serde_json::from_str(rest).expect("data is JSON"));
-                    } else if line.starts_with(':') {
-                        self.comments += 1;
                     }
                 }
                 if let (Some(event), Some(data)) = (event, data) {
@@ -320,13 +235,4 @@ impl FrameReader {
         }
         frames
     }
-}
-
-/// The frame kinds in order, heartbeats left out.
-pub fn kinds(frames: &[Frame]) -> Vec<String> {
-    frames
-        .iter()
-        .filter(|frame| frame.event != "heartbeat")
-        .map(Frame::kind)
-        .collect()
 }

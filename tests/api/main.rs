@@ -1,8 +1,11 @@
 //! HTTP API suite: the real app on a random port, every case against both stores.
-#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub, dead_code)]
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 #[path = "../support/mod.rs"]
 mod support;
+
+#[path = "../support/port.rs"]
+mod port;
 
 mod admin;
 mod auth;
@@ -16,6 +19,7 @@ mod openapi;
 mod operations;
 mod resume;
 mod schema;
+mod shortcuts;
 mod stream;
 
 /// Runs each case (an `async fn(StoreKind)`) against the memory store and JetStream.

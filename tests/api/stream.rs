@@ -6,7 +6,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tidings::settings::StoreKind;
 
-use crate::helpers::{FrameReader, TestApp, kinds, mars};
+use crate::helpers::{FrameReader, TestApp, mars};
+use crate::shortcuts::kinds;
 
 const SECOND: Duration = Duration::from_secs(1);
 

@@ -1,5 +1,6 @@
-//! Test harness shared by every integration test binary: real `nats-server` processes on
-//! ephemeral loopback ports with their own temporary store directories.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+//! Test harness shared by the test binaries that start their own `nats-server` (api, store,
+//! harness, slow_clients): real servers on ephemeral loopback ports with their own temporary
+//! store directories. `port.rs` beside it is included on its own by the crates that need it.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 pub mod nats;

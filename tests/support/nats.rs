@@ -3,7 +3,7 @@
 //! The binary comes from `NATS_SERVER_BIN` or `PATH`; a missing binary fails the test with
 //! the install hint, never a silent skip.
 
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -16,14 +16,6 @@ fn binary() -> PathBuf {
     std::env::var_os("NATS_SERVER_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("nats-server"))
-}
-
-/// A port nobody listens on right now (the OS picks it; we release it for the server).
-pub fn free_loopback_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free loopback port")
 }
 
 fn accepts_connections(port: u16) -> bool {
@@ -107,6 +99,7 @@ impl NatsServer {
         }
     }
 
+    #[allow(dead_code, reason = "used by the harness crate only")]
     pub fn port(&self) -> u16 {
         self.port
     }
@@ -115,6 +108,7 @@ impl NatsServer {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
+    #[allow(dead_code, reason = "used by the harness crate only")]
     pub fn store_dir(&self) -> &Path {
         self.store.path()
     }
@@ -128,6 +122,7 @@ impl NatsServer {
     }
 
     /// Starts the server again on the same port with the same store.
+    #[allow(dead_code, reason = "used by the harness and store crates only")]
     pub fn restart(&mut self) {
         self.kill();
         self.spawn();
