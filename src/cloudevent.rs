@@ -173,6 +173,31 @@ pub fn render_audit(message: &StoredMessage, settings: &CloudEventSettings) -> O
         .map(|value| Bytes::from(value.to_string()))
 }
 
+/// A destination's test event (`POST /api/v1/destinations/{id}/test`): type
+/// `<prefix>tidings.test`, data naming the destination. `id` is made by the caller, unique
+/// per send, so a receiver's de-duplication by `webhook-id` never swallows a test.
+pub fn render_test(
+    id: &str,
+    destination_id: &str,
+    time: chrono::DateTime<chrono::Utc>,
+    settings: &CloudEventSettings,
+) -> Option<Bytes> {
+    let event = EventBuilderV10::new()
+        .id(id)
+        .ty(format!("{}tidings.test", settings.type_prefix))
+        .source(settings.base_url.trim_end_matches('/'))
+        .time(time)
+        .data(
+            "application/json",
+            json!({"destination_id": destination_id, "message": "Tidings test event"}),
+        )
+        .build()
+        .ok()?;
+    serde_json::to_value(&event)
+        .ok()
+        .map(|value| Bytes::from(value.to_string()))
+}
+
 /// The name audit record ids carry before their `@`.
 const AUDIT_NAME: &str = "audit";
 /// Audit record types: `tidings.audit.<operation>`.

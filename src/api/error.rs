@@ -115,6 +115,12 @@ pub enum DestinationError {
     /// 409: other changes kept landing in between; nothing was changed.
     #[error("destination {0} changed concurrently; nothing was changed, try again")]
     Busy(String),
+    /// 409 `DESTINATION_DISABLED`: nothing is sent to a disabled destination.
+    #[error("Destination {0} is disabled; enable it first")]
+    Disabled(String),
+    /// 500: the stored destination cannot make a request (validation should have refused it).
+    #[error("the destination cannot be sent to: {0}")]
+    Unsendable(String),
     /// 500: the system gave no randomness for an id or a key.
     #[error("no randomness available for a new id or key")]
     NoRandomness,
@@ -279,7 +285,8 @@ fn destination_status(error: &DestinationError) -> StatusCode {
             StatusCode::BAD_REQUEST
         }
         DestinationError::NotFound(_) => StatusCode::NOT_FOUND,
-        DestinationError::Busy(_) => StatusCode::CONFLICT,
+        DestinationError::Busy(_) | DestinationError::Disabled(_) => StatusCode::CONFLICT,
+        DestinationError::Unsendable(_) => StatusCode::INTERNAL_SERVER_ERROR,
         DestinationError::NoRandomness => StatusCode::INTERNAL_SERVER_ERROR,
         DestinationError::Registry(RegistryError::Store(error)) => store_status(error),
         DestinationError::Registry(_) => StatusCode::INTERNAL_SERVER_ERROR,

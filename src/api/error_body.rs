@@ -230,6 +230,8 @@ fn destination(error: &DestinationError) -> Map<String, Value> {
         }
         DestinationError::NotFound(_) => ("DESTINATION_NOT_FOUND", "destination_not_found"),
         DestinationError::Busy(_) => ("CONFLICT", "conflict"),
+        DestinationError::Disabled(_) => ("DESTINATION_DISABLED", "destination_disabled"),
+        DestinationError::Unsendable(_) => ("DESTINATION_UNSENDABLE", "destination_unsendable"),
         DestinationError::Registry(RegistryError::Store(StoreError::Unavailable(_))) => {
             return standard(
                 "SERVICE_UNAVAILABLE",

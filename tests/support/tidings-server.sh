@@ -1,12 +1,13 @@
 # Sourced by the end-to-end scripts (tests/compat, tests/contract): one Tidings on loopback
 # with the memory store and none of the caller's TIDINGS* settings, stopped on exit.
 
-# start_tidings BIN PORT LOG: sets SERVER_PID.
+# start_tidings BIN PORT LOG [NAME=VALUE...]: sets SERVER_PID; the extra assignments are
+# settings of this run (e.g. TIDINGS__DELIVERY__ALLOW_PRIVATE_NETWORKS=true).
 start_tidings() {
   local name
   for name in $(compgen -e | grep '^TIDINGS' || true); do unset "$name"; done
-  TIDINGS__LISTEN="127.0.0.1:$2" TIDINGS__BASE_URL="http://127.0.0.1:$2" TIDINGS__STORE__KIND=memory \
-    "$1" >"$3" 2>&1 &
+  env TIDINGS__LISTEN="127.0.0.1:$2" TIDINGS__BASE_URL="http://127.0.0.1:$2" TIDINGS__STORE__KIND=memory \
+    "${@:4}" "$1" >"$3" 2>&1 &
   SERVER_PID=$!
 }
 

@@ -5,10 +5,12 @@
 
 mod lifecycle;
 mod read;
+mod test_send;
 mod write;
 
 pub(crate) use lifecycle::{disable, enable, rotate_secret};
 pub(crate) use read::{get, list};
+pub(crate) use test_send::test;
 pub(crate) use write::{create, delete, patch};
 
 use axum::http::{HeaderMap, header};
