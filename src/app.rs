@@ -10,6 +10,8 @@ use tokio_util::sync::CancellationToken;
 use crate::api::{self, AppState};
 use crate::auth::{AuthSetupError, Authenticator};
 use crate::cloudevent::CloudEventSettings;
+use crate::delivery::address::AddressPolicy;
+use crate::delivery::attempt::{AttemptError, Attempter};
 use crate::delivery::registry::Registry;
 use crate::metrics::Metrics;
 use crate::schema::{Catalog, EventSchema, SchemaError};
@@ -29,6 +31,8 @@ pub enum AppError {
         address: String,
         source: std::io::Error,
     },
+    #[error("cannot build the delivery client: {0}")]
+    Delivery(#[source] AttemptError),
     #[error("invalid auth settings: {0}")]
     Auth(#[source] AuthSetupError),
 }
@@ -106,6 +110,10 @@ impl App {
             settings.delivery.destinations_bucket.clone(),
             settings.store.jetstream.replicas,
         );
+        let attempter = Attempter::new(AddressPolicy {
+            allow_private_networks: settings.delivery.allow_private_networks,
+        })
+        .map_err(AppError::Delivery)?;
         let state = AppState {
             catalog,
             store,
@@ -116,6 +124,7 @@ impl App {
             metrics,
             shutdown,
             destinations,
+            attempter,
         };
         Ok(Self {
             listener,

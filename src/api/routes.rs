@@ -227,6 +227,13 @@ fn destination_routes() -> Vec<Entry> {
             delivery_doc("Rotate the signing secret", delivery::destination_rotate),
             post(destinations::rotate_secret),
         ),
+        entry(
+            Method::POST,
+            "/api/v1/destinations/{id}/test",
+            owners(Some("destination_test")),
+            delivery_doc("Send a signed test event now", delivery::destination_test),
+            post(destinations::test),
+        ),
     ]
 }
 

@@ -7,6 +7,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::error::ApiError;
 use crate::auth::Authenticator;
+use crate::delivery::attempt::Attempter;
 use crate::delivery::registry::Registry;
 use crate::metrics::Metrics;
 use crate::schema::{Catalog, EventSchema};
@@ -28,6 +29,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Push-delivery destinations.
     pub destinations: Registry,
+    /// Makes webhook attempts (one guarded HTTP client for the process).
+    pub attempter: Attempter,
 }
 
 impl AppState {

@@ -766,7 +766,8 @@ fn example(
             "/api/v1/destinations/{id}"
             | "/api/v1/destinations/{id}/disable"
             | "/api/v1/destinations/{id}/enable"
-            | "/api/v1/destinations/{id}/rotate-secret",
+            | "/api/v1/destinations/{id}/rotate-secret"
+            | "/api/v1/destinations/{id}/test",
         ) => {
             let body = (method == "PATCH").then(|| json!({"name": "x"}));
             (path.replace("{id}", destination), body)

@@ -125,6 +125,16 @@ pub(crate) fn destination_rotate() -> Details {
     }
 }
 
+pub(crate) fn destination_test() -> Details {
+    let mut responses = answer("200", "The attempt record (also of a failed attempt)", "Attempt");
+    responses.extend(errors(&[("409", "The destination is disabled", "Error")]));
+    Details {
+        parameters: vec![id()],
+        body: None,
+        responses,
+    }
+}
+
 /// The schemas the destination routes name.
 pub(super) fn schemas() -> Map<String, Value> {
     let string = json!({"type": "string"});
@@ -183,6 +193,14 @@ pub(super) fn schemas() -> Map<String, Value> {
         (
             "DestinationDeleted".to_owned(),
             json!({"type": "object", "required": ["success", "message", "request_id", "id", "cancelled"], "properties": {"success": {"type": "boolean"}, "message": string, "request_id": string, "id": string, "cancelled": {"type": "integer"}, "dry_run": {"type": "boolean"}}}),
+        ),
+        (
+            "Attempt".to_owned(),
+            json!({"type": "object", "required": ["attempt", "trigger", "delivered_at", "duration_ms", "status"], "properties": {
+                "attempt": {"type": "integer"}, "trigger": {"enum": ["scheduled", "manual", "replay", "test"]}, "delivered_at": string, "duration_ms": {"type": "integer"},
+                "status": {"enum": ["success", "failed"]}, "response_status_code": {"type": ["integer", "null"]}, "response_body": {"type": ["string", "null"]},
+                "response_body_truncated": {"type": "boolean"}, "error": {"enum": [null, "timeout", "connect", "dns", "tls", "redirect", "blocked_address", "gone"]}
+            }}),
         ),
         (
             "RotateSecret".to_owned(),
