@@ -16,7 +16,7 @@ const JITTER_SHARE: f64 = 0.2;
 /// - `schedule`: the destination's delays between attempts (attempts = 1 + delays).
 /// - `failed_attempts`: failed attempts so far, the one just made included; `0` means nothing
 ///   failed, so there is nothing to retry (`None`).
-/// - `retry_after`: what the last response asked for (`Outcome::retry_after`). It
+/// - `retry_after`: what the last response asked for ([`super::Outcome::retry_after`]). It
 ///   replaces the schedule's delay, unjittered since the receiver named it, and capped at
 ///   [`MAX_RETRY_AFTER`]; it never adds an attempt the schedule does not have.
 /// - `jitter`: a uniform random number in `[-1, 1]` (clamped; not finite counts as `0`),
