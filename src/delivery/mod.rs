@@ -2,6 +2,7 @@
 //! address guard every outbound request passes, and Standard Webhooks signing.
 
 pub mod address;
+pub mod attempt;
 pub mod destination;
 pub mod registry;
 pub mod signature;
