@@ -22,11 +22,19 @@ fn test_id() -> Option<String> {
     let bytes = random_bytes::<16>()?;
     Some(format!(
         "test_{}",
-        bytes.iter().map(|byte| format!("{byte:02x}")).collect::<String>()
+        bytes
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect::<String>()
     ))
 }
 
-async fn send(state: &AppState, caller: &Caller, raw_id: &str, body: &[u8]) -> Result<Value, ApiError> {
+async fn send(
+    state: &AppState,
+    caller: &Caller,
+    raw_id: &str,
+    body: &[u8],
+) -> Result<Value, ApiError> {
     refuse_body(body)?;
     let destination = visible(state, caller, raw_id).await?;
     if destination.state == Lifecycle::Disabled {
@@ -66,8 +74,21 @@ pub(crate) async fn test(
     let result = send(&state, &caller, &raw_id, &body).await;
     let outcome = result
         .as_ref()
-        .map(|record| format!("Test sent to {raw_id}: {}", record["status"].as_str().unwrap_or("?")))
+        .map(|record| {
+            format!(
+                "Test sent to {raw_id}: {}",
+                record["status"].as_str().unwrap_or("?")
+            )
+        })
         .map_err(|error| ApiError::Rejected(error.status(), error.to_string()));
-    audit(&state, &request, "destination_test", &raw_id, false, &outcome).await;
+    audit(
+        &state,
+        &request,
+        "destination_test",
+        &raw_id,
+        false,
+        &outcome,
+    )
+    .await;
     result.map(Json)
 }

@@ -126,7 +126,11 @@ pub(crate) fn destination_rotate() -> Details {
 }
 
 pub(crate) fn destination_test() -> Details {
-    let mut responses = answer("200", "The attempt record (also of a failed attempt)", "Attempt");
+    let mut responses = answer(
+        "200",
+        "The attempt record (also of a failed attempt)",
+        "Attempt",
+    );
     responses.extend(errors(&[("409", "The destination is disabled", "Error")]));
     Details {
         parameters: vec![id()],
