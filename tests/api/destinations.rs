@@ -495,3 +495,91 @@ pub async fn instances_share_destinations() {
     second.stop().await;
     first.stop().await;
 }
+
+/// A receiver on 127.0.0.1 that answers every request with `status` and counts them.
+async fn receiver(status: u16) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let count = std::sync::Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    let app = axum::Router::new().fallback(move || {
+        let seen = seen.clone();
+        async move {
+            seen.fetch_add(1, Ordering::SeqCst);
+            axum::http::StatusCode::from_u16(status).unwrap()
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (port, count)
+}
+
+pub async fn a_test_send_answers_with_its_attempt_even_when_the_receiver_fails(kind: StoreKind) {
+    use std::sync::atomic::Ordering;
+    let app = TestApp::spawn(kind).await;
+    let (port, count) = receiver(500).await;
+    let created = create(&app, body(&hook(port))).await;
+    let path = format!("/api/v1/destinations/{}", created["id"].as_str().unwrap());
+    let response = send(&app, reqwest::Method::POST, &format!("{path}/test"), None).await;
+    assert_eq!(response.status(), 200);
+    let attempt: Value = response.json().await.unwrap();
+    assert_eq!(
+        (
+            attempt["status"].as_str(),
+            attempt["response_status_code"].as_u64()
+        ),
+        (Some("failed"), Some(500))
+    );
+    assert_eq!(
+        (attempt["trigger"].as_str(), attempt["attempt"].as_u64()),
+        (Some("test"), Some(1))
+    );
+    assert!(
+        attempt["error"].is_null(),
+        "a response arrived: no error class"
+    );
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+    send(
+        &app,
+        reqwest::Method::POST,
+        &format!("{path}/disable"),
+        None,
+    )
+    .await;
+    let (status, code, _) =
+        refusal(send(&app, reqwest::Method::POST, &format!("{path}/test"), None).await).await;
+    assert_eq!((status, code.as_str()), (409, "DESTINATION_DISABLED"));
+    assert_eq!(
+        count.load(Ordering::SeqCst),
+        1,
+        "nothing sent to a disabled destination"
+    );
+    let closed = create(&app, body(&hook(free_port()))).await;
+    let attempt: Value = send(
+        &app,
+        reqwest::Method::POST,
+        &format!(
+            "/api/v1/destinations/{}/test",
+            closed["id"].as_str().unwrap()
+        ),
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        (attempt["status"].as_str(), attempt["error"].as_str()),
+        (Some("failed"), Some("connect"))
+    );
+    app.stop().await;
+}
+
+/// A loopback port nobody listens on (bound, then released).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

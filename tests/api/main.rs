@@ -153,6 +153,7 @@ both_stores!(destination_cases => destinations:
     private_and_metadata_addresses_are_refused,
     destinations_page_newest_first_and_filter,
     every_destination_change_is_audited_without_secrets,
+    a_test_send_answers_with_its_attempt_even_when_the_receiver_fails,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
