@@ -182,7 +182,9 @@ pub enum AttemptError {
     Attribute(&'static str),
 }
 
-/// Makes attempts: the address policy, and the guarded client it goes out with.
+/// Makes attempts: the address policy, and the guarded client it goes out with. Build one
+/// and share it (clones share the client's connection pool), so that attempts to one
+/// receiver reuse connections instead of a TCP and TLS handshake each.
 #[derive(Debug, Clone)]
 pub struct Attempter {
     policy: AddressPolicy,

@@ -143,16 +143,20 @@ pub(super) fn classify(error: &reqwest::Error, https: bool) -> ErrorClass {
     }
 }
 
+/// Whether an I/O error of `kind` is among the causes of `error`. An `io::Error`'s `source`
+/// skips the error it wraps (it answers that error's own source), so wrapped I/O errors are
+/// entered through `get_ref`: reqwest's connector wraps tokio-rustls's error that way.
 fn io_kind_in_chain(error: &reqwest::Error, kind: io::ErrorKind) -> bool {
     let mut cause = error.source();
     while let Some(inner) = cause {
-        if inner
-            .downcast_ref::<io::Error>()
-            .is_some_and(|io| io.kind() == kind)
-        {
-            return true;
-        }
-        cause = inner.source();
+        cause = match inner.downcast_ref::<io::Error>() {
+            Some(io) if io.kind() == kind => return true,
+            Some(io) => match io.get_ref() {
+                Some(wrapped) => Some(wrapped as &(dyn std::error::Error + 'static)),
+                None => None,
+            },
+            None => inner.source(),
+        };
     }
     false
 }
