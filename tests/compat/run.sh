@@ -15,20 +15,9 @@ VENV="${PYAVISO_VENV:-$HOME/.cache/tidings/pyaviso-venv}"
 VERSION="${PYAVISO_VERSION:-2.4.2}"
 PY="$VENV/bin/python"
 
-have_client() {
-  [ -x "$PY" ] && "$PY" - "$VERSION" <<'EOF' >/dev/null 2>&1
-import sys
-from importlib.metadata import version
-sys.exit(0 if version("pyaviso") == sys.argv[1] else 1)
-EOF
-}
-
-if ! have_client; then
-  echo "compat: installing pyaviso==$VERSION into $VENV"
-  [ -x "$PY" ] || python3 -m venv "$VENV" || { rm -rf "$VENV"; python3 -m venv "$VENV"; }
-  "$PY" -m pip install --quiet --disable-pip-version-check "pyaviso==$VERSION"
-  have_client || { echo "compat: pyaviso==$VERSION did not install" >&2; exit 2; }
-fi
+# shellcheck source=../support/venv.sh
+source "$HERE/../support/venv.sh"
+ensure_package "$VENV" pyaviso "$VERSION" compat || exit 2
 
 PORT="$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 URL="http://127.0.0.1:$PORT"

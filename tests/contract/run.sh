@@ -48,20 +48,9 @@ export NO_PROXY="127.0.0.1,localhost" no_proxy="127.0.0.1,localhost"
 # (SCHEMATHESIS_TELEMETRY is a 3.x setting; 4.x has no telemetry. Kept as a guard.)
 export SCHEMATHESIS_TELEMETRY=false PYTHONDONTWRITEBYTECODE=1
 
-have_client() {
-  [ -x "$PY" ] && "$PY" - "$VERSION" <<'EOF' >/dev/null 2>&1
-import sys
-from importlib.metadata import version
-sys.exit(0 if version("schemathesis") == sys.argv[1] else 1)
-EOF
-}
-
-if ! have_client; then
-  echo "contract: installing schemathesis==$VERSION into $VENV"
-  [ -x "$PY" ] || python3 -m venv "$VENV" || { rm -rf "$VENV"; python3 -m venv "$VENV"; }
-  "$PY" -m pip install --quiet --disable-pip-version-check "schemathesis==$VERSION" || fail
-  have_client || { echo "contract: schemathesis==$VERSION did not install" >&2; fail; }
-fi
+# shellcheck source=../support/venv.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../support/venv.sh"
+ensure_package "$VENV" schemathesis "$VERSION" contract || fail
 
 PORT="$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 URL="http://127.0.0.1:$PORT"

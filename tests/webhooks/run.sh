@@ -15,20 +15,9 @@ VENV="${WEBHOOKS_VENV:-$HOME/.cache/tidings/webhooks-venv}"
 VERSION=1.1.0
 PY="$VENV/bin/python"
 
-have_library() {
-  [ -x "$PY" ] && "$PY" - "$VERSION" <<'PYEOF' >/dev/null 2>&1
-import sys
-from importlib.metadata import version
-sys.exit(0 if version("standardwebhooks") == sys.argv[1] else 1)
-PYEOF
-}
-
-if ! have_library; then
-  echo "webhooks: installing standardwebhooks==$VERSION into $VENV"
-  [ -x "$PY" ] || python3 -m venv "$VENV" || { rm -rf "$VENV"; python3 -m venv "$VENV"; }
-  "$PY" -m pip install --quiet --disable-pip-version-check "standardwebhooks==$VERSION"
-  have_library || { echo "webhooks: standardwebhooks==$VERSION did not install" >&2; exit 2; }
-fi
+# shellcheck source=../support/venv.sh
+source "$HERE/../support/venv.sh"
+ensure_package "$VENV" standardwebhooks "$VERSION" webhooks || exit 2
 
 PORT="$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 LOG="$(mktemp "${TMPDIR:-/tmp}/tidings-webhooks.XXXXXX.log")"

@@ -10,7 +10,7 @@ use axum::http::HeaderMap;
 use serde_json::Value;
 
 use super::write::with_secret;
-use super::{audit, json_body, visible};
+use super::{Audited, audited, json_body, visible};
 use crate::api::admin::{AdminRequest, refuse_body};
 use crate::api::error::{ApiError, DestinationError};
 use crate::api::guard::Caller;
@@ -55,12 +55,12 @@ async fn lifecycle(
         Lifecycle::Enabled => ("destination_enable", "enabled"),
     };
     let result = set_state(&state, &caller, &raw_id, &body, wanted).await;
-    let outcome = result
-        .as_ref()
-        .map(|_| format!("Destination {raw_id} {done}"))
-        .map_err(|error| ApiError::Rejected(error.status(), error.to_string()));
-    audit(&state, &request, operation, &raw_id, false, &outcome).await;
-    result.map(Json)
+    let call = Audited::call(operation, &raw_id);
+    audited(&state, &request, call, result, |_| {
+        format!("Destination {raw_id} {done}")
+    })
+    .await
+    .map(Json)
 }
 
 /// `POST /api/v1/destinations/{id}/disable`: nothing is sent; new deliveries still queue.
@@ -149,18 +149,10 @@ pub(crate) async fn rotate_secret(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let result = rotate(&state, &caller, &raw_id, &headers, &body).await;
-    let outcome = result
-        .as_ref()
-        .map(|_| format!("Destination {raw_id}: secret rotated"))
-        .map_err(|error| ApiError::Rejected(error.status(), error.to_string()));
-    audit(
-        &state,
-        &request,
-        "destination_rotate_secret",
-        &raw_id,
-        false,
-        &outcome,
-    )
-    .await;
-    result.map(Json)
+    let call = Audited::call("destination_rotate_secret", &raw_id);
+    audited(&state, &request, call, result, |_| {
+        format!("Destination {raw_id}: secret rotated")
+    })
+    .await
+    .map(Json)
 }

@@ -129,19 +129,45 @@ async fn check_address(state: &AppState, url: &str) -> Result<(), ApiError> {
     }
 }
 
-/// Records the outcome of a destination change in the audit trail.
-async fn audit(
+/// What the audit trail records of one destination call besides its outcome.
+struct Audited<'a> {
+    operation: &'static str,
+    target: &'a str,
+    dry_run: bool,
+}
+
+impl<'a> Audited<'a> {
+    fn call(operation: &'static str, target: &'a str) -> Self {
+        Self {
+            operation,
+            target,
+            dry_run: false,
+        }
+    }
+}
+
+/// Records `result` (worded by `message` when it succeeded) on the audit trail, refusals
+/// included, and hands it back.
+async fn audited<T>(
     state: &AppState,
     request: &AdminRequest,
-    operation: &str,
-    target: &str,
-    dry_run: bool,
-    outcome: &Result<String, ApiError>,
-) {
-    let result = match outcome {
-        Ok(message) => Ok(AdminAnswer::ok(message.clone(), &request.request_id)),
+    call: Audited<'_>,
+    result: Result<T, ApiError>,
+    message: impl FnOnce(&T) -> String,
+) -> Result<T, ApiError> {
+    let answer = match &result {
+        Ok(value) => Ok(AdminAnswer::ok(message(value), &request.request_id)),
         // The trail needs the status and the text only.
         Err(error) => Err(ApiError::Rejected(error.status(), error.to_string())),
     };
-    record_audit(state, request, operation, target, dry_run, &result).await;
+    record_audit(
+        state,
+        request,
+        call.operation,
+        call.target,
+        call.dry_run,
+        &answer,
+    )
+    .await;
+    result
 }

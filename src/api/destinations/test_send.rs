@@ -8,7 +8,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use serde_json::{Value, json};
 
-use super::{audit, visible};
+use super::{Audited, audited, visible};
 use crate::api::admin::{AdminRequest, refuse_body};
 use crate::api::error::{ApiError, DestinationError};
 use crate::api::guard::Caller;
@@ -72,23 +72,11 @@ pub(crate) async fn test(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let result = send(&state, &caller, &raw_id, &body).await;
-    let outcome = result
-        .as_ref()
-        .map(|record| {
-            format!(
-                "Test sent to {raw_id}: {}",
-                record["status"].as_str().unwrap_or("?")
-            )
-        })
-        .map_err(|error| ApiError::Rejected(error.status(), error.to_string()));
-    audit(
-        &state,
-        &request,
-        "destination_test",
-        &raw_id,
-        false,
-        &outcome,
-    )
-    .await;
-    result.map(Json)
+    let call = Audited::call("destination_test", &raw_id);
+    audited(&state, &request, call, result, |record| {
+        let status = record["status"].as_str().unwrap_or("?");
+        format!("Test sent to {raw_id}: {status}")
+    })
+    .await
+    .map(Json)
 }

@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{audit, checked_settings, json_body, owner_of, visible};
+use super::{Audited, audited, checked_settings, json_body, owner_of, visible};
 use crate::api::admin::{AdminRequest, DryRun};
 use crate::api::error::{ApiError, DestinationError};
 use crate::api::guard::Caller;
@@ -60,26 +60,15 @@ pub(crate) async fn create(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let result = register(&state, &caller, &headers, &body).await;
-    let (outcome, target) = match &result {
-        Ok((destination, _)) => (
-            Ok(format!("Destination {} created", destination.id)),
-            destination.id.to_string(),
-        ),
-        Err(error) => (
-            Err(ApiError::Rejected(error.status(), error.to_string())),
-            String::new(),
-        ),
-    };
-    audit(
-        &state,
-        &request,
-        "destination_create",
-        &target,
-        false,
-        &outcome,
-    )
-    .await;
-    let (destination, key) = result?;
+    let target = result.as_ref().map_or_else(
+        |_| String::new(),
+        |(destination, _)| destination.id.to_string(),
+    );
+    let call = Audited::call("destination_create", &target);
+    let (destination, key) = audited(&state, &request, call, result, |(destination, _)| {
+        format!("Destination {} created", destination.id)
+    })
+    .await?;
     let location = format!("/api/v1/destinations/{}", destination.id);
     let mut response = (StatusCode::CREATED, Json(with_secret(&destination, &key))).into_response();
     if let Ok(value) = HeaderValue::from_str(&location) {
@@ -118,20 +107,12 @@ pub(crate) async fn patch(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let result = change(&state, &caller, &raw_id, &headers, &body).await;
-    let outcome = result
-        .as_ref()
-        .map(|_| format!("Destination {raw_id} updated"))
-        .map_err(|error| ApiError::Rejected(error.status(), error.to_string()));
-    audit(
-        &state,
-        &request,
-        "destination_update",
-        &raw_id,
-        false,
-        &outcome,
-    )
-    .await;
-    Ok(Json(result?.view(chrono::Utc::now())))
+    let call = Audited::call("destination_update", &raw_id);
+    let destination = audited(&state, &request, call, result, |_| {
+        format!("Destination {raw_id} updated")
+    })
+    .await?;
+    Ok(Json(destination.view(chrono::Utc::now())))
 }
 
 async fn remove(
@@ -165,20 +146,15 @@ pub(crate) async fn delete(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let result = remove(&state, &caller, &raw_id, &dry, &body).await;
-    let outcome = result
-        .as_ref()
-        .map(|(message, _)| message.clone())
-        .map_err(|error| ApiError::Rejected(error.status(), error.to_string()));
-    audit(
-        &state,
-        &request,
-        "destination_delete",
-        &raw_id,
-        dry.requested(),
-        &outcome,
-    )
-    .await;
-    let (message, dry_run) = result?;
+    let call = Audited {
+        operation: "destination_delete",
+        target: &raw_id,
+        dry_run: dry.requested(),
+    };
+    let (message, dry_run) = audited(&state, &request, call, result, |(message, _)| {
+        message.clone()
+    })
+    .await?;
     let mut answer = json!({
         "success": true,
         "message": message,
