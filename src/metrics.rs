@@ -100,6 +100,21 @@ const NATS_RECONNECTS: Family = Family {
     help: "NATS reconnections after a loss",
     labels: &[],
 };
+const DELIVERY_ATTEMPTS: Family = Family {
+    name: "tidings_delivery_attempts_total",
+    help: "Webhook attempts by trigger and outcome (success, or the error class; failed: an answer that is not 2xx)",
+    labels: &["trigger", "outcome"],
+};
+const DELIVERY_ATTEMPT_DURATION: Family = Family {
+    name: "tidings_delivery_attempt_duration_seconds",
+    help: "Webhook attempt duration, request to the end of the (capped) answer",
+    labels: &["trigger"],
+};
+const DELIVERY_BLOCKED: Family = Family {
+    name: "tidings_delivery_addresses_blocked_total",
+    help: "Destination addresses refused by the address guard (registration, attempt)",
+    labels: &["stage"],
+};
 const BUILD_INFO: Family = Family {
     name: "tidings_build_info",
     help: "Build information (always 1)",
@@ -121,7 +136,25 @@ pub struct Metrics {
     pub replay_delivered: IntCounterVec,
     pub nats_connected: IntGauge,
     pub nats_reconnects: IntCounter,
+    pub delivery_attempts: IntCounterVec,
+    pub delivery_attempt_duration: HistogramVec,
+    pub delivery_blocked: IntCounterVec,
 }
+
+/// `trigger` label values of the delivery families.
+pub const DELIVERY_TRIGGERS: [&str; 4] = ["scheduled", "manual", "replay", "test"];
+/// `outcome` label values of `tidings_delivery_attempts_total`.
+pub const DELIVERY_OUTCOMES: [&str; 9] = [
+    "success",
+    "failed",
+    "timeout",
+    "connect",
+    "dns",
+    "tls",
+    "redirect",
+    "blocked_address",
+    "gone",
+];
 
 /// Registers a family built from `family`.
 // Names, help texts and labels are constants: a failure here is a programming error,
@@ -187,12 +220,29 @@ impl Metrics {
             replay_delivered: counter_vec(&registry, &REPLAY_DELIVERED),
             nats_connected: gauge(&registry, &NATS_CONNECTED),
             nats_reconnects: counter(&registry, &NATS_RECONNECTS),
+            delivery_attempts: counter_vec(&registry, &DELIVERY_ATTEMPTS),
+            delivery_attempt_duration: histogram_vec(&registry, &DELIVERY_ATTEMPT_DURATION),
+            delivery_blocked: counter_vec(&registry, &DELIVERY_BLOCKED),
             event_types: event_types.iter().cloned().collect(),
             registry,
         };
         metrics.create_event_type_series(event_types);
         metrics.create_store_series();
+        metrics.create_delivery_series();
         metrics
+    }
+
+    /// The series of each delivery trigger, outcome and guard stage.
+    fn create_delivery_series(&self) {
+        for trigger in DELIVERY_TRIGGERS {
+            for outcome in DELIVERY_OUTCOMES {
+                self.delivery_attempts
+                    .with_label_values(&[trigger, outcome]);
+            }
+        }
+        for stage in ["registration", "attempt"] {
+            self.delivery_blocked.with_label_values(&[stage]);
+        }
     }
 
     /// The series of each configured event type (and of `unknown` notify requests).

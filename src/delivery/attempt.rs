@@ -43,6 +43,18 @@ pub enum Trigger {
     Test,
 }
 
+impl Trigger {
+    /// The §5 name, also the metrics label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Scheduled => "scheduled",
+            Trigger::Manual => "manual",
+            Trigger::Replay => "replay",
+            Trigger::Test => "test",
+        }
+    }
+}
+
 /// §5 `status` of an attempt: only a 2xx answer is a success.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -113,6 +125,34 @@ pub struct AttemptRecord {
 /// Timestamps as every other API timestamp: RFC 3339, milliseconds, `Z`.
 fn rfc3339_millis<S: Serializer>(time: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(&time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
+
+impl AttemptRecord {
+    /// Counts and times this attempt (`tidings_delivery_attempts_total` and
+    /// `tidings_delivery_attempt_duration_seconds`; a blocked address also counts in
+    /// `tidings_delivery_addresses_blocked_total`).
+    pub fn observe(&self, metrics: &crate::metrics::Metrics) {
+        let outcome = match (self.status, self.error) {
+            (_, Some(class)) => class.as_str(),
+            (AttemptStatus::Success, None) => "success",
+            (AttemptStatus::Failed, None) => "failed",
+        };
+        let trigger = self.trigger.as_str();
+        metrics
+            .delivery_attempts
+            .with_label_values(&[trigger, outcome])
+            .inc();
+        metrics
+            .delivery_attempt_duration
+            .with_label_values(&[trigger])
+            .observe(self.duration_ms as f64 / 1000.0);
+        if self.error == Some(ErrorClass::BlockedAddress) {
+            metrics
+                .delivery_blocked
+                .with_label_values(&["attempt"])
+                .inc();
+        }
+    }
 }
 
 /// An attempt's record and what the response asks of the caller.

@@ -307,6 +307,11 @@ pub async fn private_and_metadata_addresses_are_refused(kind: StoreKind) {
             "{url}"
         );
     }
+    let metrics = closed.get_text("/metrics").await;
+    assert!(
+        metrics.contains(r#"tidings_delivery_addresses_blocked_total{stage="registration"} 6"#),
+        "every refusal counted"
+    );
     closed.stop().await;
     let open = TestApp::spawn(kind).await;
     create(&open, body(&hook(9))).await;
@@ -572,6 +577,13 @@ pub async fn a_test_send_answers_with_its_attempt_even_when_the_receiver_fails(k
         (attempt["status"].as_str(), attempt["error"].as_str()),
         (Some("failed"), Some("connect"))
     );
+    let metrics = app.get_text("/metrics").await;
+    for series in [
+        r#"tidings_delivery_attempts_total{outcome="failed",trigger="test"} 1"#,
+        r#"tidings_delivery_attempts_total{outcome="connect",trigger="test"} 1"#,
+    ] {
+        assert!(metrics.contains(series), "{series} in the metrics");
+    }
     app.stop().await;
 }
 

@@ -123,6 +123,11 @@ async fn check_address(state: &AppState, url: &str) -> Result<(), ApiError> {
     match policy.check_url_resolved(&url).await {
         Ok(_) => Ok(()),
         Err(error @ AddressError::Blocked { .. }) => {
+            state
+                .metrics
+                .delivery_blocked
+                .with_label_values(&["registration"])
+                .inc();
             Err(DestinationError::AddressBlocked(format!("url: {error}")).into())
         }
         Err(error) => Err(DestinationError::Invalid(format!("url: {error}")).into()),

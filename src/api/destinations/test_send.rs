@@ -60,6 +60,7 @@ async fn send(
         .attempt(&attempt)
         .await
         .map_err(|error| DestinationError::Unsendable(error.to_string()))?;
+    outcome.record.observe(&state.metrics);
     Ok(json!(outcome.record))
 }
 
