@@ -157,6 +157,11 @@ impl SubjectFilter {
         Ok(filter)
     }
 
+    /// The pattern at key position `position` (`None` past the last).
+    pub fn token(&self, position: usize) -> Option<&TokenPattern> {
+        self.tokens.get(position)
+    }
+
     /// How many key positions follow the base (0 for a whole-stream filter).
     pub fn positions(&self) -> usize {
         self.tokens.len()

@@ -1,9 +1,14 @@
-//! Push delivery (`../shared/DELIVERY.md`): destinations registered by operators, the
-//! address guard every outbound request passes, and Standard Webhooks signing.
+//! Push delivery (`../shared/DELIVERY.md`): destinations registered by operators
+//! (`destination`, `validate`, `registry`), which of them a notification goes to (`index`),
+//! delivery ids, the address guard every outbound request passes (`address`), Standard
+//! Webhooks signing (`signature`) and one attempt with its record (`attempt`). Routing,
+//! scheduled retries on JetStream and delivery records are not built yet.
 
 pub mod address;
 pub mod attempt;
+pub mod delivery_id;
 pub mod destination;
+pub mod index;
 pub mod registry;
 pub mod signature;
 pub mod validate;

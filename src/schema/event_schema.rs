@@ -59,7 +59,8 @@ impl IdentifierFilter {
         self.matches(&values, polygon.as_ref())
     }
 
-    /// Whether decoded tokens and a polygon pass.
+    /// Whether decoded tokens and a polygon pass: [`Self::admits`] for callers that decode a
+    /// subject once and check it against many filters (push-delivery routing).
     pub(crate) fn matches(&self, values: &[String], polygon: Option<&Polygon>) -> bool {
         self.subject.matches_values(values)
             && self.constraints.iter().all(|(position, constraint)| {
