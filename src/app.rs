@@ -37,6 +37,47 @@ pub enum AppError {
     Auth(#[source] AuthSetupError),
 }
 
+async fn bind(address: &str) -> Result<TcpListener, AppError> {
+    TcpListener::bind(address)
+        .await
+        .map_err(|source| AppError::Listen {
+            address: address.to_owned(),
+            source,
+        })
+}
+
+/// What every stream session shares.
+fn session_settings(settings: &Settings, metrics: &Arc<Metrics>) -> SessionSettings {
+    SessionSettings {
+        metrics: metrics.clone(),
+        watcher_buffer: settings.sse.watcher_buffer_bytes,
+        heartbeat: settings.sse.heartbeat,
+        max_duration: settings.sse.max_duration,
+        keep_alive: settings.sse.keep_alive,
+        cloudevents: CloudEventSettings {
+            base_url: settings.base_url.clone(),
+            type_prefix: settings.cloudevents.type_prefix.clone(),
+        },
+    }
+}
+
+/// The authenticator when auth is on; either way the log says who admin routes answer.
+fn authenticator(settings: &Settings) -> Result<Option<Arc<Authenticator>>, AppError> {
+    if settings.auth.enabled {
+        let authenticator = Authenticator::new(&settings.auth).map_err(AppError::Auth)?;
+        tracing::info!(mode = ?settings.auth.mode, "auth: enabled; admin routes need an admin role");
+        return Ok(Some(Arc::new(authenticator)));
+    }
+    if settings.admin.allow_unauthenticated_remote {
+        tracing::warn!(
+            "auth: disabled; admin routes open to every client (admin.allow_unauthenticated_remote)"
+        );
+    } else {
+        tracing::info!("auth: disabled; admin routes answer loopback clients only");
+    }
+    Ok(None)
+}
+
 pub struct App {
     listener: TcpListener,
     metrics_listener: Option<TcpListener>,
@@ -60,51 +101,14 @@ impl App {
             Some(_) => tracing::info!(urls = %settings.store.jetstream.url, "store: jetstream"),
         }
         spawn_reconciliation(store.clone(), shutdown.clone());
-        let listener = TcpListener::bind(&settings.listen)
-            .await
-            .map_err(|source| AppError::Listen {
-                address: settings.listen.clone(),
-                source,
-            })?;
+        let listener = bind(&settings.listen).await?;
         let metrics_listener = match &settings.metrics.listen {
-            Some(address) => {
-                Some(
-                    TcpListener::bind(address)
-                        .await
-                        .map_err(|source| AppError::Listen {
-                            address: address.clone(),
-                            source,
-                        })?,
-                )
-            }
+            Some(address) => Some(bind(address).await?),
             None => None,
         };
-        let session = SessionSettings {
-            metrics: metrics.clone(),
-            watcher_buffer: settings.sse.watcher_buffer_bytes,
-            heartbeat: settings.sse.heartbeat,
-            max_duration: settings.sse.max_duration,
-            keep_alive: settings.sse.keep_alive,
-            cloudevents: CloudEventSettings {
-                base_url: settings.base_url.clone(),
-                type_prefix: settings.cloudevents.type_prefix.clone(),
-            },
-        };
+        let session = session_settings(&settings, &metrics);
         let settings_max_connections = settings.sse.max_connections;
-        let auth = if settings.auth.enabled {
-            let authenticator = Authenticator::new(&settings.auth).map_err(AppError::Auth)?;
-            tracing::info!(mode = ?settings.auth.mode, "auth: enabled; admin routes need an admin role");
-            Some(Arc::new(authenticator))
-        } else {
-            if settings.admin.allow_unauthenticated_remote {
-                tracing::warn!(
-                    "auth: disabled; admin routes open to every client (admin.allow_unauthenticated_remote)"
-                );
-            } else {
-                tracing::info!("auth: disabled; admin routes answer loopback clients only");
-            }
-            None
-        };
+        let auth = authenticator(&settings)?;
         let destinations = Registry::new(
             store.clone(),
             settings.delivery.destinations_bucket.clone(),

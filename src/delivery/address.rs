@@ -7,11 +7,14 @@
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::Arc;
-use std::time::Duration;
+
+mod client;
+mod literal;
+
+pub use client::{GuardedResolver, USER_AGENT, address_error, client};
+pub use literal::literal_ip;
 
 use reqwest::Url;
-use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
 /// Where outbound requests may go: the `delivery.allow_private_networks` setting.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -236,71 +239,6 @@ fn in_prefix_v6(bits: u128, network: Ipv6Addr, length: u8) -> bool {
     bits & mask == u128::from(network)
 }
 
-/// The IP address `host` spells, in any form a URL parser (WHATWG) or `inet_aton` accepts:
-/// `127.0.0.1`, `2130706433`, `0x7f000001`, `0x7f.0.0.1`, `0177.0.0.1`, `127.1`, a trailing
-/// dot, `[::1]`, `::ffff:127.0.0.1`, `::ffff:7f00:1`, and IPv6 zone ids (`fe80::1%eth0`,
-/// `[fe80::1%25eth0]`; the zone names an interface, so the address before it is returned).
-/// `None` means `host` is a name, to be resolved.
-pub fn literal_ip(host: &str) -> Option<IpAddr> {
-    let unbracketed = host
-        .strip_prefix('[')
-        .and_then(|inner| inner.strip_suffix(']'));
-    let text = unbracketed.unwrap_or(host);
-    if text.contains(':') {
-        let address = match text.split_once('%') {
-            Some((_, "")) => return None,
-            Some((address, _zone)) => address,
-            None => text,
-        };
-        return address.parse::<Ipv6Addr>().ok().map(IpAddr::V6);
-    }
-    if unbracketed.is_some() {
-        return None;
-    }
-    ipv4_literal(text).map(IpAddr::V4)
-}
-
-/// The WHATWG IPv4 parser: one to four parts, each decimal, `0x` hex or `0` octal; all but
-/// the last at most 255, the last filling the remaining bytes.
-fn ipv4_literal(text: &str) -> Option<Ipv4Addr> {
-    let text = text.strip_suffix('.').unwrap_or(text);
-    let mut numbers = [0_u64; 4];
-    let mut count = 0;
-    for part in text.split('.') {
-        *numbers.get_mut(count)? = ipv4_number(part)?;
-        count += 1;
-    }
-    let (last, leading) = numbers[..count].split_last()?;
-    let last_bits = 8 * (4 - leading.len());
-    if leading.iter().any(|number| *number > 255) || last >> last_bits != 0 {
-        return None;
-    }
-    let high = leading
-        .iter()
-        .enumerate()
-        .fold(0_u64, |bits, (index, number)| {
-            bits | number << (24 - 8 * index)
-        });
-    u32::try_from(high | last).ok().map(Ipv4Addr::from)
-}
-
-/// One IPv4 part. `0x` alone is zero, as WHATWG reads it; digits must all be valid, since
-/// `from_str_radix` alone would also take a sign.
-fn ipv4_number(part: &str) -> Option<u64> {
-    let (digits, radix) = match part.strip_prefix("0x").or_else(|| part.strip_prefix("0X")) {
-        Some(hex) => (hex, 16),
-        None if part.len() > 1 && part.starts_with('0') => (&part[1..], 8),
-        None => (part, 10),
-    };
-    if digits.is_empty() {
-        return (radix == 16).then_some(0);
-    }
-    if !digits.chars().all(|digit| digit.is_digit(radix)) {
-        return None;
-    }
-    u64::from_str_radix(digits, radix).ok()
-}
-
 /// Why a destination URL or host may not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum AddressError {
@@ -436,80 +374,10 @@ fn is_localhost_name(host: &str) -> bool {
             && name[name.len() - suffix.len()..].eq_ignore_ascii_case(suffix))
 }
 
-/// `User-Agent` of every delivery request (DELIVERY.md §4).
-pub const USER_AGENT: &str = concat!("Tidings/", env!("CARGO_PKG_VERSION"));
-/// Idle connections kept per receiver host: enough for bursts to one destination, while
-/// thousands of destinations cannot pin thousands of sockets each.
-const MAX_IDLE_PER_HOST: usize = 8;
-/// Idle connections are closed after this, before most servers' own keep-alive cut.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// A `reqwest` resolver that resolves through [`AddressPolicy::resolve`], so a connection is
-/// only ever made to an allowed address found at connection time (DNS rebinding between the
-/// check and the request cannot bypass it). reqwest calls it only for names: IP literals in
-/// the URL skip resolvers, hence [`AddressPolicy::check_url`] before each request.
-#[derive(Debug, Clone, Copy)]
-pub struct GuardedResolver {
-    policy: AddressPolicy,
-}
-
-impl GuardedResolver {
-    /// A resolver that applies `policy` to every answer.
-    pub fn new(policy: AddressPolicy) -> Self {
-        Self { policy }
-    }
-}
-
-impl Resolve for GuardedResolver {
-    fn resolve(&self, name: Name) -> Resolving {
-        Box::pin(resolve_guarded(self.policy, name))
-    }
-}
-
-async fn resolve_guarded(
-    policy: AddressPolicy,
-    name: Name,
-) -> Result<Addrs, Box<dyn std::error::Error + Send + Sync>> {
-    // Port 0: reqwest replaces it with the URL's port or the scheme's default.
-    let allowed = policy.resolve(name.as_str(), 0).await?;
-    Ok(Box::new(allowed.into_iter()))
-}
-
-/// The HTTP client deliveries go out with: [`GuardedResolver`] for every name, no redirects
-/// (a 3xx is the attempt's outcome, and following one would reach an unchecked host), no
-/// proxy (a proxy would connect on our behalf to an address we never saw, and the
-/// `HTTP_PROXY` variables would otherwise apply), `timeout` for the whole request, a bounded
-/// idle pool and `User-Agent: Tidings/<version>`.
-///
-/// Callers must still run [`AddressPolicy::check_url`] on each URL before each request: the
-/// resolver never sees IP literals.
-pub fn client(policy: AddressPolicy, timeout: Duration) -> reqwest::Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .dns_resolver(Arc::new(GuardedResolver::new(policy)))
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .timeout(timeout)
-        .pool_max_idle_per_host(MAX_IDLE_PER_HOST)
-        .pool_idle_timeout(IDLE_TIMEOUT)
-        .user_agent(USER_AGENT)
-        .build()
-}
-
-/// The guard's refusal inside a failed request, if that is why it failed: tells an attempt's
-/// `blocked_address` (or `dns`) error from a plain connection failure.
-pub fn address_error(error: &reqwest::Error) -> Option<&AddressError> {
-    let mut cause = std::error::Error::source(error);
-    while let Some(inner) = cause {
-        if let Some(found) = inner.downcast_ref::<AddressError>() {
-            return Some(found);
-        }
-        cause = inner.source();
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     const CLOSED: AddressPolicy = AddressPolicy {
