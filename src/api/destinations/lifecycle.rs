@@ -2,16 +2,15 @@
 
 use std::time::Duration;
 
-use axum::Extension;
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use serde_json::Value;
 
 use super::write::with_secret;
-use super::{Audited, audited, json_body, visible};
-use crate::api::admin::{AdminRequest, refuse_body};
+use super::{Audited, OneDestination, audited, json_body, visible};
+use crate::api::admin::refuse_body;
 use crate::api::error::{ApiError, DestinationError};
 use crate::api::guard::Caller;
 use crate::api::state::AppState;
@@ -44,12 +43,15 @@ async fn set_state(
 
 async fn lifecycle(
     state: AppState,
-    caller: Caller,
-    request: AdminRequest,
-    raw_id: String,
+    one: OneDestination,
     body: Bytes,
     wanted: Lifecycle,
 ) -> Result<Json<Value>, ApiError> {
+    let OneDestination {
+        caller,
+        request,
+        raw_id,
+    } = one;
     let (operation, done) = match wanted {
         Lifecycle::Disabled => ("destination_disable", "disabled"),
         Lifecycle::Enabled => ("destination_enable", "enabled"),
@@ -66,23 +68,19 @@ async fn lifecycle(
 /// `POST /api/v1/destinations/{id}/disable`: nothing is sent; new deliveries still queue.
 pub(crate) async fn disable(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    request: AdminRequest,
-    Path(raw_id): Path<String>,
+    one: OneDestination,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    lifecycle(state, caller, request, raw_id, body, Lifecycle::Disabled).await
+    lifecycle(state, one, body, Lifecycle::Disabled).await
 }
 
 /// `POST /api/v1/destinations/{id}/enable`.
 pub(crate) async fn enable(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    request: AdminRequest,
-    Path(raw_id): Path<String>,
+    one: OneDestination,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    lifecycle(state, caller, request, raw_id, body, Lifecycle::Enabled).await
+    lifecycle(state, one, body, Lifecycle::Enabled).await
 }
 
 /// `{"grace": "24h"}` (the body may be empty): how long the old keys keep signing.
@@ -142,9 +140,11 @@ async fn rotate(
 /// `POST /api/v1/destinations/{id}/rotate-secret` `{"grace": "24h"}`.
 pub(crate) async fn rotate_secret(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    request: AdminRequest,
-    Path(raw_id): Path<String>,
+    OneDestination {
+        caller,
+        request,
+        raw_id,
+    }: OneDestination,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {

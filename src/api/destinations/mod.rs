@@ -13,6 +13,8 @@ pub(crate) use read::{get, list};
 pub(crate) use test_send::test;
 pub(crate) use write::{create, delete, patch};
 
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use serde_json::Value;
 
@@ -24,6 +26,35 @@ use crate::auth::Access;
 use crate::delivery::address::{AddressError, AddressPolicy};
 use crate::delivery::destination::{Destination, DestinationId, Settings};
 use crate::delivery::validate::{self, Defaults, Invalid};
+
+/// What every route on one destination reads besides its body: who calls (for the
+/// ownership rule), the facts the audit trail records, and the id in the path.
+pub(crate) struct OneDestination {
+    caller: Caller,
+    request: AdminRequest,
+    raw_id: String,
+}
+
+impl FromRequestParts<AppState> for OneDestination {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Path(raw_id) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|rejection| ApiError::Rejected(rejection.status(), rejection.body_text()))?;
+        let Ok(request) = AdminRequest::from_request_parts(parts, state).await;
+        let caller = parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .unwrap_or_default();
+        Ok(Self {
+            caller,
+            request,
+            raw_id,
+        })
+    }
+}
 
 /// `<realm>/<username>` of an authenticated caller: what a destination records as owner.
 fn owner_of(caller: &Caller) -> Option<String> {

@@ -2,14 +2,13 @@
 //! the destination now, answered with the attempt record, also when the receiver fails.
 //! No delivery is created.
 
-use axum::Extension;
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde_json::{Value, json};
 
-use super::{Audited, audited, visible};
-use crate::api::admin::{AdminRequest, refuse_body};
+use super::{Audited, OneDestination, audited, visible};
+use crate::api::admin::refuse_body;
 use crate::api::error::{ApiError, DestinationError};
 use crate::api::guard::Caller;
 use crate::api::state::AppState;
@@ -67,9 +66,11 @@ async fn send(
 /// `POST /api/v1/destinations/{id}/test`.
 pub(crate) async fn test(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    request: AdminRequest,
-    Path(raw_id): Path<String>,
+    OneDestination {
+        caller,
+        request,
+        raw_id,
+    }: OneDestination,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let result = send(&state, &caller, &raw_id, &body).await;

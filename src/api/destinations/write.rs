@@ -3,12 +3,12 @@
 use axum::Extension;
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{Audited, audited, checked_settings, json_body, owner_of, visible};
+use super::{Audited, OneDestination, audited, checked_settings, json_body, owner_of, visible};
 use crate::api::admin::{AdminRequest, DryRun};
 use crate::api::error::{ApiError, DestinationError};
 use crate::api::guard::Caller;
@@ -100,9 +100,11 @@ async fn change(
 /// `PATCH /api/v1/destinations/{id}`: any creation field, validated the same.
 pub(crate) async fn patch(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    request: AdminRequest,
-    Path(raw_id): Path<String>,
+    OneDestination {
+        caller,
+        request,
+        raw_id,
+    }: OneDestination,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
@@ -139,9 +141,11 @@ async fn remove(
 /// how many deliveries not yet terminal end `cancelled`.
 pub(crate) async fn delete(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    request: AdminRequest,
-    Path(raw_id): Path<String>,
+    OneDestination {
+        caller,
+        request,
+        raw_id,
+    }: OneDestination,
     dry: DryRun,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
