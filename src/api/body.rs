@@ -1,10 +1,26 @@
 //! The body shared by notify, watch and replay, parsed the way aviso parses it: JSON
 //! whatever the `Content-Type`, a whitelist of top-level keys, then the typed shape.
 
+use axum::http::{HeaderMap, header};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::error::BodyError;
+
+/// Whether a request declares a JSON body (`application/json` or `application/*+json`):
+/// the routes that insist on it (wipe-stream, destination writes) so that a cross-site
+/// form post, which cannot declare it without a preflight, is never taken.
+pub(crate) fn declares_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|mime| {
+            let mime = mime.trim().to_ascii_lowercase();
+            mime == "application/json"
+                || (mime.starts_with("application/") && mime.ends_with("+json"))
+        })
+}
 
 /// Top-level keys a request may carry (the order aviso lists them in messages).
 pub const ALLOWED_FIELDS: [&str; 7] = [

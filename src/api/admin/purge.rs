@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -14,6 +14,7 @@ use super::answer::{
 use super::audit;
 use super::completion::to_completion;
 use super::context::AdminRequest;
+use crate::api::body::declares_json;
 use crate::api::error::ApiError;
 use crate::api::state::AppState;
 use crate::domain::StreamKey;
@@ -45,18 +46,6 @@ async fn announce_wipe(
         .await;
 }
 
-fn is_json_content_type(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split(';').next())
-        .is_some_and(|mime| {
-            let mime = mime.trim().to_ascii_lowercase();
-            mime == "application/json"
-                || (mime.starts_with("application/") && mime.ends_with("+json"))
-        })
-}
-
 #[derive(Deserialize)]
 struct WipeStream {
     stream_name: String,
@@ -69,7 +58,7 @@ async fn wipe_one(
     body: &[u8],
     dry_run: bool,
 ) -> (String, Result<AdminAnswer, ApiError>) {
-    if !is_json_content_type(headers) {
+    if !declares_json(headers) {
         let error = invalid("Content type error: expected Content-Type: application/json");
         return (String::new(), Err(error));
     }

@@ -14,11 +14,12 @@ pub(crate) use test_send::test;
 pub(crate) use write::{create, delete, patch};
 
 use axum::extract::{FromRequestParts, Path};
+use axum::http::HeaderMap;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, header};
 use serde_json::Value;
 
 use super::admin::{AdminAnswer, AdminRequest, record_audit};
+use super::body::declares_json;
 use super::error::{ApiError, DestinationError};
 use super::guard::{self, Caller};
 use super::state::AppState;
@@ -102,12 +103,7 @@ async fn visible(state: &AppState, caller: &Caller, raw: &str) -> Result<Destina
 /// A write's body: JSON, declared as such (a form post from a web page is no request of
 /// ours), or the `INVALID_DESTINATION` saying what is wrong.
 fn json_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
-    let declared = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split(';').next())
-        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
-    if !declared {
+    if !declares_json(headers) {
         return Err(
             DestinationError::Invalid("Content-Type must be application/json".to_owned()).into(),
         );
