@@ -164,7 +164,7 @@ pub struct Settings {
     pub headers: BTreeMap<String, String>,
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
-    #[serde(with = "schedule")]
+    #[serde(with = "crate::settings::duration_list")]
     pub schedule: Vec<Duration>,
     pub ordering: Ordering,
     pub format: Format,
@@ -212,30 +212,6 @@ impl Destination {
             "secret_ids": self.keys.iter().filter(|key| key.in_force(now)).map(|key| key.id.clone()).collect::<Vec<_>>(),
             "backlog": 0,
         })
-    }
-}
-
-/// The retry schedule stored as duration strings.
-mod schedule {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub(super) fn serialize<S: Serializer>(
-        delays: &[Duration],
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(delays.iter().map(|delay| super::duration_text(*delay)))
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Vec<Duration>, D::Error> {
-        let texts = Vec::<String>::deserialize(deserializer)?;
-        texts
-            .iter()
-            .map(|text| humantime::parse_duration(text).map_err(serde::de::Error::custom))
-            .collect()
     }
 }
 

@@ -14,7 +14,7 @@ pub struct DeliverySettings {
     #[serde(with = "humantime_serde")]
     pub default_timeout: Duration,
     /// The delays between attempts when a destination sets none.
-    #[serde(deserialize_with = "durations")]
+    #[serde(with = "duration_list")]
     pub default_schedule: Vec<Duration>,
     /// JetStream KV bucket of the destinations.
     pub destinations_bucket: String,
@@ -32,10 +32,27 @@ impl Default for DeliverySettings {
     }
 }
 
-/// `["5s", "5m", ...]`.
-fn durations<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<Duration>, D::Error> {
-    Vec::<String>::deserialize(deserializer)?
-        .iter()
-        .map(|text| humantime::parse_duration(text).map_err(serde::de::Error::custom))
-        .collect()
+/// A list of durations as `["5s", "5m", ...]`: the retry schedule here and in every stored
+/// destination, written the way the API shows durations.
+pub mod duration_list {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(delays: &[Duration], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(
+            delays
+                .iter()
+                .map(|delay| humantime::format_duration(*delay).to_string()),
+        )
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<Duration>, D::Error> {
+        Vec::<String>::deserialize(deserializer)?
+            .iter()
+            .map(|text| humantime::parse_duration(text).map_err(serde::de::Error::custom))
+            .collect()
+    }
 }

@@ -13,7 +13,7 @@ mod tests;
 mod validate;
 
 pub use access::{AdminSettings, AuthMode, AuthSettings, MIN_JWT_SECRET_BYTES, MetricsSettings};
-pub use delivery::DeliverySettings;
+pub use delivery::{DeliverySettings, duration_list};
 pub use root::{Settings, SettingsError};
 pub use serving::{CloudEventSettings, HttpSettings, ReplaySettings, SseSettings};
 pub use storage::{
