@@ -3,7 +3,7 @@
 //! routing one notification decodes its subject once and checks only the subscriptions
 //! that can match: the cost grows with the matching destinations, not the registered ones.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::destination::{Destination, DestinationId, State};
 use crate::domain::{Polygon, StreamKey};
@@ -20,11 +20,12 @@ struct Entry {
     filter: IdentifierFilter,
 }
 
-/// The subscriptions of one stream, by the first key's fixed value (`None`: any value).
+/// The subscriptions of one stream: by the first key's fixed value, and those that take any.
 #[derive(Debug, Default)]
 struct StreamIndex {
     positions: usize,
-    by_first: HashMap<Option<String>, Vec<Entry>>,
+    by_first: HashMap<String, Vec<Entry>>,
+    any_first: Vec<Entry>,
 }
 
 /// A notification's destination: one per destination, however many of its subscriptions
@@ -65,21 +66,26 @@ impl SubscriptionIndex {
                     Some(TokenPattern::Exact(value)) => Some(value.clone()),
                     _ => None,
                 };
-                let stream = index.streams.entry(schema.stream.clone()).or_default();
-                stream.positions = schema.key_order.len();
-                stream.by_first.entry(first).or_default().push(Entry {
+                let entry = Entry {
                     destination: destination.id.clone(),
                     enabled: destination.state == State::Enabled,
                     event_type: schema.event_type.to_string(),
                     filter: selection.filter,
-                });
+                };
+                let stream = index.streams.entry(schema.stream.clone()).or_default();
+                stream.positions = schema.key_order.len();
+                match first {
+                    Some(value) => stream.by_first.entry(value).or_default().push(entry),
+                    None => stream.any_first.push(entry),
+                }
             }
         }
         index
     }
 
     /// The destinations a notification of `stream` stored under `subject` goes to, in
-    /// registration order. `polygon` is read only if a spatial subscription needs it.
+    /// registration order. The subject is decoded once; `polygon` is read at most once,
+    /// and only if a spatial subscription among the candidates needs it.
     pub fn routes(
         &self,
         stream: &StreamKey,
@@ -94,18 +100,21 @@ impl SubscriptionIndex {
         };
         let exact = values
             .first()
-            .and_then(|first| index.by_first.get(&Some(first.clone())));
-        let any = index.by_first.get(&None);
+            .and_then(|first| index.by_first.get(first.as_str()))
+            .map_or(&[][..], Vec::as_slice);
+        let shape = std::cell::OnceCell::new();
+        let mut routed = HashSet::new();
         let mut routes: Vec<Route> = Vec::new();
-        for entry in exact.into_iter().chain(any).flatten() {
-            if routes
-                .iter()
-                .any(|route| route.destination == entry.destination)
-            {
+        for entry in exact.iter().chain(&index.any_first) {
+            if routed.contains(&entry.destination) {
                 continue;
             }
-            let shape = entry.filter.spatial.as_ref().and_then(|_| polygon());
-            if entry.filter.matches(&values, shape.as_ref()) {
+            let polygon = match entry.filter.spatial {
+                Some(_) => shape.get_or_init(&polygon).as_ref(),
+                None => None,
+            };
+            if entry.filter.matches(&values, polygon) {
+                routed.insert(&entry.destination);
                 routes.push(Route {
                     destination: entry.destination.clone(),
                     event_type: entry.event_type.clone(),
@@ -121,8 +130,9 @@ impl SubscriptionIndex {
     pub fn len(&self) -> usize {
         self.streams
             .values()
-            .flat_map(|stream| stream.by_first.values())
-            .map(Vec::len)
+            .map(|stream| {
+                stream.any_first.len() + stream.by_first.values().map(Vec::len).sum::<usize>()
+            })
             .sum()
     }
 
@@ -261,7 +271,7 @@ mod tests {
         let mars = catalog.event_type("mars").unwrap().stream.clone();
         let stream = &index.streams[&mars];
         assert_eq!(
-            stream.by_first.get(&Some("od".to_owned())).map(Vec::len),
+            stream.by_first.get("od").map(Vec::len),
             Some(1),
             "one candidate for class od"
         );
