@@ -438,6 +438,22 @@ mod tests {
         }
     }
 
+    /// The admin-origins CORS rule decides by prefix before routing: it must cover exactly
+    /// the routes that hand out or change destinations.
+    #[test]
+    fn owner_routes_and_only_owner_routes_live_under_the_destinations_prefix() {
+        for (route, _) in route_table() {
+            let owner = matches!(route.audience, Audience::Owners { .. });
+            assert_eq!(
+                route.path.starts_with(DESTINATIONS_PREFIX),
+                owner,
+                "{} {}",
+                route.method,
+                route.path
+            );
+        }
+    }
+
     #[test]
     fn destructive_routes_are_audited() {
         for (route, _) in route_table() {
