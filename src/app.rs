@@ -13,6 +13,7 @@ use crate::cloudevent::CloudEventSettings;
 use crate::delivery::address::AddressPolicy;
 use crate::delivery::attempt::{AttemptError, Attempter};
 use crate::delivery::registry::Registry;
+use crate::delivery::service::{Delivery, Parts as DeliveryParts};
 use crate::metrics::Metrics;
 use crate::schema::{Catalog, EventSchema, SchemaError};
 use crate::serve::{self, ConnectionLimits};
@@ -117,7 +118,19 @@ impl App {
         let attempter = Attempter::new(AddressPolicy {
             allow_private_networks: settings.delivery.allow_private_networks,
         })
-        .map_err(AppError::Delivery)?;
+        .map_err(AppError::Delivery)?
+        .with_max_response_body(settings.delivery.max_response_body);
+        let delivery = Delivery::new(DeliveryParts {
+            store: store.clone(),
+            catalog: catalog.clone(),
+            registry: destinations.clone(),
+            attempter: attempter.clone(),
+            metrics: metrics.clone(),
+            cloudevents: session.cloudevents.clone(),
+            settings: settings.delivery.clone(),
+            replicas: settings.store.jetstream.replicas,
+        });
+        delivery.start(&shutdown);
         let state = AppState {
             catalog,
             store,
@@ -129,6 +142,7 @@ impl App {
             shutdown,
             destinations,
             attempter,
+            delivery,
         };
         Ok(Self {
             listener,

@@ -115,6 +115,26 @@ const DELIVERY_BLOCKED: Family = Family {
     help: "Destination addresses refused by the address guard (registration, attempt)",
     labels: &["stage"],
 };
+const DELIVERY_LATENCY: Family = Family {
+    name: "tidings_delivery_end_to_end_seconds",
+    help: "Notification stored to the first successful attempt of its delivery",
+    labels: &[],
+};
+const DELIVERY_BACKLOG: Family = Family {
+    name: "tidings_delivery_backlog",
+    help: "Deliveries queued and not yet terminal, all destinations (sampled)",
+    labels: &[],
+};
+const DELIVERY_DESTINATIONS: Family = Family {
+    name: "tidings_delivery_destinations",
+    help: "Registered destinations by state",
+    labels: &["state"],
+};
+const DELIVERY_ROUTED: Family = Family {
+    name: "tidings_delivery_deliveries_total",
+    help: "Deliveries by how they ended (routed: created by routing)",
+    labels: &["status"],
+};
 const BUILD_INFO: Family = Family {
     name: "tidings_build_info",
     help: "Build information (always 1)",
@@ -139,6 +159,10 @@ pub struct Metrics {
     pub delivery_attempts: IntCounterVec,
     pub delivery_attempt_duration: HistogramVec,
     pub delivery_blocked: IntCounterVec,
+    pub delivery_latency: prometheus::Histogram,
+    pub delivery_backlog: IntGauge,
+    pub delivery_destinations: IntGaugeVec,
+    pub delivery_deliveries: IntCounterVec,
 }
 
 /// `trigger` label values of the delivery families.
@@ -223,6 +247,17 @@ impl Metrics {
             delivery_attempts: counter_vec(&registry, &DELIVERY_ATTEMPTS),
             delivery_attempt_duration: histogram_vec(&registry, &DELIVERY_ATTEMPT_DURATION),
             delivery_blocked: counter_vec(&registry, &DELIVERY_BLOCKED),
+            delivery_latency: register(
+                &registry,
+                &DELIVERY_LATENCY,
+                prometheus::Histogram::with_opts(
+                    HistogramOpts::new(DELIVERY_LATENCY.name, DELIVERY_LATENCY.help)
+                        .buckets(LATENCY_BUCKETS.to_vec()),
+                ),
+            ),
+            delivery_backlog: gauge(&registry, &DELIVERY_BACKLOG),
+            delivery_destinations: gauge_vec(&registry, &DELIVERY_DESTINATIONS),
+            delivery_deliveries: counter_vec(&registry, &DELIVERY_ROUTED),
             event_types: event_types.iter().cloned().collect(),
             registry,
         };
@@ -242,6 +277,12 @@ impl Metrics {
         }
         for stage in ["registration", "attempt"] {
             self.delivery_blocked.with_label_values(&[stage]);
+        }
+        for state in ["enabled", "disabled"] {
+            self.delivery_destinations.with_label_values(&[state]);
+        }
+        for status in ["routed", "succeeded", "failed", "cancelled"] {
+            self.delivery_deliveries.with_label_values(&[status]);
         }
     }
 

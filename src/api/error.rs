@@ -128,6 +128,22 @@ pub enum DestinationError {
     Registry(RegistryError),
 }
 
+/// What a delivery-records route could not do (DELIVERY.md §5).
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    /// 400 `INVALID_QUERY`: a filter, cursor or limit that does not parse.
+    #[error("{0}")]
+    Invalid(String),
+    /// 400 `INVALID_ID`: not `<destination_id>:<event_type>@<sequence>`.
+    #[error("'{0}' is not a delivery id (<destination_id>:<event_type>@<sequence>)")]
+    InvalidId(String),
+    /// 404 `DELIVERY_NOT_FOUND` (also for a delivery of another owner's destination).
+    #[error("Delivery {0} not found")]
+    NotFound(String),
+    #[error(transparent)]
+    Records(#[from] crate::delivery::records::RecordsError),
+}
+
 impl From<RegistryError> for DestinationError {
     fn from(error: RegistryError) -> Self {
         match error {
@@ -188,6 +204,8 @@ pub enum ApiError {
     IdempotencyKeyReused(String),
     #[error(transparent)]
     Destination(#[from] DestinationError),
+    #[error(transparent)]
+    Delivery(#[from] DeliveryError),
     /// Any other framework rejection, already with a client-error status.
     #[error("{1}")]
     Rejected(StatusCode, String),
@@ -255,6 +273,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::IdempotencyKeyReused(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Destination(error) => destination_status(error),
+            ApiError::Delivery(error) => delivery_status(error),
             ApiError::Rejected(status, _) => *status,
         }
     }
@@ -276,6 +295,16 @@ fn store_status(error: &StoreError) -> StatusCode {
     match error {
         StoreError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+fn delivery_status(error: &DeliveryError) -> StatusCode {
+    use crate::delivery::records::RecordsError;
+    match error {
+        DeliveryError::Invalid(_) | DeliveryError::InvalidId(_) => StatusCode::BAD_REQUEST,
+        DeliveryError::NotFound(_) => StatusCode::NOT_FOUND,
+        DeliveryError::Records(RecordsError::Store(error)) => store_status(error),
+        DeliveryError::Records(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 

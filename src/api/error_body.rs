@@ -5,7 +5,7 @@
 use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
 
-use super::error::{ApiError, BodyError, DestinationError, Endpoint};
+use super::error::{ApiError, BodyError, DeliveryError, DestinationError, Endpoint};
 use crate::delivery::registry::RegistryError;
 use crate::store::StoreError;
 
@@ -217,8 +217,36 @@ fn notification(error: &ApiError) -> Map<String, Value> {
             "the event type, identifier or payload differs from the request first sent with this key within the duplicate window; nothing was stored",
         ),
         ApiError::Destination(error) => destination(error),
+        ApiError::Delivery(error) => delivery(error),
         other => general(other).unwrap_or_else(|| rejected(other.status(), &other.to_string())),
     }
+}
+
+fn delivery(error: &DeliveryError) -> Map<String, Value> {
+    use crate::delivery::records::RecordsError;
+    let message = error.to_string();
+    let (code, label) = match error {
+        DeliveryError::Invalid(_) => ("INVALID_QUERY", "invalid_query"),
+        DeliveryError::InvalidId(_) => ("INVALID_ID", "invalid_id"),
+        DeliveryError::NotFound(_) => ("DELIVERY_NOT_FOUND", "delivery_not_found"),
+        DeliveryError::Records(RecordsError::Store(StoreError::Unavailable(_))) => {
+            return standard(
+                "SERVICE_UNAVAILABLE",
+                "service_unavailable",
+                "store unavailable, retry later",
+                "the delivery records are not reachable",
+            );
+        }
+        DeliveryError::Records(_) => {
+            return standard(
+                "DELIVERY_STORAGE_FAILED",
+                "delivery_storage_failed",
+                "Failed to read or store delivery records",
+                "see the gateway's log",
+            );
+        }
+    };
+    plain(code, label, &message)
 }
 
 fn destination(error: &DestinationError) -> Map<String, Value> {

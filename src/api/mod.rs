@@ -6,6 +6,7 @@ mod body;
 mod body_deadline;
 mod browse;
 mod cursor;
+mod deliveries;
 mod destinations;
 mod error;
 mod error_body;

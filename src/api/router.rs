@@ -13,7 +13,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
 
 use super::error::ApiError;
-use super::routes::{ADMIN_PREFIX, DESTINATIONS_PREFIX, route_table};
+use super::routes::{ADMIN_PREFIX, is_owner_path, route_table};
 use super::state::AppState;
 use super::{body_deadline, guard, notify, observe, openapi, request_id, stream};
 use crate::settings::HttpSettings;
@@ -80,7 +80,7 @@ async fn admin_origins(
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     let path = request.uri().path();
-    let foreign = (path.starts_with(ADMIN_PREFIX) || path.starts_with(DESTINATIONS_PREFIX))
+    let foreign = (path.starts_with(ADMIN_PREFIX) || is_owner_path(path))
         && request
             .headers()
             .get(header::ORIGIN)

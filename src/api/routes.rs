@@ -10,7 +10,7 @@ use super::openapi::delivery_docs as delivery;
 use super::openapi::route_docs as docs;
 use super::openapi::route_docs::Details;
 use super::state::AppState;
-use super::{admin, browse, destinations, health, notify, observe, schema, stream};
+use super::{admin, browse, deliveries, destinations, health, notify, observe, schema, stream};
 
 /// Every admin route, and only those, lives under this prefix (a unit test holds the
 /// route table to it): CORS decides by it before routing.
@@ -19,6 +19,15 @@ pub(crate) const ADMIN_PREFIX: &str = "/api/v1/admin/";
 /// The destination routes: they hand out signing secrets, so browsers reach them only
 /// from the admin origins, as the admin routes.
 pub(crate) const DESTINATIONS_PREFIX: &str = "/api/v1/destinations";
+/// The delivery-record routes: owners' too, under the same CORS rule.
+pub(crate) const DELIVERIES_PREFIX: &str = "/api/v1/deliveries";
+
+/// Whether `path` lies under a prefix of the owner routes (destinations, deliveries).
+pub(crate) fn is_owner_path(path: &str) -> bool {
+    [DESTINATIONS_PREFIX, DELIVERIES_PREFIX]
+        .iter()
+        .any(|prefix| path.starts_with(prefix))
+}
 
 /// Who may call a route. The guard enforces it before the handler runs (per-stream rules
 /// need the event type, so the handler finishes those through `guard::authorize`), and the
@@ -157,6 +166,7 @@ pub(crate) fn route_table() -> Vec<Entry> {
     table.extend(notification_routes());
     table.extend(admin_routes());
     table.extend(destination_routes());
+    table.extend(delivery_routes());
     table
 }
 
@@ -233,6 +243,36 @@ fn destination_routes() -> Vec<Entry> {
             owners(Some("destination_test")),
             delivery_doc("Send a signed test event now", delivery::destination_test),
             post(destinations::test),
+        ),
+    ]
+}
+
+fn delivery_routes() -> Vec<Entry> {
+    let delivery_doc = |summary, details| doc(Tag::Delivery, summary, details);
+    vec![
+        entry(
+            Method::GET,
+            "/api/v1/deliveries",
+            owners(None),
+            delivery_doc("List deliveries", delivery::delivery_list),
+            get(deliveries::list),
+        ),
+        entry(
+            Method::GET,
+            "/api/v1/deliveries/{id}",
+            owners(None),
+            delivery_doc("One delivery", delivery::delivery_one),
+            get(deliveries::get),
+        ),
+        entry(
+            Method::GET,
+            "/api/v1/deliveries/{id}/attempts",
+            owners(None),
+            delivery_doc(
+                "A delivery's attempts, oldest first",
+                delivery::delivery_attempts,
+            ),
+            get(deliveries::attempts),
         ),
     ]
 }
@@ -439,13 +479,13 @@ mod tests {
     }
 
     /// The admin-origins CORS rule decides by prefix before routing: it must cover exactly
-    /// the routes that hand out or change destinations.
+    /// the owner routes (destinations and their deliveries).
     #[test]
-    fn owner_routes_and_only_owner_routes_live_under_the_destinations_prefix() {
+    fn owner_routes_and_only_owner_routes_live_under_the_owner_prefixes() {
         for (route, _) in route_table() {
             let owner = matches!(route.audience, Audience::Owners { .. });
             assert_eq!(
-                route.path.starts_with(DESTINATIONS_PREFIX),
+                is_owner_path(route.path),
                 owner,
                 "{} {}",
                 route.method,

@@ -31,6 +31,8 @@ pub struct AppState {
     pub destinations: Registry,
     /// Makes webhook attempts (one guarded HTTP client for the process).
     pub attempter: Attempter,
+    /// Routing, sending and the delivery records.
+    pub delivery: crate::delivery::service::Delivery,
 }
 
 impl AppState {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use tokio::sync::OnceCell;
 
-use crate::store::{Documents, Store, StoreError, WriteError};
+use crate::store::{BucketOptions, Documents, Store, StoreError, WriteError};
 
 /// Concurrent changes of one destination a change waits out before giving up.
 const CHANGE_ATTEMPTS: usize = 5;
@@ -76,7 +76,16 @@ impl Registry {
     async fn documents(&self) -> Result<&Documents, RegistryError> {
         Ok(self
             .documents
-            .get_or_try_init(|| self.store.documents(&self.bucket, self.replicas))
+            .get_or_try_init(|| {
+                self.store.documents(
+                    &self.bucket,
+                    BucketOptions {
+                        replicas: self.replicas,
+                        max_age: None,
+                        description: "Tidings push-delivery destinations",
+                    },
+                )
+            })
             .await?)
     }
 
@@ -129,6 +138,34 @@ impl Registry {
 
     pub async fn remove(&self, id: &DestinationId) -> Result<(), RegistryError> {
         Ok(self.documents().await?.delete(id.as_str()).await?)
+    }
+
+    /// Changes from now on, by id: the destination as written, or `None` once removed. A
+    /// record that does not read back is skipped (and logged); see [`Documents::watch`] for
+    /// when the stream ends.
+    pub async fn watch(
+        &self,
+    ) -> Result<
+        futures::stream::BoxStream<'static, (DestinationId, Option<Destination>)>,
+        RegistryError,
+    > {
+        use futures::StreamExt;
+        let changes = self.documents().await?.watch().await?;
+        Ok(changes
+            .filter_map(|change| {
+                let decoded = DestinationId::parse(&change.key).and_then(|id| match change.value {
+                    None => Some((id, None)),
+                    Some(value) => match decode(&change.key, &value) {
+                        Ok(destination) => Some((id, Some(destination))),
+                        Err(error) => {
+                            tracing::warn!(%error, "skipping an unreadable destination");
+                            None
+                        }
+                    },
+                });
+                std::future::ready(decoded)
+            })
+            .boxed())
     }
 
     /// Every destination, newest first (ids sort by creation time).

@@ -4,7 +4,10 @@
 use std::fmt;
 
 /// A topic base such as `diss`; `stream_name()` gives the JetStream name `DISS`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
 pub struct StreamKey(String);
 
 impl StreamKey {

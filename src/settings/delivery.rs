@@ -7,6 +7,9 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DeliverySettings {
+    /// Route and send deliveries on this instance. Off, the destination routes still answer
+    /// and deliveries wait in the queue for an instance that sends them.
+    pub enabled: bool,
     /// Let destinations point at loopback, private, link-local, CGNAT and unique-local
     /// addresses (a receiver on the same network). Metadata addresses stay refused.
     pub allow_private_networks: bool,
@@ -18,6 +21,26 @@ pub struct DeliverySettings {
     pub default_schedule: Vec<Duration>,
     /// JetStream KV bucket of the destinations.
     pub destinations_bucket: String,
+    /// Requests in flight per instance, over all destinations.
+    pub max_in_flight: usize,
+    /// Requests in flight per unordered destination, over all instances (an ordered one
+    /// has one).
+    pub max_in_flight_per_destination: usize,
+    /// How long terminal deliveries and their attempts are kept.
+    #[serde(with = "humantime_serde")]
+    pub history_retention: Duration,
+    /// Bytes of each response body kept in its attempt record.
+    pub max_response_body: usize,
+    /// How long an instance may hold a delivery without a sign of life before another
+    /// instance takes it over (a killed instance's deliveries come back after this).
+    #[serde(with = "humantime_serde")]
+    pub takeover_after: Duration,
+    /// JetStream work-queue stream of delivery tasks.
+    pub queue_stream: String,
+    /// JetStream KV bucket of delivery records.
+    pub records_bucket: String,
+    /// JetStream KV bucket of attempt records.
+    pub attempts_bucket: String,
 }
 
 impl Default for DeliverySettings {
@@ -28,6 +51,15 @@ impl Default for DeliverySettings {
             default_timeout: Duration::from_secs(15),
             default_schedule: schedule.into_iter().map(Duration::from_secs).collect(),
             destinations_bucket: "TIDINGS_DESTINATIONS".to_owned(),
+            enabled: true,
+            max_in_flight: 256,
+            max_in_flight_per_destination: 32,
+            history_retention: Duration::from_secs(30 * 24 * 3600),
+            max_response_body: 16 * 1024,
+            takeover_after: Duration::from_secs(30),
+            queue_stream: "TIDINGS_DELIVERIES".to_owned(),
+            records_bucket: "TIDINGS_DELIVERY_RECORDS".to_owned(),
+            attempts_bucket: "TIDINGS_DELIVERY_ATTEMPTS".to_owned(),
         }
     }
 }

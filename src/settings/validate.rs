@@ -19,7 +19,28 @@ impl Settings {
         self.validate_auth()?;
         self.validate_request_body()?;
         self.validate_audit_retention()?;
-        self.validate_connection_timeouts()
+        self.validate_connection_timeouts()?;
+        self.validate_delivery()
+    }
+
+    /// Push delivery's bounds.
+    fn validate_delivery(&self) -> Result<(), SettingsError> {
+        let delivery = &self.delivery;
+        if delivery.max_in_flight == 0 || delivery.max_in_flight_per_destination == 0 {
+            return invalid(
+                "delivery.max_in_flight and delivery.max_in_flight_per_destination must be at least 1",
+            );
+        }
+        if delivery.takeover_after < std::time::Duration::from_secs(1) {
+            return invalid("delivery.takeover_after must be at least 1s");
+        }
+        if delivery.history_retention < std::time::Duration::from_secs(60) {
+            return invalid("delivery.history_retention must be at least 1m");
+        }
+        if delivery.max_response_body > 1024 * 1024 {
+            return invalid("delivery.max_response_body must be at most 1048576 bytes");
+        }
+        Ok(())
     }
 
     /// Where to listen and the public URL.

@@ -1,25 +1,46 @@
-//! Document buckets: small JSON records by key with a revision, for configuration the
-//! gateway keeps beside its streams (push-delivery destinations). The jetstream engine
-//! keeps them in a JetStream KV bucket, shared by every instance and read fresh on every
-//! call, so a change made on one instance is seen by all at once; the memory engine keeps
-//! them in process. Updates are conditional on the revision read, so two instances
-//! changing one record cannot lose either change silently.
+//! Document buckets: small JSON records by key with a revision, for what the gateway keeps
+//! beside its streams (push-delivery destinations, delivery records and attempts). The
+//! jetstream engine keeps them in JetStream KV buckets, shared by every instance; the memory
+//! engine keeps them in process. Updates are conditional on the revision read, so two
+//! instances changing one record cannot lose either change silently, and every bucket can
+//! be watched, so caches on every instance follow changes made on any of them.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+mod kv_listing;
+mod memory_bucket;
+
+use std::time::Duration;
 
 use async_nats::jetstream::kv;
 use bytes::Bytes;
-use futures::StreamExt;
+use futures::stream::{BoxStream, StreamExt};
 
-use super::error::{Failure, Lock, Operation, StoreError};
+use super::error::{Operation, StoreError};
 use super::jetstream::convert::request_error;
+use memory_bucket::SharedBucket;
 
 /// One record and the revision it was read at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Document {
     pub value: Bytes,
     pub revision: u64,
+}
+
+/// How a bucket is made when it does not exist yet.
+#[derive(Debug, Clone, Copy)]
+pub struct BucketOptions {
+    pub replicas: usize,
+    /// Records not written for this long go (JetStream KV `max_age`; the memory engine drops
+    /// them as it goes). `None` keeps them until deleted.
+    pub max_age: Option<Duration>,
+    pub description: &'static str,
+}
+
+/// One change seen by a watcher: a record written (`Some`) or removed (`None`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub key: String,
+    pub revision: u64,
+    pub value: Option<Bytes>,
 }
 
 /// Why a conditional write did not happen.
@@ -33,15 +54,9 @@ pub enum WriteError {
     Store(#[from] StoreError),
 }
 
-#[derive(Debug, Default)]
-struct MemoryBucket {
-    records: BTreeMap<String, Document>,
-    last_revision: u64,
-}
-
 #[derive(Clone)]
 enum Engine {
-    Memory(Arc<Mutex<MemoryBucket>>),
+    Memory(SharedBucket),
     Kv(Box<kv::Store>),
 }
 
@@ -51,10 +66,14 @@ pub struct Documents {
     engine: Engine,
 }
 
+fn kv_error(error: impl super::jetstream::convert::NatsError) -> StoreError {
+    request_error(Operation::Documents, error)
+}
+
 impl Documents {
-    pub(crate) fn in_memory() -> Self {
+    pub(crate) fn in_memory(max_age: Option<Duration>) -> Self {
         Self {
-            engine: Engine::Memory(Arc::default()),
+            engine: Engine::Memory(SharedBucket::new(max_age)),
         }
     }
 
@@ -64,22 +83,11 @@ impl Documents {
         }
     }
 
-    fn memory(
-        bucket: &Mutex<MemoryBucket>,
-    ) -> Result<std::sync::MutexGuard<'_, MemoryBucket>, StoreError> {
-        bucket
-            .lock()
-            .map_err(|_| StoreError::Backend(Failure::Poisoned(Lock::MemoryStream)))
-    }
-
     pub async fn get(&self, key: &str) -> Result<Option<Document>, StoreError> {
         match &self.engine {
-            Engine::Memory(bucket) => Ok(Self::memory(bucket)?.records.get(key).cloned()),
+            Engine::Memory(bucket) => bucket.get(key),
             Engine::Kv(store) => {
-                let entry = store
-                    .entry(key)
-                    .await
-                    .map_err(|error| request_error(Operation::Documents, error))?;
+                let entry = store.entry(key).await.map_err(kv_error)?;
                 Ok(entry
                     .filter(|entry| entry.operation == kv::Operation::Put)
                     .map(|entry| Document {
@@ -93,55 +101,38 @@ impl Documents {
     /// Writes a new record; `Exists` if the key is taken.
     pub async fn create(&self, key: &str, value: Bytes) -> Result<u64, WriteError> {
         match &self.engine {
-            Engine::Memory(bucket) => {
-                let mut bucket = Self::memory(bucket)?;
-                if bucket.records.contains_key(key) {
-                    return Err(WriteError::Exists);
-                }
-                bucket.last_revision += 1;
-                let revision = bucket.last_revision;
-                bucket
-                    .records
-                    .insert(key.to_owned(), Document { value, revision });
-                Ok(revision)
-            }
+            Engine::Memory(bucket) => bucket.create(key, value),
             Engine::Kv(store) => {
                 store
                     .create(key, value)
                     .await
                     .map_err(|error| match error.kind() {
                         kv::CreateErrorKind::AlreadyExists => WriteError::Exists,
-                        _ => request_error(Operation::Documents, error).into(),
+                        _ => kv_error(error).into(),
                     })
             }
+        }
+    }
+
+    /// Writes a record whatever was there.
+    pub async fn put(&self, key: &str, value: Bytes) -> Result<u64, StoreError> {
+        match &self.engine {
+            Engine::Memory(bucket) => bucket.put(key, value),
+            Engine::Kv(store) => store.put(key, value).await.map_err(kv_error),
         }
     }
 
     /// Replaces a record read at `revision`; `Conflict` if it changed (or went) since.
     pub async fn update(&self, key: &str, value: Bytes, revision: u64) -> Result<u64, WriteError> {
         match &self.engine {
-            Engine::Memory(bucket) => {
-                let mut bucket = Self::memory(bucket)?;
-                let next = bucket.last_revision + 1;
-                match bucket.records.get_mut(key) {
-                    Some(document) if document.revision == revision => {
-                        *document = Document {
-                            value,
-                            revision: next,
-                        };
-                    }
-                    _ => return Err(WriteError::Conflict),
-                }
-                bucket.last_revision = next;
-                Ok(next)
-            }
+            Engine::Memory(bucket) => bucket.update(key, value, revision),
             Engine::Kv(store) => {
                 store
                     .update(key, value, revision)
                     .await
                     .map_err(|error| match error.kind() {
                         kv::UpdateErrorKind::WrongLastRevision => WriteError::Conflict,
-                        _ => request_error(Operation::Documents, error).into(),
+                        _ => kv_error(error).into(),
                     })
             }
         }
@@ -150,42 +141,94 @@ impl Documents {
     /// Removes a record (nothing happens for a key that is not there).
     pub async fn delete(&self, key: &str) -> Result<(), StoreError> {
         match &self.engine {
-            Engine::Memory(bucket) => {
-                Self::memory(bucket)?.records.remove(key);
-                Ok(())
-            }
-            Engine::Kv(store) => store
-                .purge(key)
-                .await
-                .map_err(|error| request_error(Operation::Documents, error)),
+            Engine::Memory(bucket) => bucket.delete(key),
+            Engine::Kv(store) => store.purge(key).await.map_err(kv_error),
         }
     }
 
     /// Every record, by key.
     pub async fn all(&self) -> Result<Vec<(String, Document)>, StoreError> {
+        self.list(None).await
+    }
+
+    /// The records whose key starts with `prefix` and a dot (all with `None`), by key. The
+    /// jetstream engine reads them in one pass of one consumer, not one request per key.
+    pub async fn list(&self, prefix: Option<&str>) -> Result<Vec<(String, Document)>, StoreError> {
         match &self.engine {
-            Engine::Memory(bucket) => Ok(Self::memory(bucket)?
-                .records
-                .iter()
-                .map(|(key, document)| (key.clone(), document.clone()))
-                .collect()),
+            Engine::Memory(bucket) => bucket.list(prefix),
+            Engine::Kv(store) => kv_listing::list(store, prefix).await,
+        }
+    }
+
+    /// Changes from now on, made by any instance. A watcher that falls behind (memory) or
+    /// loses its consumer (jetstream) sees its stream end: read [`Documents::all`] again and
+    /// watch anew, watching first so nothing falls between.
+    pub async fn watch(&self) -> Result<BoxStream<'static, Change>, StoreError> {
+        match &self.engine {
+            Engine::Memory(bucket) => Ok(bucket.watch()),
             Engine::Kv(store) => {
-                let mut keys = store
-                    .keys()
-                    .await
-                    .map_err(|error| request_error(Operation::Documents, error))?;
-                let mut names = Vec::new();
-                while let Some(key) = keys.next().await {
-                    names.push(key.map_err(|error| request_error(Operation::Documents, error))?);
-                }
-                let mut documents = Vec::with_capacity(names.len());
-                for key in names {
-                    if let Some(document) = self.get(&key).await? {
-                        documents.push((key, document));
-                    }
-                }
-                Ok(documents)
+                let watch = store.watch_all().await.map_err(kv_error)?;
+                Ok(watch
+                    .take_while(|entry| std::future::ready(entry.is_ok()))
+                    .filter_map(|entry| {
+                        std::future::ready(entry.ok().map(|entry| Change {
+                            key: entry.key,
+                            revision: entry.revision,
+                            value: (entry.operation == kv::Operation::Put).then_some(entry.value),
+                        }))
+                    })
+                    .boxed())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn memory_lists_by_prefix_and_watchers_see_every_change() {
+        let bucket = Documents::in_memory(None);
+        let mut changes = bucket.watch().await.unwrap();
+        bucket
+            .create("a.1", Bytes::from_static(b"1"))
+            .await
+            .unwrap();
+        bucket.put("a.2", Bytes::from_static(b"2")).await.unwrap();
+        bucket.put("ab.1", Bytes::from_static(b"3")).await.unwrap();
+        bucket.delete("a.1").await.unwrap();
+        let listed: Vec<String> = bucket
+            .list(Some("a"))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(key, _)| key)
+            .collect();
+        assert_eq!(listed, ["a.2"]);
+        let mut seen = Vec::new();
+        for _ in 0..4 {
+            let change = changes.next().await.unwrap();
+            seen.push((change.key, change.value.is_some()));
+        }
+        assert_eq!(
+            seen,
+            [
+                ("a.1".to_owned(), true),
+                ("a.2".to_owned(), true),
+                ("ab.1".to_owned(), true),
+                ("a.1".to_owned(), false)
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn memory_records_older_than_the_bucket_age_are_gone() {
+        let bucket = Documents::in_memory(Some(Duration::from_millis(30)));
+        bucket.put("old", Bytes::from_static(b"1")).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        bucket.put("new", Bytes::from_static(b"2")).await.unwrap();
+        assert_eq!(bucket.get("old").await.unwrap(), None);
+        assert_eq!(bucket.all().await.unwrap().len(), 1);
     }
 }

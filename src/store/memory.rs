@@ -28,6 +28,7 @@ use crate::subject::nats_filter_matches;
 const READ_CHUNK: usize = 256;
 
 mod memory_stream;
+pub(crate) mod work_queue;
 
 use memory_stream::MemoryStream;
 

@@ -4,15 +4,17 @@
 mod documents;
 mod error;
 mod fanout;
+pub mod feed;
 mod idempotency;
 mod jetstream;
 mod memory;
 mod retraction;
 mod types;
+pub mod work_queue;
 
 use futures::stream::BoxStream;
 
-pub use documents::{Document, Documents, WriteError};
+pub use documents::{BucketOptions, Change, Document, Documents, WriteError};
 pub use error::{Answer, Cause, Failure, Lock, Operation, Outage, ReconcileStep, StoreError};
 pub use fanout::{DEFAULT_SUBSCRIBER_BUDGET, MAX_QUEUED_MESSAGES, Subscription};
 pub use jetstream::{JetstreamStore, Reconciled};
@@ -250,12 +252,60 @@ impl Store {
         result
     }
 
-    /// Opens document bucket `name` (JetStream: a KV bucket of `replicas`, created when
+    /// Opens document bucket `name` (JetStream: a KV bucket made with `options` when
     /// absent; memory: a bucket in this process). Call once per bucket and share it.
-    pub async fn documents(&self, name: &str, replicas: usize) -> Result<Documents, StoreError> {
+    pub async fn documents(
+        &self,
+        name: &str,
+        options: BucketOptions,
+    ) -> Result<Documents, StoreError> {
         match &self.engine {
-            Engine::Memory(_) => Ok(Documents::in_memory()),
-            Engine::Jetstream(store) => store.documents(name, replicas).await,
+            Engine::Memory(_) => Ok(Documents::in_memory(options.max_age)),
+            Engine::Jetstream(store) => store.documents(name, options).await,
+        }
+    }
+
+    /// Every message stored in `stream` from now on (see [`feed`]): on the jetstream engine
+    /// durable consumer `name`, shared by every instance; on the memory engine the messages
+    /// after sequence `after`.
+    pub async fn feed(
+        &self,
+        stream: &StreamKey,
+        name: &str,
+        after: u64,
+        ack_wait: std::time::Duration,
+    ) -> Result<feed::Feed, StoreError> {
+        match &self.engine {
+            Engine::Memory(store) => Ok(feed::from_subscription(store.subscribe(
+                stream,
+                ">".to_owned(),
+                after,
+                DEFAULT_SUBSCRIBER_BUDGET,
+            )?)),
+            Engine::Jetstream(store) => {
+                store.ensure_connected()?;
+                feed::durable(store.context(), &stream.stream_name(), name, ack_wait).await
+            }
+        }
+    }
+
+    /// Opens work queue `name` (see [`work_queue`]); lanes are subjects under `prefix` on
+    /// the jetstream engine. Call once per queue and share it.
+    pub async fn work_queue(
+        &self,
+        name: &str,
+        prefix: &str,
+        replicas: usize,
+    ) -> Result<work_queue::WorkQueue, StoreError> {
+        match &self.engine {
+            Engine::Memory(_) => Ok(work_queue::WorkQueue::Memory(Default::default())),
+            Engine::Jetstream(store) => {
+                store.ensure_connected()?;
+                Ok(work_queue::WorkQueue::Jetstream(Box::new(
+                    work_queue::JetstreamQueue::open(store.context(), name, prefix, replicas)
+                        .await?,
+                )))
+            }
         }
     }
 

@@ -38,7 +38,7 @@ async fn set_state(
             Ok::<(), DestinationError>(())
         })
         .await?;
-    Ok(destination.view(chrono::Utc::now()))
+    Ok(super::shown(state, &destination).await)
 }
 
 async fn lifecycle(

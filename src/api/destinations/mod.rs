@@ -70,7 +70,7 @@ fn owner_of(caller: &Caller) -> Option<String> {
 
 /// Whether `caller` may see and change `destination`: with auth off everyone the guard let
 /// through (loopback), with auth on its owner and admin roles.
-fn may_see(state: &AppState, caller: &Caller, destination: &Destination) -> bool {
+pub(crate) fn may_see(state: &AppState, caller: &Caller, destination: &Destination) -> bool {
     let Some(auth) = &state.auth else {
         return true;
     };
@@ -79,6 +79,31 @@ fn may_see(state: &AppState, caller: &Caller, destination: &Destination) -> bool
         Some(_) => destination.owner == owner_of(caller),
         None => false,
     }
+}
+
+/// The queued deliveries of every destination (empty while the queue is out of reach: the
+/// representation then says 0 rather than failing the read).
+async fn backlogs(state: &AppState) -> std::collections::HashMap<String, u64> {
+    state.delivery.backlog().await.unwrap_or_default()
+}
+
+/// The API representation with its real `backlog`.
+async fn shown(state: &AppState, destination: &Destination) -> Value {
+    let backlog = backlogs(state).await;
+    with_backlog(destination, &backlog)
+}
+
+fn with_backlog(
+    destination: &Destination,
+    backlogs: &std::collections::HashMap<String, u64>,
+) -> Value {
+    let mut view = destination.view(chrono::Utc::now());
+    view["backlog"] = backlogs
+        .get(destination.id.as_str())
+        .copied()
+        .unwrap_or(0)
+        .into();
+    view
 }
 
 /// The id in the path, or 404 for anything that cannot be one.

@@ -118,7 +118,6 @@ pub(crate) async fn list(
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> Result<Json<Value>, ApiError> {
     let query = list_query(pairs)?;
-    let now = chrono::Utc::now();
     let matching: Vec<Destination> = state
         .destinations
         .list()
@@ -138,9 +137,10 @@ pub(crate) async fn list(
         })
         .collect();
     let (items, next, prev) = page(matching, &query);
+    let backlogs = super::backlogs(&state).await;
     let models: Vec<Value> = items
         .iter()
-        .map(|destination| destination.view(now))
+        .map(|destination| super::with_backlog(destination, &backlogs))
         .collect();
     Ok(Json(
         json!({"models": models, "pagination": {"next": next, "prev": prev}}),
@@ -154,5 +154,5 @@ pub(crate) async fn get(
     Path(raw_id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let destination = visible(&state, &caller, &raw_id).await?;
-    Ok(Json(destination.view(chrono::Utc::now())))
+    Ok(Json(super::shown(&state, &destination).await))
 }

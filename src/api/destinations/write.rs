@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::{Audited, OneDestination, audited, checked_settings, json_body, owner_of, visible};
 use crate::api::admin::{AdminRequest, DryRun};
-use crate::api::error::{ApiError, DestinationError};
+use crate::api::error::{ApiError, DeliveryError, DestinationError};
 use crate::api::guard::Caller;
 use crate::api::state::AppState;
 use crate::delivery::destination::{Destination, DestinationId, SigningKey, State as Lifecycle};
@@ -114,7 +114,7 @@ pub(crate) async fn patch(
         format!("Destination {raw_id} updated")
     })
     .await?;
-    Ok(Json(destination.view(chrono::Utc::now())))
+    Ok(Json(super::shown(&state, &destination).await))
 }
 
 async fn remove(
@@ -123,18 +123,36 @@ async fn remove(
     raw_id: &str,
     dry: &DryRun,
     body: &[u8],
-) -> Result<(String, bool), ApiError> {
+) -> Result<(String, bool, u64), ApiError> {
     let dry_run = dry.check_bodyless(body)?;
     let destination = visible(state, caller, raw_id).await?;
     if dry_run {
-        return Ok((format!("Would delete destination {}", destination.id), true));
+        let open = state
+            .delivery
+            .open_deliveries(&destination.id)
+            .await
+            .map_err(DeliveryError::from)?;
+        return Ok((
+            format!("Would delete destination {}", destination.id),
+            true,
+            open,
+        ));
     }
     state
         .destinations
         .remove(&destination.id)
         .await
         .map_err(DestinationError::from)?;
-    Ok((format!("Destination {} deleted", destination.id), false))
+    let cancelled = state
+        .delivery
+        .cancel_destination(&destination.id)
+        .await
+        .map_err(DeliveryError::from)?;
+    Ok((
+        format!("Destination {} deleted", destination.id),
+        false,
+        cancelled,
+    ))
 }
 
 /// `DELETE /api/v1/destinations/{id}` (`?dry_run=true`): the admin envelope, the id and
@@ -155,16 +173,17 @@ pub(crate) async fn delete(
         target: &raw_id,
         dry_run: dry.requested(),
     };
-    let (message, dry_run) = audited(&state, &request, call, result, |(message, _)| {
-        message.clone()
-    })
-    .await?;
+    let (message, dry_run, cancelled) =
+        audited(&state, &request, call, result, |(message, _, _)| {
+            message.clone()
+        })
+        .await?;
     let mut answer = json!({
         "success": true,
         "message": message,
         "request_id": request.request_id,
         "id": raw_id,
-        "cancelled": 0,
+        "cancelled": cancelled,
     });
     if dry_run {
         answer["dry_run"] = json!(true);

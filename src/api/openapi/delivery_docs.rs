@@ -139,6 +139,111 @@ pub(crate) fn destination_test() -> Details {
     }
 }
 
+fn delivery_errors(ok: &str, schema: &str) -> Map<String, Value> {
+    errors(&[
+        ("200", ok, schema),
+        ("400", "Bad filter, cursor, limit or delivery id", "Error"),
+        ("401", "Credentials required", "AuthError"),
+        ("403", "Not loopback while auth is off", "AuthError"),
+        ("404", "No such delivery (or not yours)", "Error"),
+        ("500", "Delivery record failure", "Error"),
+        ("503", "Store unavailable", "Error"),
+    ])
+}
+
+fn page_parameters() -> Vec<Value> {
+    vec![
+        query_parameter(
+            "limit",
+            "Page size",
+            json!({"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}),
+        ),
+        query_parameter(
+            "next",
+            "Cursor from pagination.next",
+            json!({"type": "string"}),
+        ),
+        query_parameter(
+            "prev",
+            "Cursor from pagination.prev",
+            json!({"type": "string"}),
+        ),
+    ]
+}
+
+fn delivery_id() -> Value {
+    path_parameter(
+        "id",
+        "Delivery id (<destination_id>:<event_type>@<sequence>)",
+    )
+}
+
+pub(crate) fn delivery_list() -> Details {
+    let mut parameters = vec![
+        query_parameter(
+            "destination_id",
+            "Of this destination",
+            json!({"type": "string"}),
+        ),
+        query_parameter(
+            "event_type",
+            "Of this event type",
+            json!({"type": "string"}),
+        ),
+        query_parameter(
+            "status",
+            "In this status",
+            json!({"type": "string", "enum": ["pending", "retrying", "succeeded", "failed", "cancelled"]}),
+        ),
+        query_parameter(
+            "time[gte]",
+            "Notification stored at or after (RFC 3339 or unix seconds)",
+            json!({"type": "string"}),
+        ),
+        query_parameter(
+            "time[lte]",
+            "Notification stored at or before",
+            json!({"type": "string"}),
+        ),
+        query_parameter(
+            "dir",
+            "Order by notification time, then sequence",
+            json!({"type": "string", "enum": ["asc", "desc"], "default": "desc"}),
+        ),
+    ];
+    parameters.extend(page_parameters());
+    Details {
+        parameters,
+        body: None,
+        responses: delivery_errors("A page of deliveries", "DeliveryPage"),
+    }
+}
+
+pub(crate) fn delivery_one() -> Details {
+    Details {
+        parameters: vec![delivery_id()],
+        body: None,
+        responses: delivery_errors("The delivery", "Delivery"),
+    }
+}
+
+pub(crate) fn delivery_attempts() -> Details {
+    let mut parameters = vec![delivery_id()];
+    parameters.extend(page_parameters());
+    Details {
+        parameters,
+        body: None,
+        responses: delivery_errors("A page of attempts, oldest first", "AttemptPage"),
+    }
+}
+
+fn page_of(item: &str) -> Value {
+    json!({"type": "object", "required": ["models", "pagination"], "properties": {
+        "models": {"type": "array", "items": reference(item)},
+        "pagination": {"type": "object", "properties": {"next": {"type": ["string", "null"]}, "prev": {"type": ["string", "null"]}}}
+    }})
+}
+
 /// The schemas the destination routes name.
 pub(super) fn schemas() -> Map<String, Value> {
     let string = json!({"type": "string"});
@@ -206,6 +311,18 @@ pub(super) fn schemas() -> Map<String, Value> {
                 "response_body_truncated": {"type": "boolean"}, "error": {"enum": [null, "timeout", "connect", "dns", "tls", "redirect", "blocked_address", "gone"]}
             }}),
         ),
+        (
+            "Delivery".to_owned(),
+            json!({"type": "object", "required": ["id", "destination_id", "notification_id", "event_type", "status", "attempts", "created_at"], "properties": {
+                "id": string, "destination_id": string, "notification_id": string, "event_type": string,
+                "status": {"enum": ["pending", "retrying", "succeeded", "failed", "cancelled"]},
+                "attempts": {"type": "integer"}, "created_at": string, "notification_time": string,
+                "last_attempt_at": {"type": ["string", "null"]}, "next_attempt_at": {"type": ["string", "null"]},
+                "succeeded_at": {"type": ["string", "null"]}, "last_response_status_code": {"type": ["integer", "null"]}
+            }}),
+        ),
+        ("DeliveryPage".to_owned(), page_of("Delivery")),
+        ("AttemptPage".to_owned(), page_of("Attempt")),
         (
             "RotateSecret".to_owned(),
             json!({"type": "object", "additionalProperties": false, "properties": {"grace": string}}),

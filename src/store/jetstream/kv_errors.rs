@@ -43,6 +43,15 @@ impl NatsError for kv::CreateError {
     }
 }
 
+impl NatsError for kv::PutError {
+    fn is_outage(&self) -> bool {
+        match self.kind() {
+            kv::PutErrorKind::Publish | kv::PutErrorKind::Ack => outage_underneath(self),
+            kv::PutErrorKind::InvalidKey => false,
+        }
+    }
+}
+
 impl NatsError for kv::UpdateError {
     fn is_outage(&self) -> bool {
         match self.kind() {
@@ -97,7 +106,7 @@ impl NatsError for context::KeyValueError {
 pub(crate) async fn open_bucket(
     context: &jetstream::Context,
     name: &str,
-    replicas: usize,
+    options: crate::store::BucketOptions,
 ) -> Result<kv::Store, crate::store::StoreError> {
     use crate::store::error::Operation;
     if let Ok(store) = context.get_key_value(name).await {
@@ -105,9 +114,10 @@ pub(crate) async fn open_bucket(
     }
     let config = kv::Config {
         bucket: name.to_owned(),
-        description: "Tidings documents (push-delivery destinations)".to_owned(),
+        description: options.description.to_owned(),
         history: 1,
-        num_replicas: replicas.max(1),
+        num_replicas: options.replicas.max(1),
+        max_age: options.max_age.unwrap_or_default(),
         ..Default::default()
     };
     context

@@ -9,6 +9,7 @@ mod live;
 mod publish;
 mod reader;
 mod streams;
+pub(crate) mod work_queue;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -72,7 +73,7 @@ impl JetstreamStore {
         self.client.connection_state() == async_nats::connection::State::Connected
     }
 
-    fn ensure_connected(&self) -> Result<(), StoreError> {
+    pub(crate) fn ensure_connected(&self) -> Result<(), StoreError> {
         if self.is_connected() {
             Ok(())
         } else {
@@ -223,9 +224,9 @@ impl JetstreamStore {
     pub async fn documents(
         &self,
         name: &str,
-        replicas: usize,
+        options: crate::store::BucketOptions,
     ) -> Result<crate::store::Documents, StoreError> {
-        let bucket = kv_errors::open_bucket(&self.context, name, replicas).await?;
+        let bucket = kv_errors::open_bucket(&self.context, name, options).await?;
         Ok(crate::store::Documents::in_kv(bucket))
     }
 

@@ -1,0 +1,85 @@
+//! `/api/v1/deliveries` (DELIVERY.md §5): the delivery records and their attempts. A caller
+//! sees the deliveries of the destinations it may see; with auth on, those of a deleted
+//! destination only with an admin role.
+
+mod list;
+mod page;
+
+pub(crate) use list::list;
+
+use axum::Extension;
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use serde_json::{Value, json};
+
+use super::destinations::may_see as may_see_destination;
+use super::error::{ApiError, DeliveryError};
+use super::guard::Caller;
+use super::state::AppState;
+use crate::delivery::delivery_id::DeliveryId;
+use crate::delivery::record::DeliveryRecord;
+
+/// Whether `caller` may see the deliveries of destination `id`.
+fn may_see(state: &AppState, caller: &Caller, record: &DeliveryRecord) -> bool {
+    match state.delivery.directory().get(&record.id.destination) {
+        Some(destination) => may_see_destination(state, caller, &destination),
+        None => match (&state.auth, &caller.0) {
+            (None, _) => true,
+            (Some(auth), Some(user)) => auth.is_admin(user),
+            (Some(_), None) => false,
+        },
+    }
+}
+
+/// The delivery `raw` names, if this caller may see it.
+async fn visible(state: &AppState, caller: &Caller, raw: &str) -> Result<DeliveryRecord, ApiError> {
+    let id: DeliveryId = raw
+        .parse()
+        .map_err(|_| DeliveryError::InvalidId(raw.to_owned()))?;
+    match state
+        .delivery
+        .records()
+        .get(&id)
+        .await
+        .map_err(DeliveryError::from)?
+    {
+        Some(record) if may_see(state, caller, &record) => Ok(record),
+        _ => Err(DeliveryError::NotFound(raw.to_owned()).into()),
+    }
+}
+
+/// `GET /api/v1/deliveries/{id}`.
+pub(crate) async fn get(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(raw_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(visible(&state, &caller, &raw_id).await?.view()))
+}
+
+/// `GET /api/v1/deliveries/{id}/attempts`: oldest first, in pages (`limit`, `next`, `prev`).
+pub(crate) async fn attempts(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(raw_id): Path<String>,
+    Query(pairs): Query<Vec<(String, String)>>,
+) -> Result<Json<Value>, ApiError> {
+    let query = page::PageQuery::parse(pairs, &[])?;
+    let record = visible(&state, &caller, &raw_id).await?;
+    let attempts = state
+        .delivery
+        .records()
+        .attempts(&record.id)
+        .await
+        .map_err(DeliveryError::from)?;
+    let (items, next, prev) = page::page(
+        attempts,
+        &query.page,
+        false,
+        |attempt| page::Position::number(u64::from(attempt.attempt)),
+        |attempt| json!(attempt),
+    );
+    Ok(Json(
+        json!({"models": items, "pagination": {"next": next, "prev": prev}}),
+    ))
+}

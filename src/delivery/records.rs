@@ -1,0 +1,206 @@
+//! Delivery records and attempt records, each in a document bucket (JetStream KV with the
+//! history retention as `max_age`), keyed so that a destination's deliveries and a
+//! delivery's attempts are prefixes (see [`super::record`]). Writes are read-modify-write on
+//! the revision read, so the router creating a record and a worker recording an attempt
+//! never lose each other's change.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::future::join_all;
+use tokio::sync::OnceCell;
+
+use super::attempt::AttemptRecord;
+use super::delivery_id::DeliveryId;
+use super::destination::DestinationId;
+use super::record::{DeliveryRecord, attempt_key, key_of};
+use crate::store::{BucketOptions, Documents, Store, StoreError, WriteError};
+
+/// Concurrent writers of one record a change waits out.
+const CHANGE_ATTEMPTS: usize = 8;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecordsError {
+    #[error("delivery record {key} cannot be read: {source}")]
+    Corrupt {
+        key: String,
+        source: serde_json::Error,
+    },
+    #[error("delivery {0} kept changing; try again")]
+    Busy(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Where the buckets are and how long they keep records.
+#[derive(Debug, Clone)]
+pub struct RecordsConfig {
+    pub records_bucket: String,
+    pub attempts_bucket: String,
+    pub replicas: usize,
+    pub retention: Duration,
+}
+
+struct Buckets {
+    records: Documents,
+    attempts: Documents,
+}
+
+/// The records (opened on first use, so the gateway starts while NATS is out of reach).
+#[derive(Clone)]
+pub struct Records {
+    store: Arc<Store>,
+    config: RecordsConfig,
+    buckets: Arc<OnceCell<Buckets>>,
+}
+
+fn decode<T: serde::de::DeserializeOwned>(key: &str, value: &[u8]) -> Result<T, RecordsError> {
+    serde_json::from_slice(value).map_err(|source| RecordsError::Corrupt {
+        key: key.to_owned(),
+        source,
+    })
+}
+
+fn encode<T: serde::Serialize>(key: &str, value: &T) -> Result<Bytes, RecordsError> {
+    serde_json::to_vec(value)
+        .map(Bytes::from)
+        .map_err(|source| RecordsError::Corrupt {
+            key: key.to_owned(),
+            source,
+        })
+}
+
+impl Records {
+    pub fn new(store: Arc<Store>, config: RecordsConfig) -> Self {
+        Self {
+            store,
+            config,
+            buckets: Arc::default(),
+        }
+    }
+
+    async fn buckets(&self) -> Result<&Buckets, RecordsError> {
+        Ok(self
+            .buckets
+            .get_or_try_init(|| async {
+                let options = |description| BucketOptions {
+                    replicas: self.config.replicas,
+                    max_age: Some(self.config.retention),
+                    description,
+                };
+                Ok::<_, StoreError>(Buckets {
+                    records: self
+                        .store
+                        .documents(
+                            &self.config.records_bucket,
+                            options("Tidings delivery records"),
+                        )
+                        .await?,
+                    attempts: self
+                        .store
+                        .documents(
+                            &self.config.attempts_bucket,
+                            options("Tidings delivery attempts"),
+                        )
+                        .await?,
+                })
+            })
+            .await?)
+    }
+
+    /// Creates the records of newly routed deliveries; one that exists already (a routing
+    /// repeated after a crash) is left as it is.
+    pub async fn create_pending(&self, records: &[DeliveryRecord]) -> Result<(), RecordsError> {
+        let buckets = self.buckets().await?;
+        let writes = records.iter().map(|record| async move {
+            let key = record.key();
+            match buckets.records.create(&key, encode(&key, record)?).await {
+                Ok(_) | Err(WriteError::Exists) => Ok(()),
+                Err(WriteError::Conflict) => Ok(()),
+                Err(WriteError::Store(error)) => Err(RecordsError::Store(error)),
+            }
+        });
+        join_all(writes).await.into_iter().collect()
+    }
+
+    pub async fn get(&self, id: &DeliveryId) -> Result<Option<DeliveryRecord>, RecordsError> {
+        let key = key_of(id);
+        match self.buckets().await?.records.get(&key).await? {
+            Some(document) => Ok(Some(decode(&key, &document.value)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Applies `change` to the record as stored now (or to `fallback` when there is none
+    /// yet) and writes it, retrying on a concurrent change. Returns what was written.
+    pub async fn change(
+        &self,
+        fallback: &DeliveryRecord,
+        change: impl Fn(&mut DeliveryRecord),
+    ) -> Result<DeliveryRecord, RecordsError> {
+        let records = &self.buckets().await?.records;
+        let key = fallback.key();
+        for _ in 0..CHANGE_ATTEMPTS {
+            let current = records.get(&key).await?;
+            let mut record = match &current {
+                Some(document) => decode(&key, &document.value)?,
+                None => fallback.clone(),
+            };
+            change(&mut record);
+            let value = encode(&key, &record)?;
+            let written = match &current {
+                Some(document) => records.update(&key, value, document.revision).await,
+                None => records.create(&key, value).await,
+            };
+            match written {
+                Ok(_) => return Ok(record),
+                Err(WriteError::Conflict | WriteError::Exists) => continue,
+                Err(WriteError::Store(error)) => return Err(error.into()),
+            }
+        }
+        Err(RecordsError::Busy(key))
+    }
+
+    /// The records of one destination, or all.
+    pub async fn list(
+        &self,
+        destination: Option<&DestinationId>,
+    ) -> Result<Vec<DeliveryRecord>, RecordsError> {
+        let prefix = destination.map(DestinationId::as_str);
+        let documents = self.buckets().await?.records.list(prefix).await?;
+        let mut records = Vec::with_capacity(documents.len());
+        for (key, document) in documents {
+            match decode::<DeliveryRecord>(&key, &document.value) {
+                Ok(record) => records.push(record),
+                Err(error) => tracing::warn!(%error, "skipping an unreadable delivery record"),
+            }
+        }
+        Ok(records)
+    }
+
+    pub async fn record_attempt(
+        &self,
+        id: &DeliveryId,
+        attempt: &AttemptRecord,
+    ) -> Result<(), RecordsError> {
+        let key = attempt_key(id, attempt.attempt);
+        let value = encode(&key, attempt)?;
+        self.buckets().await?.attempts.put(&key, value).await?;
+        Ok(())
+    }
+
+    /// A delivery's attempts, oldest first.
+    pub async fn attempts(&self, id: &DeliveryId) -> Result<Vec<AttemptRecord>, RecordsError> {
+        let documents = self
+            .buckets()
+            .await?
+            .attempts
+            .list(Some(&key_of(id)))
+            .await?;
+        documents
+            .into_iter()
+            .map(|(key, document)| decode(&key, &document.value))
+            .collect()
+    }
+}

@@ -1,0 +1,203 @@
+//! The push-delivery service: what routing, the workers and the API share (store, schema,
+//! directory, records, the work queue), and starting them. The work queue is opened on
+//! first use, so the gateway starts while NATS is out of reach; routing and sending start
+//! once it opens.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::OnceCell;
+use tokio_util::sync::CancellationToken;
+
+use super::attempt::Attempter;
+use super::destination::DestinationId;
+use super::directory::Directory;
+use super::record::DeliveryStatus;
+use super::records::{Records, RecordsConfig, RecordsError};
+use super::registry::Registry;
+use crate::cloudevent::CloudEventSettings;
+use crate::metrics::Metrics;
+use crate::schema::Catalog;
+use crate::settings::DeliverySettings;
+use crate::store::work_queue::WorkQueue;
+use crate::store::{Store, StoreError};
+
+/// Subjects of the delivery work queue: `<prefix>.<destination id>`.
+const QUEUE_SUBJECTS: &str = "tidings.deliveries";
+/// How often the backlog gauge is sampled.
+const BACKLOG_SAMPLE: Duration = Duration::from_secs(5);
+
+/// What the service is built from.
+pub struct Parts {
+    pub store: Arc<Store>,
+    pub catalog: Arc<Catalog>,
+    pub registry: Registry,
+    pub attempter: Attempter,
+    pub metrics: Arc<Metrics>,
+    pub cloudevents: CloudEventSettings,
+    pub settings: DeliverySettings,
+    pub replicas: usize,
+}
+
+struct Inner {
+    parts: Parts,
+    directory: Directory,
+    records: Records,
+    queue: OnceCell<WorkQueue>,
+}
+
+/// The service (clones share it).
+#[derive(Clone)]
+pub struct Delivery {
+    inner: Arc<Inner>,
+}
+
+impl Delivery {
+    pub fn new(parts: Parts) -> Self {
+        let records = Records::new(
+            parts.store.clone(),
+            RecordsConfig {
+                records_bucket: parts.settings.records_bucket.clone(),
+                attempts_bucket: parts.settings.attempts_bucket.clone(),
+                replicas: parts.replicas,
+                retention: parts.settings.history_retention,
+            },
+        );
+        Self {
+            inner: Arc::new(Inner {
+                directory: Directory::new(parts.catalog.clone()),
+                records,
+                queue: OnceCell::new(),
+                parts,
+            }),
+        }
+    }
+
+    /// Follows the destinations and, when `delivery.enabled`, routes and sends until
+    /// `shutdown`.
+    pub fn start(&self, shutdown: &CancellationToken) {
+        let parts = &self.inner.parts;
+        self.inner.directory.spawn_follow(
+            parts.registry.clone(),
+            parts.metrics.clone(),
+            shutdown.clone(),
+        );
+        if !parts.settings.enabled {
+            tracing::info!("delivery: disabled on this instance (delivery.enabled: false)");
+            return;
+        }
+        for stream in parts.store.managed_streams() {
+            tokio::spawn(super::router::run(self.clone(), stream, shutdown.clone()));
+        }
+        tokio::spawn(super::worker::supervise(self.clone(), shutdown.clone()));
+        tokio::spawn(sample_backlog(self.clone(), shutdown.clone()));
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.inner.parts.store
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.inner.parts.catalog
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.inner.parts.registry
+    }
+
+    pub fn attempter(&self) -> &Attempter {
+        &self.inner.parts.attempter
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.parts.metrics
+    }
+
+    pub fn cloudevents(&self) -> &CloudEventSettings {
+        &self.inner.parts.cloudevents
+    }
+
+    pub fn settings(&self) -> &DeliverySettings {
+        &self.inner.parts.settings
+    }
+
+    pub fn directory(&self) -> &Directory {
+        &self.inner.directory
+    }
+
+    pub fn records(&self) -> &Records {
+        &self.inner.records
+    }
+
+    /// The work queue, opened on first use.
+    pub async fn queue(&self) -> Result<&WorkQueue, StoreError> {
+        let parts = &self.inner.parts;
+        self.inner
+            .queue
+            .get_or_try_init(|| {
+                parts
+                    .store
+                    .work_queue(&parts.settings.queue_stream, QUEUE_SUBJECTS, parts.replicas)
+            })
+            .await
+    }
+
+    /// Queued deliveries not yet terminal, by destination.
+    pub async fn backlog(&self) -> Result<HashMap<String, u64>, StoreError> {
+        self.queue().await?.backlog().await
+    }
+
+    /// After a destination is deleted: its queued tasks go and its deliveries not yet
+    /// terminal end `cancelled`. Answers how many did.
+    pub async fn cancel_destination(&self, id: &DestinationId) -> Result<u64, RecordsError> {
+        self.queue().await?.discard(id.as_str()).await?;
+        let mut cancelled = 0;
+        for record in self.records().list(Some(id)).await? {
+            if record.status.is_terminal() {
+                continue;
+            }
+            self.records()
+                .change(&record, |stored| {
+                    if !stored.status.is_terminal() {
+                        stored.status = DeliveryStatus::Cancelled;
+                        stored.next_attempt_at = None;
+                    }
+                })
+                .await?;
+            cancelled += 1;
+        }
+        self.metrics()
+            .delivery_deliveries
+            .with_label_values(&["cancelled"])
+            .inc_by(cancelled);
+        Ok(cancelled)
+    }
+
+    /// How many deliveries of a destination are not terminal, from its records.
+    pub async fn open_deliveries(&self, id: &DestinationId) -> Result<u64, RecordsError> {
+        Ok(self
+            .records()
+            .list(Some(id))
+            .await?
+            .iter()
+            .filter(|record| !record.status.is_terminal())
+            .count() as u64)
+    }
+}
+
+async fn sample_backlog(delivery: Delivery, shutdown: CancellationToken) {
+    loop {
+        if let Ok(backlog) = delivery.backlog().await {
+            let total: u64 = backlog.values().sum();
+            delivery
+                .metrics()
+                .delivery_backlog
+                .set(i64::try_from(total).unwrap_or(i64::MAX));
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(BACKLOG_SAMPLE) => {}
+        }
+    }
+}

@@ -1,0 +1,352 @@
+//! Sending: one lane per enabled destination on every instance, taking its tasks from the
+//! work queue (so each attempt is made by one instance), and for each task the steps of
+//! DELIVERY.md §4: skip what is already terminal, cancel what lost its notification or its
+//! destination, read the notification by sequence, make the attempt, record it, and ack,
+//! retry after the schedule's delay, or end the delivery.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use super::attempt::{Attempt, Outcome, Trigger, next_delay};
+use super::destination::{Destination, DestinationId, DisabledReason, Ordering, State};
+use super::record::{DeliveryRecord, DeliveryStatus};
+use super::service::Delivery;
+use super::task::DeliveryTask;
+use crate::cloudevent;
+use crate::store::work_queue::{LaneConfig, Lease, Settle};
+
+/// Pending tasks an unordered lane may have handed out (delayed retries included): high, so
+/// failing deliveries waiting for their retry never hold later ones back; what runs at once
+/// is bounded by `delivery.max_in_flight_per_destination`.
+const UNORDERED_PENDING: usize = 10_000;
+/// How soon a task comes back when it cannot be handled now (store unreachable, the
+/// destination being disabled): no attempt is counted.
+const NOT_NOW: Duration = Duration::from_secs(2);
+
+/// How a destination's lane is consumed.
+fn lane_config(destination: &Destination, delivery: &Delivery) -> LaneConfig {
+    LaneConfig {
+        max_pending: match destination.settings.ordering {
+            Ordering::Ordered => 1,
+            Ordering::Unordered => UNORDERED_PENDING,
+        },
+        ack_wait: delivery.settings().takeover_after,
+    }
+}
+
+/// Keeps one lane running per enabled destination, following the directory, until
+/// `shutdown`.
+pub(super) async fn supervise(delivery: Delivery, shutdown: CancellationToken) {
+    let permits = Arc::new(Semaphore::new(delivery.settings().max_in_flight));
+    let mut changes = delivery.directory().changes();
+    let mut running: HashMap<DestinationId, (CancellationToken, LaneConfig)> = HashMap::new();
+    loop {
+        let snapshot = delivery.directory().snapshot();
+        running.retain(|id, (token, config)| {
+            let keep = snapshot.destinations.get(id).is_some_and(|destination| {
+                destination.state == State::Enabled
+                    && lane_config(destination, &delivery) == *config
+            });
+            if !keep {
+                token.cancel();
+            }
+            keep
+        });
+        for (id, destination) in &snapshot.destinations {
+            if destination.state != State::Enabled || running.contains_key(id) {
+                continue;
+            }
+            let config = lane_config(destination, &delivery);
+            let token = shutdown.child_token();
+            running.insert(id.clone(), (token.clone(), config));
+            tokio::spawn(run_lane(
+                delivery.clone(),
+                id.clone(),
+                config,
+                token,
+                permits.clone(),
+            ));
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            changed = changes.changed() => if changed.is_err() { return },
+        }
+    }
+}
+
+async fn run_lane(
+    delivery: Delivery,
+    id: DestinationId,
+    config: LaneConfig,
+    token: CancellationToken,
+    permits: Arc<Semaphore>,
+) {
+    let ordered = config.max_pending == 1;
+    let lane_permits = Arc::new(Semaphore::new(
+        delivery.settings().max_in_flight_per_destination,
+    ));
+    loop {
+        let taken = match delivery.queue().await {
+            Ok(queue) => queue.take(id.as_str(), config).await,
+            Err(error) => Err(error),
+        };
+        match taken {
+            Ok(mut lane) => loop {
+                let next = tokio::select! {
+                    () = token.cancelled() => return,
+                    next = lane.next() => next,
+                };
+                let lease = match next {
+                    None => break,
+                    Some(Err(error)) => {
+                        tracing::debug!(destination = %id, %error, "lane interrupted");
+                        break;
+                    }
+                    Some(Ok(lease)) => lease,
+                };
+                let (Ok(permit), Ok(lane_permit)) = (
+                    permits.clone().acquire_owned().await,
+                    lane_permits.clone().acquire_owned().await,
+                ) else {
+                    return;
+                };
+                if ordered {
+                    deliver(&delivery, lease).await;
+                } else {
+                    let delivery = delivery.clone();
+                    tokio::spawn(async move {
+                        deliver(&delivery, lease).await;
+                        drop((permit, lane_permit));
+                    });
+                }
+            },
+            Err(error) => tracing::debug!(destination = %id, %error, "lane not open yet"),
+        }
+        tokio::select! {
+            () = token.cancelled() => return,
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}
+
+async fn settle(lease: Lease, settle: Settle) {
+    if let Err(error) = lease.settle(settle).await {
+        tracing::debug!(%error, "task not settled; it comes again after the takeover time");
+    }
+}
+
+/// Ends a delivery `status` (if it is not terminal yet) without an attempt.
+async fn end(delivery: &Delivery, fallback: &DeliveryRecord, status: DeliveryStatus) -> bool {
+    let changed = delivery
+        .records()
+        .change(fallback, |record| {
+            if !record.status.is_terminal() {
+                record.status = status;
+                record.next_attempt_at = None;
+            }
+        })
+        .await;
+    match changed {
+        Ok(_) => {
+            delivery
+                .metrics()
+                .delivery_deliveries
+                .with_label_values(&[status.as_str()])
+                .inc();
+            true
+        }
+        Err(error) => {
+            tracing::warn!(delivery = %fallback.id, %error, "delivery record not written");
+            false
+        }
+    }
+}
+
+/// One task, start to settle (see the module documentation).
+async fn deliver(delivery: &Delivery, lease: Lease) {
+    let task = match DeliveryTask::parse(&lease.payload) {
+        Ok(task) => task,
+        Err(error) => {
+            tracing::error!(task = %lease.id, %error, "dropping a task that does not read");
+            return settle(lease, Settle::Ack).await;
+        }
+    };
+    let now = Utc::now();
+    let fallback = task.pending_record(now);
+    let Some(destination) = delivery.directory().get(&task.delivery.destination) else {
+        let settled = if end(delivery, &fallback, DeliveryStatus::Cancelled).await {
+            Settle::Ack
+        } else {
+            Settle::Retry(NOT_NOW)
+        };
+        return settle(lease, settled).await;
+    };
+    if destination.state == State::Disabled {
+        return settle(lease, Settle::Retry(NOT_NOW)).await;
+    }
+    let record = match delivery.records().get(&task.delivery).await {
+        Ok(record) => record.unwrap_or_else(|| fallback.clone()),
+        Err(error) => {
+            tracing::debug!(delivery = %task.delivery, %error, "record not readable now");
+            return settle(lease, Settle::Retry(NOT_NOW)).await;
+        }
+    };
+    if record.status.is_terminal() {
+        // Sent already, its ack lost: not again.
+        return settle(lease, Settle::Ack).await;
+    }
+    let message = match delivery
+        .store()
+        .get(&task.stream, task.delivery.sequence)
+        .await
+    {
+        Ok(Some(message)) => message,
+        Ok(None) => {
+            let settled = if end(delivery, &fallback, DeliveryStatus::Cancelled).await {
+                Settle::Ack
+            } else {
+                Settle::Retry(NOT_NOW)
+            };
+            return settle(lease, settled).await;
+        }
+        Err(error) => {
+            tracing::debug!(delivery = %task.delivery, %error, "notification not readable now");
+            return settle(lease, Settle::Retry(NOT_NOW)).await;
+        }
+    };
+    let event = delivery
+        .catalog()
+        .event_type(&task.delivery.event_type)
+        .and_then(|schema| {
+            cloudevent::render_shared(schema, &message, delivery.cloudevents()).ok()
+        });
+    let Some(event) = event else {
+        // The schema lost the event type, or the message does not fit it any more.
+        tracing::warn!(delivery = %task.delivery, "notification cannot be rendered; delivery ends failed");
+        end(delivery, &fallback, DeliveryStatus::Failed).await;
+        return settle(lease, Settle::Ack).await;
+    };
+    let webhook_id = task.delivery.notification_id();
+    let attempt = Attempt {
+        destination: &destination,
+        event,
+        webhook_id: &webhook_id,
+        number: record.attempts + 1,
+        trigger: Trigger::Scheduled,
+    };
+    let outcome = {
+        let sending = delivery.attempter().attempt(&attempt);
+        tokio::pin!(sending);
+        let mut alive = tokio::time::interval(delivery.settings().takeover_after / 3);
+        alive.tick().await;
+        loop {
+            tokio::select! {
+                outcome = &mut sending => break outcome,
+                _ = alive.tick() => { let _ = lease.progress().await; }
+            }
+        }
+    };
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            tracing::error!(delivery = %task.delivery, %error, "no request could be made; delivery ends failed");
+            end(delivery, &fallback, DeliveryStatus::Failed).await;
+            return settle(lease, Settle::Ack).await;
+        }
+    };
+    let settled = conclude(delivery, &destination, &fallback, &record, outcome).await;
+    settle(lease, settled).await;
+}
+
+/// Records the attempt, moves the delivery on, and says how to settle its task.
+async fn conclude(
+    delivery: &Delivery,
+    destination: &Destination,
+    fallback: &DeliveryRecord,
+    record: &DeliveryRecord,
+    outcome: Outcome,
+) -> Settle {
+    let attempt = &outcome.record;
+    attempt.observe(delivery.metrics());
+    if let Err(error) = delivery.records().record_attempt(&record.id, attempt).await {
+        tracing::warn!(delivery = %record.id, %error, "attempt record not written");
+    }
+    let failures = record.failures as usize + usize::from(!outcome.succeeded());
+    let jitter = super::destination::random_bytes::<4>()
+        .map(|bytes| f64::from(u32::from_le_bytes(bytes)) / f64::from(u32::MAX) * 2.0 - 1.0)
+        .unwrap_or(0.0);
+    let (status, retry) = if outcome.succeeded() {
+        (DeliveryStatus::Succeeded, None)
+    } else if outcome.gone {
+        (DeliveryStatus::Failed, None)
+    } else {
+        match next_delay(
+            &destination.settings.schedule,
+            failures,
+            outcome.retry_after,
+            jitter,
+        ) {
+            Some(delay) => (DeliveryStatus::Retrying, Some(delay)),
+            None => (DeliveryStatus::Failed, None),
+        }
+    };
+    let next_attempt_at = retry
+        .and_then(|delay| chrono::Duration::from_std(delay).ok())
+        .map(|delay| Utc::now() + delay);
+    let written = delivery
+        .records()
+        .change(fallback, |stored| {
+            stored.count(attempt);
+            stored.status = status;
+            stored.next_attempt_at = next_attempt_at;
+        })
+        .await;
+    if let Err(error) = written {
+        tracing::warn!(delivery = %record.id, %error, "delivery record not written");
+    }
+    let metrics = delivery.metrics();
+    if status.is_terminal() {
+        metrics
+            .delivery_deliveries
+            .with_label_values(&[status.as_str()])
+            .inc();
+    }
+    if status == DeliveryStatus::Succeeded && record.succeeded_at.is_none() {
+        let waited = Utc::now() - record.notification_time;
+        metrics
+            .delivery_latency
+            .observe(waited.num_microseconds().unwrap_or(0).max(0) as f64 / 1e6);
+    }
+    if outcome.gone {
+        disable_gone(delivery, &destination.id).await;
+    }
+    match retry {
+        Some(delay) => Settle::Retry(delay),
+        None => Settle::Ack,
+    }
+}
+
+/// A 410: the destination is disabled (`gone`), and the change audited.
+async fn disable_gone(delivery: &Delivery, id: &DestinationId) {
+    let changed = delivery
+        .registry()
+        .change(id, Utc::now(), |destination| {
+            destination.state = State::Disabled;
+            destination.disabled_reason = Some(DisabledReason::Gone);
+            Ok::<(), super::registry::RegistryError>(())
+        })
+        .await;
+    match changed {
+        Ok(_) => {
+            tracing::warn!(destination = %id, "receiver answered 410 Gone; destination disabled")
+        }
+        Err(error) => {
+            tracing::warn!(destination = %id, %error, "could not disable a gone destination")
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! Listing a KV bucket, or the keys under one prefix, in one pass: an ordered consumer on
+//! the bucket's stream delivering the last value of each matching key, ending when the
+//! server says nothing is pending (deleted keys are skipped).
+
+use std::time::Duration;
+
+use async_nats::jetstream::{consumer, kv};
+use futures::StreamExt;
+
+use super::{Document, kv_error};
+use crate::store::error::{Operation, Outage, StoreError};
+
+/// The longest wait for the next record of a listing.
+const IDLE: Duration = Duration::from_secs(5);
+
+/// Whether a KV stream message is a removal (delete or purge marker).
+fn is_removal(message: &async_nats::jetstream::Message) -> bool {
+    message
+        .headers
+        .as_ref()
+        .and_then(|headers| headers.get("KV-Operation"))
+        .is_some_and(|operation| matches!(operation.as_str(), "DEL" | "PURGE"))
+}
+
+pub(super) async fn list(
+    store: &kv::Store,
+    prefix: Option<&str>,
+) -> Result<Vec<(String, Document)>, StoreError> {
+    let filter = match prefix {
+        Some(prefix) => format!("{}{prefix}.>", store.prefix),
+        None => format!("{}>", store.prefix),
+    };
+    let config = consumer::pull::OrderedConfig {
+        filter_subject: filter,
+        deliver_policy: consumer::DeliverPolicy::LastPerSubject,
+        ..Default::default()
+    };
+    let consumer = store
+        .stream
+        .create_consumer(config)
+        .await
+        .map_err(kv_error)?;
+    let mut records = Vec::new();
+    if consumer.cached_info().num_pending == 0 {
+        return Ok(records);
+    }
+    let mut messages = consumer.messages().await.map_err(kv_error)?;
+    loop {
+        let message = match tokio::time::timeout(IDLE, messages.next()).await {
+            Err(_) => {
+                return Err(StoreError::Unavailable(Outage::TimedOut(
+                    Operation::Documents,
+                )));
+            }
+            Ok(None) => break,
+            Ok(Some(message)) => message.map_err(kv_error)?,
+        };
+        let info = message
+            .info()
+            .map_err(|_| StoreError::Unavailable(Outage::TimedOut(Operation::Documents)))?;
+        let (revision, pending) = (info.stream_sequence, info.pending);
+        if !is_removal(&message)
+            && let Some(key) = message.subject.as_str().strip_prefix(store.prefix.as_str())
+        {
+            records.push((
+                key.to_owned(),
+                Document {
+                    value: message.payload.clone(),
+                    revision,
+                },
+            ));
+        }
+        if pending == 0 {
+            break;
+        }
+    }
+    records.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(records)
+}
