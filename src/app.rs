@@ -17,9 +17,9 @@ use crate::delivery::service::{Delivery, Parts as DeliveryParts};
 use crate::metrics::Metrics;
 use crate::schema::{Catalog, EventSchema, SchemaError};
 use crate::serve::{self, ConnectionLimits};
-use crate::settings::{JetstreamSettings, Settings};
+use crate::settings::Settings;
 use crate::sse::session::SessionSettings;
-use crate::store::{Store, StoreError, StreamPolicy, StreamSpec};
+use crate::store::{FeedSpec, Store, StoreError, StreamPolicy, StreamSpec};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -90,7 +90,7 @@ impl App {
     pub async fn build(settings: Settings, shutdown: CancellationToken) -> Result<Self, AppError> {
         let catalog = Arc::new(Catalog::load(&settings.schema.paths)?);
         let metrics = Arc::new(Metrics::new(&catalog.event_type_names()));
-        let specs = stream_specs(&catalog, &settings.store.jetstream);
+        let specs = stream_specs(&catalog, &settings);
         let store = Arc::new(Store::open(&settings.store, specs, metrics.clone()).await?);
         match store.jetstream() {
             None => {
@@ -211,14 +211,15 @@ impl App {
 
 /// The streams the schema asks for: each event type's `storage_policy` over the store's
 /// defaults. Built here so that the store knows nothing of schemas.
-pub fn stream_specs(catalog: &Catalog, defaults: &JetstreamSettings) -> Vec<StreamSpec> {
+pub fn stream_specs(catalog: &Catalog, settings: &Settings) -> Vec<StreamSpec> {
     catalog
         .event_types()
-        .map(|schema| stream_spec(schema, defaults))
+        .map(|schema| stream_spec(schema, settings))
         .collect()
 }
 
-fn stream_spec(schema: &EventSchema, defaults: &JetstreamSettings) -> StreamSpec {
+fn stream_spec(schema: &EventSchema, settings: &Settings) -> StreamSpec {
+    let defaults = &settings.store.jetstream;
     let policy = schema.storage_policy.clone().unwrap_or_default();
     StreamSpec {
         key: schema.stream.clone(),
@@ -232,6 +233,10 @@ fn stream_spec(schema: &EventSchema, defaults: &JetstreamSettings) -> StreamSpec
             duplicate_window: policy.duplicate_window.unwrap_or(defaults.duplicate_window),
         },
         protected: false,
+        feed: Some(FeedSpec {
+            name: crate::delivery::router::ROUTER_CONSUMER.to_owned(),
+            ack_wait: settings.delivery.takeover_after,
+        }),
     }
 }
 

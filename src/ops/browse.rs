@@ -256,7 +256,7 @@ mod tests {
         let metrics = Arc::new(Metrics::new(&catalog.event_type_names()));
         let mut settings = StoreSettings::default();
         settings.memory.max_messages_per_stream = 100_000;
-        let specs = crate::app::stream_specs(&catalog, &settings.jetstream);
+        let specs = crate::app::stream_specs(&catalog, &crate::settings::Settings::default());
         let store = Store::open(&settings, specs, metrics).await.unwrap();
         let stream = catalog.event_type("mars").unwrap().stream.clone();
         for step in 0..count {

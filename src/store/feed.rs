@@ -48,24 +48,38 @@ pub(super) fn from_subscription(subscription: super::Subscription) -> Feed {
         .boxed()
 }
 
-/// The jetstream engine's feed: durable consumer `name` on `stream`, made when absent with
-/// delivery from the next message stored.
+/// The durable consumer of a feed. `from_start`: for a stream created just now, whose every
+/// message is new; otherwise delivery starts with the next message stored.
+pub(crate) fn consumer_config(
+    name: &str,
+    ack_wait: Duration,
+    from_start: bool,
+) -> consumer::pull::Config {
+    consumer::pull::Config {
+        durable_name: Some(name.to_owned()),
+        description: Some("Tidings push-delivery router".to_owned()),
+        deliver_policy: if from_start {
+            consumer::DeliverPolicy::All
+        } else {
+            consumer::DeliverPolicy::New
+        },
+        ack_policy: consumer::AckPolicy::Explicit,
+        ack_wait,
+        max_ack_pending: FEED_BATCH as i64,
+        max_deliver: -1,
+        ..Default::default()
+    }
+}
+
+/// The jetstream engine's feed: durable consumer `name` on `stream` (made with the stream at
+/// reconciliation; made here, from the next message, if it went missing since).
 pub(super) async fn durable(
     context: &jetstream::Context,
     stream: &str,
     name: &str,
     ack_wait: Duration,
 ) -> Result<Feed, StoreError> {
-    let config = consumer::pull::Config {
-        durable_name: Some(name.to_owned()),
-        description: Some("Tidings push-delivery router".to_owned()),
-        deliver_policy: consumer::DeliverPolicy::New,
-        ack_policy: consumer::AckPolicy::Explicit,
-        ack_wait,
-        max_ack_pending: FEED_BATCH as i64,
-        max_deliver: -1,
-        ..Default::default()
-    };
+    let config = consumer_config(name, ack_wait, false);
     let consumer: consumer::Consumer<consumer::pull::Config> = context
         .get_stream_no_info(stream)
         .await

@@ -21,7 +21,7 @@ pub use jetstream::{JetstreamStore, Reconciled};
 pub use memory::MemoryStore;
 pub use retraction::{RETRACTION_SUBJECT, Retraction};
 pub use types::{
-    AUDIT_BASE, DeleteOutcome, Fingerprint, Publication, PublishAck, PurgeReport,
+    AUDIT_BASE, DeleteOutcome, FeedSpec, Fingerprint, Publication, PublishAck, PurgeReport,
     REQUEST_HASH_HEADER, ReadRequest, SPATIAL_BBOX_HEADER, SPATIAL_GEOMETRY_HEADER, SharedMessage,
     Start, StoredMessage, StreamInfo, StreamPolicy, StreamSpec,
 };

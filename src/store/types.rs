@@ -186,6 +186,16 @@ pub struct StreamSpec {
     pub policy: StreamPolicy,
     /// Append-only: no delete, no purge (JetStream `deny_delete`/`deny_purge`); wipes skip it.
     pub protected: bool,
+    /// The durable feed made with the stream (see [`crate::store::feed`]), so that nothing
+    /// stored between the stream's creation and the feed's first reader is missed.
+    pub feed: Option<FeedSpec>,
+}
+
+/// A stream's durable feed: its consumer name and how long a message may go unacknowledged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedSpec {
+    pub name: String,
+    pub ack_wait: Duration,
 }
 
 impl StreamSpec {
@@ -204,6 +214,7 @@ impl StreamSpec {
                 duplicate_window: defaults.duplicate_window,
             },
             protected: true,
+            feed: None,
         }
     }
 }

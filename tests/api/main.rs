@@ -9,6 +9,7 @@ mod port;
 
 mod admin;
 mod auth;
+mod deliveries;
 mod destinations;
 mod hardening;
 mod helpers;
@@ -155,6 +156,23 @@ both_stores!(destination_cases => destinations:
     every_destination_change_is_audited_without_secrets,
     a_test_send_answers_with_its_attempt_even_when_the_receiver_fails,
 );
+
+both_stores!(delivery_cases => deliveries:
+    matching_notifications_are_delivered_signed_and_recorded,
+    binary_mode_sends_the_data_with_ce_headers,
+    failures_follow_the_schedule_until_it_is_spent,
+    a_receiver_that_recovers_gets_the_delivery_and_retry_after_is_honoured,
+    gone_fails_the_delivery_and_disables_the_destination_until_enabled,
+    ordered_destinations_get_one_request_at_a_time_in_sequence_order,
+    unordered_failures_do_not_hold_later_notifications_back,
+    deleted_notifications_and_destinations_end_cancelled,
+    delivery_lists_filter_order_and_page,
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_are_shared_by_instances_on_one_nats() {
+    deliveries::instances_share_the_deliveries().await;
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn destinations_are_shared_by_instances_on_one_nats() {

@@ -19,7 +19,11 @@ pub struct Backend {
 
 /// The streams the app would ask the store for.
 pub fn specs(catalog: &Catalog, settings: &StoreSettings) -> Vec<tidings::store::StreamSpec> {
-    tidings::app::stream_specs(catalog, &settings.jetstream)
+    let app_settings = tidings::settings::Settings {
+        store: settings.clone(),
+        ..Default::default()
+    };
+    tidings::app::stream_specs(catalog, &app_settings)
 }
 
 pub fn metrics() -> std::sync::Arc<tidings::metrics::Metrics> {

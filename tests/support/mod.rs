@@ -4,3 +4,4 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 pub mod nats;
+pub mod receiver;

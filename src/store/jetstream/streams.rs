@@ -80,6 +80,46 @@ pub(crate) async fn reconcile(
     context: &jetstream::Context,
     spec: &StreamSpec,
 ) -> Result<Reconciled, StoreError> {
+    let outcome = reconcile_stream(context, spec).await?;
+    if let Some(feed) = &spec.feed {
+        ensure_feed(context, spec, feed, outcome == Reconciled::Created).await?;
+    }
+    Ok(outcome)
+}
+
+/// Makes the stream's feed consumer when it is missing: from the first message for a
+/// stream created just now (so a notification stored before the consumer was there is
+/// routed too), else from the next one.
+async fn ensure_feed(
+    context: &jetstream::Context,
+    spec: &StreamSpec,
+    feed: &crate::store::FeedSpec,
+    created: bool,
+) -> Result<(), StoreError> {
+    let stream = context
+        .get_stream_no_info(spec.key.stream_name())
+        .await
+        .map_err(|error| refused(ReconcileStep::Inspect, &spec.key, error))?;
+    if stream
+        .get_consumer::<jetstream::consumer::pull::Config>(&feed.name)
+        .await
+        .is_ok()
+    {
+        return Ok(());
+    }
+    let config = crate::store::feed::consumer_config(&feed.name, feed.ack_wait, created);
+    stream
+        .create_consumer(config)
+        .await
+        .map_err(|error| refused(ReconcileStep::Create, &spec.key, error))?;
+    tracing::info!(stream = %spec.key, consumer = %feed.name, "feed consumer created");
+    Ok(())
+}
+
+async fn reconcile_stream(
+    context: &jetstream::Context,
+    spec: &StreamSpec,
+) -> Result<Reconciled, StoreError> {
     let desired = desired_config(spec);
     let name = desired.name.clone();
     match context.get_stream(&name).await {

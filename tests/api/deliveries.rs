@@ -1,0 +1,604 @@
+//! Push delivery end to end (DELIVERY.md §4, §5) against a receiver this test starts on
+//! 127.0.0.1: what arrives, signed how, retried when, in which order, and what the delivery
+//! records and attempts say afterwards.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tidings::delivery::signature::{self, Secret};
+use tidings::settings::{Settings, StoreKind};
+
+use crate::helpers::{TestApp, mars};
+use crate::support::receiver::{Answer, Received, Receiver};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+/// An app whose deliveries come back quickly after a lost instance.
+async fn app(kind: StoreKind) -> TestApp {
+    TestApp::spawn_with(kind, quick).await
+}
+
+fn quick(settings: &mut Settings) {
+    settings.delivery.takeover_after = Duration::from_secs(2);
+}
+
+/// Registers a destination for `mars` steps ≥ 2 at `url`; returns its id and secret.
+async fn register(app: &TestApp, url: &str, extra: Value) -> (String, String) {
+    let mut body = json!({
+        "url": url,
+        "subscriptions": [{"event_type": "mars", "identifier": {"class": "od", "step": {"gte": 2}}}],
+        "retry": {"schedule": ["200ms", "200ms"]},
+    });
+    for (key, value) in extra.as_object().cloned().unwrap_or_default() {
+        body[key] = value;
+    }
+    let response = app.post("/api/v1/destinations", &body).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let created: Value = response.json().await.unwrap();
+    // Routing reads the followed copy of the destinations: wait until it has this one.
+    let id = created["id"].as_str().unwrap().to_owned();
+    let state = app.state.as_ref().unwrap();
+    let parsed = tidings::delivery::destination::DestinationId::parse(&id).unwrap();
+    let deadline = std::time::Instant::now() + WAIT;
+    while state.delivery.directory().get(&parsed).is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "directory never saw {id}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    (id, created["secret"].as_str().unwrap().to_owned())
+}
+
+async fn get(app: &TestApp, path: &str) -> (StatusCode, Value) {
+    let response = app.client.get(app.url(path)).send().await.unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap())
+}
+
+/// Polls a delivery until `done` holds for it.
+async fn delivery_until(app: &TestApp, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let (status, delivery) = get(app, &format!("/api/v1/deliveries/{id}")).await;
+        if status == StatusCode::OK && done(&delivery) {
+            return delivery;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "delivery {id} never got there: {status} {delivery}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+fn status_is(wanted: &'static str) -> impl Fn(&Value) -> bool {
+    move |delivery| delivery["status"] == wanted
+}
+
+fn verifies(request: &Received, secret: &str) -> bool {
+    let key: Secret = secret.parse().unwrap();
+    let timestamp: i64 = request
+        .header("webhook-timestamp")
+        .unwrap()
+        .parse()
+        .unwrap();
+    signature::verify(
+        &request.webhook_id(),
+        timestamp,
+        &request.body,
+        request.header("webhook-signature").unwrap(),
+        &key,
+    )
+}
+
+pub async fn matching_notifications_are_delivered_signed_and_recorded(kind: StoreKind) {
+    let app = app(kind).await;
+    let receiver = Receiver::start().await;
+    let (destination, secret) = register(
+        &app,
+        &receiver.url("/hook"),
+        json!({"headers": {"X-Team": "ops"}}),
+    )
+    .await;
+    for step in 1..=4 {
+        app.notify("mars", mars(step), json!({"step": step})).await;
+    }
+    let received = receiver.wait_for("/hook", 3, WAIT).await;
+    let mut ids: Vec<String> = received.iter().map(Received::webhook_id).collect();
+    ids.sort();
+    assert_eq!(ids, ["mars@2", "mars@3", "mars@4"], "step 1 does not match");
+    for request in &received {
+        assert!(
+            verifies(request, &secret),
+            "signature of {}",
+            request.webhook_id()
+        );
+        assert_eq!(
+            request.header("content-type"),
+            Some("application/cloudevents+json")
+        );
+        assert_eq!(request.header("x-team"), Some("ops"));
+        let event: Value = serde_json::from_slice(&request.body).unwrap();
+        assert_eq!(event["id"], request.webhook_id());
+        assert_eq!(event["type"], "int.ecmwf.aviso.mars");
+    }
+    // The body is byte for byte what a replay's data line carries.
+    let mut replay = app
+        .stream(
+            "/api/v1/replay",
+            json!({"event_type": "mars", "identifier": {"class": "od"}, "from_id": "3"}),
+            None,
+        )
+        .await;
+    let frame = replay
+        .until(|frame| frame.id.as_deref() == Some("mars@3"), WAIT)
+        .await
+        .pop()
+        .unwrap();
+    let sent = received
+        .iter()
+        .find(|r| r.webhook_id() == "mars@3")
+        .unwrap();
+    assert_eq!(
+        serde_json::from_slice::<Value>(&sent.body).unwrap(),
+        frame.data
+    );
+
+    let one = format!("{destination}:mars@3");
+    let delivery = delivery_until(&app, &one, status_is("succeeded")).await;
+    assert_eq!(delivery["attempts"], 1);
+    assert_eq!(delivery["notification_id"], "mars@3");
+    assert_eq!(delivery["destination_id"], destination.as_str());
+    assert_eq!(delivery["last_response_status_code"], 200);
+    assert!(delivery["succeeded_at"].is_string() && delivery["next_attempt_at"].is_null());
+    let (_, attempts) = get(&app, &format!("/api/v1/deliveries/{one}/attempts")).await;
+    let attempt = &attempts["models"][0];
+    assert_eq!(attempts["models"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        (
+            attempt["attempt"].clone(),
+            attempt["trigger"].clone(),
+            attempt["status"].clone()
+        ),
+        (json!(1), json!("scheduled"), json!("success"))
+    );
+    assert_eq!(attempt["response_status_code"], 200);
+    assert_eq!(attempt["response_body"], "scripted");
+    let (_, listed) = get(
+        &app,
+        &format!("/api/v1/deliveries?destination_id={destination}"),
+    )
+    .await;
+    let listed: Vec<&str> = listed["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["notification_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, ["mars@4", "mars@3", "mars@2"], "newest first");
+    app.stop().await;
+}
+
+pub async fn binary_mode_sends_the_data_with_ce_headers(kind: StoreKind) {
+    let app = app(kind).await;
+    let receiver = Receiver::start().await;
+    let (_, secret) = register(&app, &receiver.url("/bin"), json!({"format": "binary"})).await;
+    app.notify("mars", mars(5), json!({"note": "binary"})).await;
+    let request = receiver.wait_for("/bin", 1, WAIT).await.remove(0);
+    assert!(verifies(&request, &secret));
+    assert_eq!(request.header("content-type"), Some("application/json"));
+    assert_eq!(request.header("ce-id"), Some("mars@1"));
+    assert_eq!(request.header("ce-type"), Some("int.ecmwf.aviso.mars"));
+    let data: Value = serde_json::from_slice(&request.body).unwrap();
+    assert_eq!(data["payload"], json!({"note": "binary"}));
+    app.stop().await;
+}
+
+pub async fn failures_follow_the_schedule_until_it_is_spent(kind: StoreKind) {
+    let app = app(kind).await;
+    let receiver = Receiver::start().await;
+    receiver.default_answer("/down", Answer::status(500));
+    let (destination, _) = register(&app, &receiver.url("/down"), json!({})).await;
+    app.notify("mars", mars(2), json!(null)).await;
+    let one = format!("{destination}:mars@1");
+    let delivery = delivery_until(&app, &one, status_is("failed")).await;
+    assert_eq!(delivery["attempts"], 3, "1 + two delays");
+    assert_eq!(delivery["last_response_status_code"], 500);
+    let received = receiver.received_on("/down");
+    assert_eq!(received.len(), 3);
+    for pair in received.windows(2) {
+        let gap = pair[1].at - pair[0].at;
+        assert!(
+            gap >= Duration::from_millis(150),
+            "200ms ±20% apart, got {gap:?}"
+        );
+        assert_eq!(
+            pair[0].webhook_id(),
+            pair[1].webhook_id(),
+            "same webhook-id"
+        );
+    }
+    let (_, attempts) = get(&app, &format!("/api/v1/deliveries/{one}/attempts")).await;
+    let numbers: Vec<u64> = attempts["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["attempt"].as_u64().unwrap())
+        .collect();
+    assert_eq!(numbers, [1, 2, 3]);
+    assert!(
+        attempts["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["status"] == "failed"
+                && a["error"].is_null()
+                && a["response_status_code"] == 500)
+    );
+    app.stop().await;
+}
+
+pub async fn a_receiver_that_recovers_gets_the_delivery_and_retry_after_is_honoured(
+    kind: StoreKind,
+) {
+    let app = app(kind).await;
+    let receiver = Receiver::start().await;
+    receiver.queue(
+        "/flaky",
+        [
+            Answer::status(503),
+            Answer {
+                retry_after: Some("1".to_owned()),
+                ..Answer::status(429)
+            },
+        ],
+    );
+    let (destination, _) = register(&app, &receiver.url("/flaky"), json!({})).await;
+    app.notify("mars", mars(2), json!(null)).await;
+    let one = format!("{destination}:mars@1");
+    let delivery = delivery_until(&app, &one, status_is("succeeded")).await;
+    assert_eq!(delivery["attempts"], 3);
+    let received = receiver.received_on("/flaky");
+    assert_eq!(received.len(), 3);
+    let waited = received[2].at - received[1].at;
+    assert!(
+        waited >= Duration::from_millis(950),
+        "Retry-After: 1 replaced 200ms: {waited:?}"
+    );
+    app.stop().await;
+}
+
+pub async fn gone_fails_the_delivery_and_disables_the_destination_until_enabled(kind: StoreKind) {
+    let app = app(kind).await;
+    let receiver = Receiver::start().await;
+    receiver.queue("/gone", [Answer::status(410)]);
+    let (destination, _) = register(&app, &receiver.url("/gone"), json!({})).await;
+    app.notify("mars", mars(2), json!(null)).await;
+    let first = format!("{destination}:mars@1");
+    let delivery = delivery_until(&app, &first, status_is("failed")).await;
+    assert_eq!(delivery["attempts"], 1, "410 ends it at once");
+    let path = format!("/api/v1/destinations/{destination}");
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let (_, shown) = get(&app, &path).await;
+        if shown["state"] == "disabled" {
+            assert_eq!(shown["disabled_reason"], "gone");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never disabled: {shown}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let (_, attempts) = get(&app, &format!("/api/v1/deliveries/{first}/attempts")).await;
+    assert_eq!(attempts["models"][0]["error"], "gone");
+    // Disabled: new deliveries wait, counted in the backlog.
+    app.notify("mars", mars(3), json!(null)).await;
+    let second = format!("{destination}:mars@2");
+    delivery_until(&app, &second, status_is("pending")).await;
+    let deadline = std::time::Instant::now() + WAIT;
+    while get(&app, &path).await.1["backlog"] != 1 {
+        assert!(std::time::Instant::now() < deadline, "backlog never 1");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        receiver.received_on("/gone").len(),
+        1,
+        "nothing sent while disabled"
+    );
+    let enabled = app.post(&format!("{path}/enable"), &json!({})).await;
+    assert_eq!(enabled.status(), 200);
+    delivery_until(&app, &second, status_is("succeeded")).await;
+    app.stop().await;
+}
+
+pub async fn ordered_destinations_get_one_request_at_a_time_in_sequence_order(kind: StoreKind) {
+    let app = app(kind).await;
+    let receiver = Receiver::start().await;
+    receiver.queue("/ordered", [Answer::status(500), Answer::status(500)]);
+    receiver.default_answer(
+        "/ordered",
+        Answer {
+            delay: Duration::from_millis(30),
+            ..Answer::status(200)
+        },
+    );
+    let (_, _) = register(
+        &app,
+        &receiver.url("/ordered"),
+        json!({"ordering": "ordered"}),
+    )
+    .await;
+    for step in 2..=6 {
+        app.notify("mars", mars(step), json!(null)).await;
+    }
+    let received = receiver.wait_for("/ordered", 7, WAIT).await;
+    let ids: Vec<String> = received.iter().map(Received::webhook_id).collect();
+    assert_eq!(
+        ids,
+        [
+            "mars@1", "mars@1", "mars@1", "mars@2", "mars@3", "mars@4", "mars@5"
+        ],
+        "the failing first holds the rest back, then all in order"
+    );
+    for pair in received.windows(2).skip(2) {
+        assert!(
+            pair[1].at - pair[0].at >= Duration::from_millis(25),
+            "one at a time"
+        );
+    }
+    app.stop().await;
+}
+
+pub async fn unordered_failures_do_not_hold_later_notifications_back(kind: StoreKind) {
+    let app = app(kind).await;
+    let receiver = Receiver::start().await;
+    receiver.queue("/mixed", [Answer::status(500)]);
+    let (destination, _) = register(
+        &app,
+        &receiver.url("/mixed"),
+        json!({"retry": {"schedule": ["3s"]}}),
+    )
+    .await;
+    app.notify("mars", mars(2), json!(null)).await;
+    receiver.wait_for("/mixed", 1, WAIT).await;
+    app.notify("mars", mars(3), json!(null)).await;
+    let received = receiver.wait_for("/mixed", 2, WAIT).await;
+    assert_eq!(
+        received[1].webhook_id(),
+        "mars@2",
+        "sent while mars@1 waits"
+    );
+    assert!(received[1].at - received[0].at < Duration::from_millis(2500));
+    delivery_until(
+        &app,
+        &format!("{destination}:mars@1"),
+        status_is("succeeded"),
+    )
+    .await;
+    app.stop().await;
+}
+
+pub async fn deleted_notifications_and_destinations_end_cancelled(kind: StoreKind) {
+    let app = app(kind).await;
+    let receiver = Receiver::start().await;
+    let (destination, _) = register(&app, &receiver.url("/c"), json!({})).await;
+    let path = format!("/api/v1/destinations/{destination}");
+    assert_eq!(
+        app.post(&format!("{path}/disable"), &json!({}))
+            .await
+            .status(),
+        200
+    );
+    for step in 2..=4 {
+        app.notify("mars", mars(step), json!(null)).await;
+    }
+    let first = format!("{destination}:mars@1");
+    delivery_until(&app, &first, status_is("pending")).await;
+    let deleted = app
+        .client
+        .delete(app.url("/api/v1/admin/notification/mars@1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 200);
+    assert_eq!(
+        app.post(&format!("{path}/enable"), &json!({}))
+            .await
+            .status(),
+        200
+    );
+    delivery_until(&app, &first, status_is("cancelled")).await;
+    delivery_until(
+        &app,
+        &format!("{destination}:mars@3"),
+        status_is("succeeded"),
+    )
+    .await;
+    assert!(
+        receiver
+            .received()
+            .iter()
+            .all(|r| r.webhook_id() != "mars@1"),
+        "a deleted notification is never sent"
+    );
+
+    // A destination deleted with a backlog: its deliveries end cancelled, still readable.
+    let (other, _) = register(&app, &receiver.url("/d"), json!({})).await;
+    let other_path = format!("/api/v1/destinations/{other}");
+    assert_eq!(
+        app.post(&format!("{other_path}/disable"), &json!({}))
+            .await
+            .status(),
+        200
+    );
+    app.notify("mars", mars(5), json!(null)).await;
+    app.notify("mars", mars(6), json!(null)).await;
+    delivery_until(&app, &format!("{other}:mars@5"), status_is("pending")).await;
+    delivery_until(&app, &format!("{other}:mars@4"), status_is("pending")).await;
+    let dry = app
+        .client
+        .delete(app.url(&format!("{other_path}?dry_run=true")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(dry.json::<Value>().await.unwrap()["cancelled"], 2);
+    let gone = app
+        .client
+        .delete(app.url(&other_path))
+        .send()
+        .await
+        .unwrap();
+    let gone: Value = gone.json().await.unwrap();
+    assert_eq!(gone["cancelled"], 2, "{gone}");
+    delivery_until(&app, &format!("{other}:mars@5"), status_is("cancelled")).await;
+    assert!(receiver.received_on("/d").is_empty());
+    app.stop().await;
+}
+
+pub async fn delivery_lists_filter_order_and_page(kind: StoreKind) {
+    let app = app(kind).await;
+    let receiver = Receiver::start().await;
+    receiver.default_answer("/no", Answer::status(400));
+    let (ok, _) = register(&app, &receiver.url("/yes"), json!({})).await;
+    let (bad, _) = register(
+        &app,
+        &receiver.url("/no"),
+        json!({"retry": {"schedule": []}}),
+    )
+    .await;
+    for step in 2..=5 {
+        app.notify("mars", mars(step), json!(null)).await;
+    }
+    delivery_until(&app, &format!("{bad}:mars@4"), status_is("failed")).await;
+    delivery_until(&app, &format!("{ok}:mars@4"), status_is("succeeded")).await;
+    let ids = |page: &Value| -> Vec<String> {
+        page["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (_, failed) = get(&app, "/api/v1/deliveries?status=failed&dir=asc").await;
+    assert_eq!(
+        ids(&failed),
+        (1..=4)
+            .map(|n| format!("{bad}:mars@{n}"))
+            .collect::<Vec<_>>()
+    );
+    let (_, first) = get(
+        &app,
+        &format!("/api/v1/deliveries?destination_id={ok}&limit=3"),
+    )
+    .await;
+    assert_eq!(
+        ids(&first),
+        [4, 3, 2].map(|n| format!("{ok}:mars@{n}")).to_vec()
+    );
+    let next = first["pagination"]["next"].as_str().unwrap();
+    let (_, second) = get(
+        &app,
+        &format!("/api/v1/deliveries?destination_id={ok}&limit=3&next={next}"),
+    )
+    .await;
+    assert_eq!(ids(&second), [format!("{ok}:mars@1")]);
+    let prev = second["pagination"]["prev"].as_str().unwrap();
+    let (_, back) = get(
+        &app,
+        &format!("/api/v1/deliveries?destination_id={ok}&limit=3&prev={prev}"),
+    )
+    .await;
+    assert_eq!(ids(&back), ids(&first));
+    let (_, none) = get(&app, "/api/v1/deliveries?event_type=diss").await;
+    assert!(ids(&none).is_empty());
+    let (_, timed) = get(&app, "/api/v1/deliveries?time[gte]=2999-01-01T00:00:00Z").await;
+    assert!(ids(&timed).is_empty());
+    for (query, code) in [
+        ("status=done", "INVALID_QUERY"),
+        ("dir=up", "INVALID_QUERY"),
+        ("time[lte]=yesterday", "INVALID_QUERY"),
+        ("limit=0", "INVALID_QUERY"),
+        ("next=forged", "INVALID_QUERY"),
+        ("colour=red", "INVALID_QUERY"),
+    ] {
+        let response = app
+            .client
+            .get(app.url(&format!("/api/v1/deliveries?{query}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{query}");
+        let header = response.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(
+            (body["code"].as_str(), body["request_id"].as_str()),
+            (Some(code), Some(header.as_str())),
+            "{query}"
+        );
+    }
+    let (status, body) = get(&app, "/api/v1/deliveries/not-an-id").await;
+    assert_eq!(
+        (status.as_u16(), body["code"].as_str()),
+        (400, Some("INVALID_ID"))
+    );
+    let (status, body) = get(&app, &format!("/api/v1/deliveries/{ok}:mars@99")).await;
+    assert_eq!(
+        (status.as_u16(), body["code"].as_str()),
+        (404, Some("DELIVERY_NOT_FOUND"))
+    );
+    let (status, body) = get(&app, &format!("/api/v1/deliveries/{ok}:mars@99/attempts")).await;
+    assert_eq!(
+        (status.as_u16(), body["code"].as_str()),
+        (404, Some("DELIVERY_NOT_FOUND"))
+    );
+    app.stop().await;
+}
+
+/// Two instances on one NATS share the work: every delivery made once, none twice.
+pub async fn instances_share_the_deliveries() {
+    let first = TestApp::spawn_with(StoreKind::Jetstream, quick).await;
+    let url = first.nats.as_ref().unwrap().url();
+    let second = TestApp::spawn_with(StoreKind::Memory, |settings| {
+        settings.store.kind = StoreKind::Jetstream;
+        settings.store.jetstream.url = url;
+        quick(settings);
+    })
+    .await;
+    let receiver = Receiver::start().await;
+    receiver.default_answer(
+        "/shared",
+        Answer {
+            delay: Duration::from_millis(5),
+            ..Answer::status(200)
+        },
+    );
+    let (_, _) = register(&first, &receiver.url("/shared"), json!({})).await;
+    let (_, _) = register(&second, &receiver.url("/other"), json!({})).await;
+    for step in 0..60 {
+        let app = if step % 2 == 0 { &first } else { &second };
+        app.notify("mars", mars(2 + step), json!(null)).await;
+    }
+    let received = receiver.wait_for("/shared", 60, WAIT).await;
+    receiver.wait_for("/other", 60, WAIT).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut ids: Vec<String> = receiver
+        .received_on("/shared")
+        .iter()
+        .map(Received::webhook_id)
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 60, "every notification");
+    assert_eq!(received.len(), 60);
+    assert_eq!(receiver.received_on("/shared").len(), 60, "none twice");
+    second.stop().await;
+    first.stop().await;
+}
