@@ -760,7 +760,11 @@ fn example(
                 json!({"url": "http://127.0.0.1:9/hook", "subscriptions": [{"event_type": "role_reader", "identifier": {"name": "x"}}]}),
             ),
         ),
-        ("GET", "/api/v1/destinations") => (path.to_owned(), None),
+        ("GET", "/api/v1/destinations" | "/api/v1/deliveries") => (path.to_owned(), None),
+        ("GET", "/api/v1/deliveries/{id}" | "/api/v1/deliveries/{id}/attempts") => (
+            path.replace("{id}", &format!("{destination}:role_reader@1")),
+            None,
+        ),
         (
             _,
             "/api/v1/destinations/{id}"
@@ -829,16 +833,18 @@ pub async fn every_route_of_the_table_refuses_anonymous_and_wrong_role_callers(k
             let other = call(&app, Producer, verb.clone(), &url, body.clone()).await;
             let expected = match (method.as_str(), path.as_str()) {
                 ("POST", "/api/v1/destinations") => 403,
-                ("GET", "/api/v1/destinations") => 200,
+                ("GET", "/api/v1/destinations" | "/api/v1/deliveries") => 200,
                 _ => 404,
             };
             assert_eq!(other.status(), expected, "producer {method} {path}");
-            if method == "GET" && path == "/api/v1/destinations" {
+            if method == "GET"
+                && ["/api/v1/destinations", "/api/v1/deliveries"].contains(&path.as_str())
+            {
                 let page: Value = other.json().await.unwrap();
                 assert_eq!(
                     page["models"],
                     json!([]),
-                    "a producer sees no one else's destination"
+                    "a producer sees no one else's destinations or deliveries"
                 );
             }
             if method != "GET" {
