@@ -7,6 +7,7 @@ mod support;
 
 mod backends;
 mod conformance;
+mod delivery_conformance;
 mod jetstream_only;
 
 /// Runs each conformance case against both engines.
@@ -49,4 +50,37 @@ both_engines!(
     many_subscribers_each_get_every_message,
     an_overflowing_subscriber_is_cut_off_with_its_last_sequence,
     stream_info_reports_counts_and_policy,
+);
+
+/// Runs each delivery-primitive case against both engines.
+macro_rules! delivery_cases {
+    ($($case:ident),* $(,)?) => {
+        mod delivery_memory {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let backend = crate::backends::Backend::memory().await;
+                    crate::delivery_conformance::$case(&backend).await;
+                }
+            )*
+        }
+        mod delivery_jetstream {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let backend = crate::backends::Backend::jetstream().await;
+                    crate::delivery_conformance::$case(&backend).await;
+                }
+            )*
+        }
+    };
+}
+
+delivery_cases!(
+    a_lane_of_one_keeps_order_through_retries,
+    a_wide_lane_hands_out_later_tasks_while_one_waits,
+    repeated_task_ids_are_queued_once,
+    an_abandoned_task_comes_back,
+    a_feed_gives_every_message_in_order,
+    documents_write_conditionally_list_by_prefix_and_watch,
 );

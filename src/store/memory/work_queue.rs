@@ -16,87 +16,80 @@ fn poisoned() -> StoreError {
     StoreError::Backend(Failure::Poisoned(Lock::MemoryStream))
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Standing {
-    Ready,
-    Leased,
-    Delayed(Instant),
-}
-
 struct Entry {
     id: String,
     payload: Bytes,
-    standing: Standing,
+    /// Handed out this many times; a lease settles only the hand-out it came from.
     deliveries: u64,
+    /// When a pending task (leased or delayed) is handed out again; `None` while ready.
+    until: Option<Instant>,
 }
 
-/// One lane's tasks by their place (enqueue order).
+/// One lane's tasks by their place (enqueue order). A task is ready, or pending: leased
+/// (until its ack wait ends) or delayed (until its retry is due); both count toward the
+/// pending limit, and a pending task whose time came is handed out again.
 #[derive(Default)]
 struct Tasks {
     entries: BTreeMap<u64, Entry>,
     ready: BTreeSet<u64>,
-    delayed: BTreeSet<(Instant, u64)>,
-    leased: usize,
+    pending: BTreeSet<(Instant, u64)>,
     next_place: u64,
     max_pending: usize,
+    ack_wait: Duration,
     discarded: bool,
 }
 
 impl Tasks {
-    fn pending(&self) -> usize {
-        self.leased + self.delayed.len()
-    }
-
-    /// The place of the task to hand out now: a retry whose delay is over first (it holds
+    /// The place of the task to hand out now: a pending one whose time came first (it holds
     /// a pending slot already), else the oldest ready one if a slot is free.
     fn due(&self, now: Instant) -> Option<u64> {
-        if let Some(&(until, place)) = self.delayed.first()
+        if let Some(&(until, place)) = self.pending.first()
             && until <= now
         {
             return Some(place);
         }
-        if self.pending() < self.max_pending.max(1) {
+        if self.pending.len() < self.max_pending.max(1) {
             return self.ready.first().copied();
         }
         None
     }
 
-    fn lease(&mut self, place: u64) -> Option<(String, Bytes, u64)> {
-        let entry = self.entries.get_mut(&place)?;
-        match entry.standing {
-            Standing::Ready => {
+    fn hold_until(&mut self, place: u64, until: Instant) {
+        if let Some(entry) = self.entries.get_mut(&place) {
+            if let Some(previous) = entry.until.replace(until) {
+                self.pending.remove(&(previous, place));
+            } else {
                 self.ready.remove(&place);
             }
-            Standing::Delayed(until) => {
-                self.delayed.remove(&(until, place));
-            }
-            Standing::Leased => return None,
+            self.pending.insert((until, place));
         }
-        entry.standing = Standing::Leased;
+    }
+
+    fn lease(&mut self, place: u64, now: Instant) -> Option<(String, Bytes, u64)> {
+        self.hold_until(place, now + self.ack_wait);
+        let entry = self.entries.get_mut(&place)?;
         entry.deliveries += 1;
-        self.leased += 1;
         Some((entry.id.clone(), entry.payload.clone(), entry.deliveries))
     }
 
-    fn settle(&mut self, place: u64, settle: Settle) {
-        let Some(entry) = self.entries.get_mut(&place) else {
+    fn settle(&mut self, place: u64, generation: u64, settle: Settle) {
+        let Some(entry) = self.entries.get(&place) else {
             return;
         };
-        if entry.standing != Standing::Leased {
+        let Some(until) = entry.until else { return };
+        if entry.deliveries != generation {
+            // Taken over by another taker after the ack wait: not this lease's to settle.
             return;
         }
+        let now = Instant::now();
         match settle {
-            Settle::Progress => return,
             Settle::Ack => {
+                self.pending.remove(&(until, place));
                 self.entries.remove(&place);
             }
-            Settle::Retry(delay) => {
-                let until = Instant::now() + delay;
-                entry.standing = Standing::Delayed(until);
-                self.delayed.insert((until, place));
-            }
+            Settle::Retry(delay) => self.hold_until(place, now + delay),
+            Settle::Progress => self.hold_until(place, now + self.ack_wait),
         }
-        self.leased = self.leased.saturating_sub(1);
     }
 }
 
@@ -169,6 +162,7 @@ pub struct MemoryLane {
 pub(crate) struct MemoryHold {
     state: Arc<LaneState>,
     place: u64,
+    generation: u64,
     settled: bool,
 }
 
@@ -182,7 +176,7 @@ impl MemoryHold {
             self.settled = true;
         }
         if let Ok(mut tasks) = self.state.lock() {
-            tasks.settle(self.place, settle);
+            tasks.settle(self.place, self.generation, settle);
         }
         self.state.wake.notify_waiters();
         self.state.wake.notify_one();
@@ -218,8 +212,8 @@ impl MemoryQueue {
                 Entry {
                     id: task.id,
                     payload: task.payload,
-                    standing: Standing::Ready,
                     deliveries: 0,
+                    until: None,
                 },
             );
             entries.ready.insert(place);
@@ -231,7 +225,11 @@ impl MemoryQueue {
 
     pub(crate) fn take(&self, lane: &str, config: LaneConfig) -> Result<MemoryLane, StoreError> {
         let state = self.lock()?.lane(lane);
-        state.lock()?.max_pending = config.max_pending;
+        {
+            let mut tasks = state.lock()?;
+            tasks.max_pending = config.max_pending;
+            tasks.ack_wait = config.ack_wait;
+        }
         state.wake.notify_waiters();
         Ok(MemoryLane { state })
     }
@@ -276,7 +274,7 @@ impl MemoryLane {
                 }
                 let now = Instant::now();
                 if let Some(place) = tasks.due(now)
-                    && let Some((id, payload, deliveries)) = tasks.lease(place)
+                    && let Some((id, payload, deliveries)) = tasks.lease(place, now)
                 {
                     return Some(Lease {
                         id,
@@ -285,12 +283,13 @@ impl MemoryLane {
                         hold: Hold::Memory(MemoryHold {
                             state: self.state.clone(),
                             place,
+                            generation: deliveries,
                             settled: false,
                         }),
                     });
                 }
                 tasks
-                    .delayed
+                    .pending
                     .first()
                     .map(|(until, _)| until.saturating_duration_since(now))
             };
