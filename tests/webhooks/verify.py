@@ -1,5 +1,6 @@
 """What a receiver gets from Tidings, checked with the `standardwebhooks` library (1.1.0):
-test sends to destinations in both CloudEvents modes, before and during a secret rotation.
+test sends to destinations in both CloudEvents modes, before and during a secret rotation,
+then real deliveries of a stored notification to both.
 
 Usage: verify.py BASE_URL SERVER_PID. Only 127.0.0.1 is contacted: Tidings and the receiver
 this script starts.
@@ -126,6 +127,31 @@ def main():
     check(headers.get("ce-specversion") == "1.0" and headers.get("ce-type", "").endswith("tidings.test"), "binary: ce-* attributes as headers")
     check(headers.get("webhook-id") == headers.get("ce-id"), "binary: webhook-id is ce-id")
     check(verifies(binary["secret"], headers, body), "binary: the signature verifies")
+
+    # A stored notification goes to both destinations, each signed with its keys in force.
+    status, stored = call("POST", "/api/v1/notification", {
+        "event_type": "mars",
+        "identifier": {"class": "od", "expver": "1", "domain": "g", "date": "2025-07-06",
+                       "time": "12", "stream": "enfo", "step": 1},
+        "payload": {"note": "delivered"}})
+    check(status == 200, f"notification stored ({status})")
+    notification = stored.get("id")
+    deadline = time.monotonic() + 15
+    deliveries = []
+    while time.monotonic() < deadline:
+        deliveries = [(h, b) for h, b in RECEIVED if h.get("webhook-id") == notification]
+        if len(deliveries) >= 2:
+            break
+        time.sleep(0.05)
+    check(len(deliveries) == 2, f"{notification} delivered to both destinations ({len(deliveries)})")
+    for headers, body in deliveries:
+        if headers.get("content-type") == "application/cloudevents+json":
+            event = json.loads(body)
+            check(event.get("id") == notification and event["data"]["payload"] == {"note": "delivered"}, "structured delivery: the notification's CloudEvent")
+            check(verifies(structured["secret"], headers, body) and verifies(rotated["secret"], headers, body), "structured delivery: both keys of the grace verify")
+        else:
+            check(headers.get("ce-id") == notification, "binary delivery: ce-id is the notification id")
+            check(verifies(binary["secret"], headers, body), "binary delivery: the signature verifies")
 
     server.shutdown()
     print(f"webhooks: {len(FAILURES)} failed")
