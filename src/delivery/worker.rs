@@ -323,7 +323,7 @@ async fn conclude(
             .observe(waited.num_microseconds().unwrap_or(0).max(0) as f64 / 1e6);
     }
     if outcome.gone {
-        disable_gone(delivery, &destination.id).await;
+        disable_gone(delivery, &destination.id, record).await;
     }
     match retry {
         Some(delay) => Settle::Retry(delay),
@@ -332,7 +332,7 @@ async fn conclude(
 }
 
 /// A 410: the destination is disabled (`gone`), and the change audited.
-async fn disable_gone(delivery: &Delivery, id: &DestinationId) {
+async fn disable_gone(delivery: &Delivery, id: &DestinationId, cause: &DeliveryRecord) {
     let changed = delivery
         .registry()
         .change(id, Utc::now(), |destination| {
@@ -343,10 +343,47 @@ async fn disable_gone(delivery: &Delivery, id: &DestinationId) {
         .await;
     match changed {
         Ok(_) => {
-            tracing::warn!(destination = %id, "receiver answered 410 Gone; destination disabled")
+            tracing::warn!(destination = %id, "receiver answered 410 Gone; destination disabled");
+            audit_gone(delivery, id, cause).await;
         }
         Err(error) => {
             tracing::warn!(destination = %id, %error, "could not disable a gone destination")
         }
+    }
+}
+
+/// The audit record of a destination the gateway disabled itself: the shape of every other
+/// record, the delivery that met the 410 in place of a request, `tidings` as the actor.
+async fn audit_gone(delivery: &Delivery, id: &DestinationId, cause: &DeliveryRecord) {
+    let operation = "destination_disable";
+    let record = serde_json::json!({
+        "operation": operation,
+        "target": id.as_str(),
+        "dry_run": false,
+        "outcome": "success",
+        "status": 200,
+        "message": format!("Destination {id} disabled: its receiver answered 410 Gone to delivery {}", cause.id),
+        "count": null,
+        "request_id": cause.id.to_string(),
+        "client_address": null,
+        "method": "POST",
+        "route": "(delivery)",
+        "actor": "tidings",
+        "roles": [],
+    });
+    let store = delivery.store();
+    let stream = store.audit_stream();
+    let Ok(subject) = crate::subject::Subject::build(stream.base(), [operation]) else {
+        return;
+    };
+    let publication = crate::store::Publication {
+        stream,
+        subject,
+        headers: Vec::new(),
+        payload: bytes::Bytes::from(record.to_string()),
+        idempotency_key: None,
+    };
+    if let Err(error) = store.publish(publication).await {
+        tracing::error!(%error, destination = %id, "audit record lost");
     }
 }

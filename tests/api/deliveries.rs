@@ -295,6 +295,23 @@ pub async fn gone_fails_the_delivery_and_disables_the_destination_until_enabled(
     }
     let (_, attempts) = get(&app, &format!("/api/v1/deliveries/{first}/attempts")).await;
     assert_eq!(attempts["models"][0]["error"], "gone");
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let (_, trail) = get(&app, "/api/v1/admin/audit?limit=100").await;
+        let audited = trail["models"].as_array().unwrap().iter().any(|event| {
+            event["data"]["operation"] == "destination_disable"
+                && event["data"]["actor"] == "tidings"
+                && event["data"]["target"] == destination.as_str()
+        });
+        if audited {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the gateway's own disabling is audited: {trail}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
     // Disabled: new deliveries wait, counted in the backlog.
     app.notify("mars", mars(3), json!(null)).await;
     let second = format!("{destination}:mars@2");
