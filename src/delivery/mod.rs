@@ -10,6 +10,7 @@ pub mod delivery_id;
 pub mod destination;
 pub mod directory;
 pub mod index;
+pub mod lease;
 pub mod record;
 pub mod records;
 pub mod registry;

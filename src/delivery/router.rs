@@ -13,6 +13,7 @@ use futures::future::join_all;
 use tokio_util::sync::CancellationToken;
 
 use super::delivery_id::DeliveryId;
+use super::lease::Lease;
 use super::service::Delivery;
 use super::task::DeliveryTask;
 use crate::domain::StreamKey;
@@ -32,11 +33,33 @@ enum RouteError {
     Encode(#[from] serde_json::Error),
 }
 
-/// Routes `stream` until `shutdown`.
+/// Routes `stream` until `shutdown`, while this instance holds the stream's router lease
+/// (one router per stream at a time, so that tasks are queued in sequence order; another
+/// instance takes over within `delivery.takeover_after` of this one's end).
 pub(super) async fn run(delivery: Delivery, stream: StreamKey, shutdown: CancellationToken) {
     let store = delivery.store();
     let mut after = store.last_sequence(&stream).await.unwrap_or(0);
+    let lease_name = format!("router.{}", stream.stream_name());
+    let mut lease = Lease::default();
     loop {
+        let leases = match delivery.leases().await {
+            Ok(leases) => leases,
+            Err(error) => {
+                tracing::debug!(%stream, %error, "router leases not open yet");
+                if wait(&shutdown, Duration::from_secs(1)).await {
+                    return;
+                }
+                continue;
+            }
+        };
+        if !leases.hold(&lease_name, &mut lease).await {
+            if wait(&shutdown, leases.renew_every()).await {
+                return;
+            }
+            continue;
+        }
+        let mut renew = tokio::time::interval(leases.renew_every());
+        renew.tick().await;
         let opened = store
             .feed(
                 &stream,
@@ -48,7 +71,17 @@ pub(super) async fn run(delivery: Delivery, stream: StreamKey, shutdown: Cancell
         match opened {
             Ok(mut feed) => loop {
                 let batch = tokio::select! {
-                    () = shutdown.cancelled() => return,
+                    () = shutdown.cancelled() => {
+                        leases.release(&lease_name, &mut lease).await;
+                        return;
+                    }
+                    _ = renew.tick() => {
+                        if leases.hold(&lease_name, &mut lease).await {
+                            continue;
+                        }
+                        tracing::info!(%stream, "router lease lost; another instance routes");
+                        break;
+                    }
                     batch = feed.next() => batch,
                 };
                 let Some(batch) = batch else { break };
@@ -69,10 +102,17 @@ pub(super) async fn run(delivery: Delivery, stream: StreamKey, shutdown: Cancell
             },
             Err(error) => tracing::debug!(%stream, %error, "router feed not open yet"),
         }
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+        if wait(&shutdown, Duration::from_secs(1)).await {
+            return;
         }
+    }
+}
+
+/// Sleeps `delay`; true when shut down meanwhile.
+async fn wait(shutdown: &CancellationToken, delay: Duration) -> bool {
+    tokio::select! {
+        () = shutdown.cancelled() => true,
+        () = tokio::time::sleep(delay) => false,
     }
 }
 

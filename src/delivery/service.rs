@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use super::attempt::Attempter;
 use super::destination::DestinationId;
 use super::directory::Directory;
+use super::lease::Leases;
 use super::record::DeliveryStatus;
 use super::records::{Records, RecordsConfig, RecordsError};
 use super::registry::Registry;
@@ -25,6 +26,8 @@ use crate::store::{Store, StoreError};
 
 /// Subjects of the delivery work queue: `<prefix>.<destination id>`.
 const QUEUE_SUBJECTS: &str = "tidings.deliveries";
+/// The bucket of the router leases (one router per stream across instances).
+pub const LEASES_BUCKET: &str = "TIDINGS_DELIVERY_LEASES";
 /// How often the backlog gauge is sampled.
 const BACKLOG_SAMPLE: Duration = Duration::from_secs(5);
 
@@ -45,6 +48,9 @@ struct Inner {
     directory: Directory,
     records: Records,
     queue: OnceCell<WorkQueue>,
+    leases: OnceCell<Leases>,
+    /// This instance, as the holder of its leases.
+    instance: String,
 }
 
 /// The service (clones share it).
@@ -69,6 +75,8 @@ impl Delivery {
                 directory: Directory::new(parts.catalog.clone()),
                 records,
                 queue: OnceCell::new(),
+                leases: OnceCell::new(),
+                instance: uuid::Uuid::new_v4().to_string(),
                 parts,
             }),
         }
@@ -139,6 +147,23 @@ impl Delivery {
                 parts
                     .store
                     .work_queue(&parts.settings.queue_stream, QUEUE_SUBJECTS, parts.replicas)
+            })
+            .await
+    }
+
+    /// The router leases, opened on first use.
+    pub async fn leases(&self) -> Result<&Leases, StoreError> {
+        let parts = &self.inner.parts;
+        self.inner
+            .leases
+            .get_or_try_init(|| {
+                Leases::open(
+                    &parts.store,
+                    LEASES_BUCKET,
+                    parts.replicas,
+                    parts.settings.takeover_after,
+                    &self.inner.instance,
+                )
             })
             .await
     }

@@ -599,12 +599,29 @@ pub async fn instances_share_the_deliveries() {
     );
     let (_, _) = register(&first, &receiver.url("/shared"), json!({})).await;
     let (_, _) = register(&second, &receiver.url("/other"), json!({})).await;
+    let (_, _) = register(
+        &second,
+        &receiver.url("/in-order"),
+        json!({"ordering": "ordered"}),
+    )
+    .await;
     for step in 0..60 {
         let app = if step % 2 == 0 { &first } else { &second };
         app.notify("mars", mars(2 + step), json!(null)).await;
     }
     let received = receiver.wait_for("/shared", 60, WAIT).await;
     receiver.wait_for("/other", 60, WAIT).await;
+    let in_order: Vec<u64> = receiver
+        .wait_for("/in-order", 60, WAIT)
+        .await
+        .iter()
+        .map(|request| request.webhook_id()["mars@".len()..].parse().unwrap())
+        .collect();
+    assert_eq!(
+        in_order,
+        (1..=60).collect::<Vec<_>>(),
+        "an ordered destination gets sequence order, whichever instance stored"
+    );
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut ids: Vec<String> = receiver
         .received_on("/shared")
