@@ -102,7 +102,9 @@ impl NatsError for context::KeyValueError {
     }
 }
 
-/// Opens bucket `name` (creating it with `replicas` when absent): one revision kept per key.
+/// Opens bucket `name` (creating it with `options` when absent): one revision kept per key.
+/// An existing bucket's age limit follows `options` (a changed retention setting applies to
+/// the records already there).
 pub(crate) async fn open_bucket(
     context: &jetstream::Context,
     name: &str,
@@ -110,6 +112,18 @@ pub(crate) async fn open_bucket(
 ) -> Result<kv::Store, crate::store::StoreError> {
     use crate::store::error::Operation;
     if let Ok(store) = context.get_key_value(name).await {
+        let wanted = options.max_age.unwrap_or_default();
+        let mut stream = store.stream.clone();
+        if let Ok(info) = stream.info().await
+            && info.config.max_age != wanted
+        {
+            let mut config = info.config.clone();
+            config.max_age = wanted;
+            match context.update_stream(config).await {
+                Ok(_) => tracing::info!(bucket = name, ?wanted, "bucket age limit updated"),
+                Err(error) => tracing::warn!(bucket = name, %error, "bucket age limit not updated"),
+            }
+        }
         return Ok(store);
     }
     let config = kv::Config {
