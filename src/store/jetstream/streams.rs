@@ -108,11 +108,20 @@ async fn ensure_feed(
         return Ok(());
     }
     let config = crate::store::feed::consumer_config(&feed.name, feed.ack_wait, created);
-    stream
-        .create_consumer(config)
-        .await
-        .map_err(|error| refused(ReconcileStep::Create, &spec.key, error))?;
-    tracing::info!(stream = %spec.key, consumer = %feed.name, "feed consumer created");
+    match stream.create_consumer(config).await {
+        Ok(_) => tracing::info!(stream = %spec.key, consumer = %feed.name, "feed consumer created"),
+        // Another reconciliation (this instance's publish path, or another instance) made
+        // it in between: that one stands.
+        Err(_)
+            if stream
+                .get_consumer::<jetstream::consumer::pull::Config>(&feed.name)
+                .await
+                .is_ok() => {}
+        // Not worth failing the stream for: the router makes it when it opens the feed.
+        Err(error) => {
+            tracing::warn!(stream = %spec.key, consumer = %feed.name, %error, "feed consumer not made")
+        }
+    }
     Ok(())
 }
 
