@@ -140,6 +140,12 @@ pub enum DeliveryError {
     /// 404 `DELIVERY_NOT_FOUND` (also for a delivery of another owner's destination).
     #[error("Delivery {0} not found")]
     NotFound(String),
+    /// 404 `FAILED_DELIVERY_NOT_FOUND`: no failed-view entry by that id (for this caller).
+    #[error("Delivery {0} is not in the failed view")]
+    FailedNotFound(String),
+    /// 400 `INVALID_REQUEST`: a body that does not say what the route needs.
+    #[error("{0}")]
+    InvalidBody(String),
     #[error(transparent)]
     Records(#[from] crate::delivery::records::RecordsError),
 }
@@ -301,8 +307,10 @@ fn store_status(error: &StoreError) -> StatusCode {
 fn delivery_status(error: &DeliveryError) -> StatusCode {
     use crate::delivery::records::RecordsError;
     match error {
-        DeliveryError::Invalid(_) | DeliveryError::InvalidId(_) => StatusCode::BAD_REQUEST,
-        DeliveryError::NotFound(_) => StatusCode::NOT_FOUND,
+        DeliveryError::Invalid(_) | DeliveryError::InvalidId(_) | DeliveryError::InvalidBody(_) => {
+            StatusCode::BAD_REQUEST
+        }
+        DeliveryError::NotFound(_) | DeliveryError::FailedNotFound(_) => StatusCode::NOT_FOUND,
         DeliveryError::Records(RecordsError::Store(error)) => store_status(error),
         DeliveryError::Records(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }

@@ -229,6 +229,10 @@ fn delivery(error: &DeliveryError) -> Map<String, Value> {
         DeliveryError::Invalid(_) => ("INVALID_QUERY", "invalid_query"),
         DeliveryError::InvalidId(_) => ("INVALID_ID", "invalid_id"),
         DeliveryError::NotFound(_) => ("DELIVERY_NOT_FOUND", "delivery_not_found"),
+        DeliveryError::FailedNotFound(_) => {
+            ("FAILED_DELIVERY_NOT_FOUND", "failed_delivery_not_found")
+        }
+        DeliveryError::InvalidBody(_) => ("INVALID_REQUEST", "invalid_request"),
         DeliveryError::Records(RecordsError::Store(StoreError::Unavailable(_))) => {
             return standard(
                 "SERVICE_UNAVAILABLE",

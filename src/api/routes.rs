@@ -21,10 +21,12 @@ pub(crate) const ADMIN_PREFIX: &str = "/api/v1/admin/";
 pub(crate) const DESTINATIONS_PREFIX: &str = "/api/v1/destinations";
 /// The delivery-record routes: owners' too, under the same CORS rule.
 pub(crate) const DELIVERIES_PREFIX: &str = "/api/v1/deliveries";
+/// The failed view: owners' too.
+pub(crate) const FAILED_PREFIX: &str = "/api/v1/failed-deliveries";
 
 /// Whether `path` lies under a prefix of the owner routes (destinations, deliveries).
 pub(crate) fn is_owner_path(path: &str) -> bool {
-    [DESTINATIONS_PREFIX, DELIVERIES_PREFIX]
+    [DESTINATIONS_PREFIX, DELIVERIES_PREFIX, FAILED_PREFIX]
         .iter()
         .any(|prefix| path.starts_with(prefix))
 }
@@ -186,6 +188,16 @@ fn destination_routes() -> Vec<Entry> {
             post(destinations::create),
         ),
         entry(
+            Method::DELETE,
+            "/api/v1/destinations",
+            owners(Some("destinations_delete_by_condition")),
+            delivery_doc(
+                "Delete subscriptions by condition",
+                delivery::destinations_delete_by_condition,
+            ),
+            delete(destinations::delete_by_condition),
+        ),
+        entry(
             Method::GET,
             "/api/v1/destinations",
             owners(None),
@@ -263,6 +275,33 @@ fn delivery_routes() -> Vec<Entry> {
             owners(None),
             delivery_doc("One delivery", delivery::delivery_one),
             get(deliveries::get),
+        ),
+        entry(
+            Method::DELETE,
+            "/api/v1/deliveries/history",
+            owners(Some("delivery_history_delete")),
+            delivery_doc(
+                "Delete the histories of terminal deliveries",
+                delivery::delivery_history_delete,
+            ),
+            delete(deliveries::delete_history),
+        ),
+        entry(
+            Method::GET,
+            "/api/v1/failed-deliveries",
+            owners(None),
+            delivery_doc("The failed view", delivery::failed_list),
+            get(deliveries::failed),
+        ),
+        entry(
+            Method::DELETE,
+            "/api/v1/failed-deliveries/{id}",
+            owners(Some("failed_delivery_remove")),
+            delivery_doc(
+                "Remove an entry from the failed view",
+                delivery::failed_remove,
+            ),
+            delete(deliveries::remove_failed),
         ),
         entry(
             Method::GET,

@@ -58,6 +58,28 @@ impl Directory {
         self.snapshot().destinations.get(id).cloned()
     }
 
+    /// Waits (at most `within`) until this copy shows destination `id` as `seen` says (for
+    /// a removed one, `None`): a change an API call made is then in force on this instance
+    /// before the call answers. Other instances follow within milliseconds.
+    pub async fn wait_for(
+        &self,
+        id: &DestinationId,
+        within: Duration,
+        seen: impl Fn(Option<&Destination>) -> bool,
+    ) {
+        let mut changes = self.changes();
+        let deadline = tokio::time::Instant::now() + within;
+        while !seen(self.get(id).as_deref()) {
+            if tokio::time::timeout_at(deadline, changes.changed())
+                .await
+                .is_err()
+            {
+                tracing::debug!(destination = %id, "change not seen by this instance in time");
+                return;
+            }
+        }
+    }
+
     /// Ticks after every change of the snapshot.
     pub fn changes(&self) -> watch::Receiver<u64> {
         self.version.subscribe()

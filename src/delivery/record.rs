@@ -71,6 +71,19 @@ pub struct DeliveryRecord {
     pub last_response_status_code: Option<u16>,
     #[serde(default)]
     pub last_error: Option<ErrorClass>,
+    /// Its entry in the failed view (DELIVERY.md §6): made at the first failed attempt, kept
+    /// whatever happens later, gone only when an operator removes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_view: Option<FailedEntry>,
+}
+
+/// What the failed view keeps of a delivery's failures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailedEntry {
+    pub first_failed_at: DateTime<Utc>,
+    pub last_failed_at: DateTime<Utc>,
+    pub last_error: Option<ErrorClass>,
+    pub last_response_status_code: Option<u16>,
 }
 
 fn millis(time: Option<DateTime<Utc>>) -> Value {
@@ -100,6 +113,7 @@ impl DeliveryRecord {
             succeeded_at: None,
             last_response_status_code: None,
             last_error: None,
+            failed_view: None,
         }
     }
 
@@ -119,7 +133,33 @@ impl DeliveryRecord {
             self.succeeded_at = Some(attempt.delivered_at);
         } else {
             self.failures += 1;
+            let entry = self.failed_view.get_or_insert(FailedEntry {
+                first_failed_at: attempt.delivered_at,
+                last_failed_at: attempt.delivered_at,
+                last_error: None,
+                last_response_status_code: None,
+            });
+            entry.last_failed_at = attempt.delivered_at;
+            entry.last_error = attempt.error;
+            entry.last_response_status_code = attempt.response_status_code;
         }
+    }
+
+    /// The §6 representation of its failed-view entry, if it has one.
+    pub fn failed_view(&self) -> Option<Value> {
+        let entry = self.failed_view.as_ref()?;
+        Some(json!({
+            "delivery_id": self.id.to_string(),
+            "destination_id": self.id.destination,
+            "notification_id": self.id.notification_id(),
+            "event_type": self.id.event_type,
+            "failure_count": self.failures,
+            "status": self.status,
+            "last_error": entry.last_error,
+            "last_response_status_code": entry.last_response_status_code,
+            "first_failed_at": millis(Some(entry.first_failed_at)),
+            "last_failed_at": millis(Some(entry.last_failed_at)),
+        }))
     }
 
     /// The §5 representation.

@@ -190,6 +190,16 @@ impl Records {
         Ok(())
     }
 
+    /// Removes a delivery's record and its attempts (never the notification).
+    pub async fn remove(&self, id: &DeliveryId) -> Result<(), RecordsError> {
+        let buckets = self.buckets().await?;
+        for (key, _) in buckets.attempts.list(Some(&key_of(id))).await? {
+            buckets.attempts.delete(&key).await?;
+        }
+        buckets.records.delete(&key_of(id)).await?;
+        Ok(())
+    }
+
     /// A delivery's attempts, oldest first.
     pub async fn attempts(&self, id: &DeliveryId) -> Result<Vec<AttemptRecord>, RecordsError> {
         let documents = self

@@ -760,7 +760,20 @@ fn example(
                 json!({"url": "http://127.0.0.1:9/hook", "subscriptions": [{"event_type": "role_reader", "identifier": {"name": "x"}}]}),
             ),
         ),
-        ("GET", "/api/v1/destinations" | "/api/v1/deliveries") => (path.to_owned(), None),
+        ("GET", "/api/v1/destinations" | "/api/v1/deliveries" | "/api/v1/failed-deliveries") => {
+            (path.to_owned(), None)
+        }
+        ("DELETE", "/api/v1/destinations") => {
+            (path.to_owned(), Some(json!({"condition": {"all": true}})))
+        }
+        ("DELETE", "/api/v1/deliveries/history") => (
+            path.to_owned(),
+            Some(json!({"ids": [format!("{destination}:role_reader@1")]})),
+        ),
+        ("DELETE", "/api/v1/failed-deliveries/{id}") => (
+            path.replace("{id}", &format!("{destination}:role_reader@1")),
+            None,
+        ),
         ("GET", "/api/v1/deliveries/{id}" | "/api/v1/deliveries/{id}/attempts") => (
             path.replace("{id}", &format!("{destination}:role_reader@1")),
             None,
@@ -833,7 +846,11 @@ pub async fn every_route_of_the_table_refuses_anonymous_and_wrong_role_callers(k
             let other = call(&app, Producer, verb.clone(), &url, body.clone()).await;
             let expected = match (method.as_str(), path.as_str()) {
                 ("POST", "/api/v1/destinations") => 403,
-                ("GET", "/api/v1/destinations" | "/api/v1/deliveries") => 200,
+                (
+                    "GET",
+                    "/api/v1/destinations" | "/api/v1/deliveries" | "/api/v1/failed-deliveries",
+                )
+                | ("DELETE", "/api/v1/destinations" | "/api/v1/deliveries/history") => 200,
                 _ => 404,
             };
             assert_eq!(other.status(), expected, "producer {method} {path}");

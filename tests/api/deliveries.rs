@@ -636,3 +636,286 @@ pub async fn instances_share_the_deliveries() {
     second.stop().await;
     first.stop().await;
 }
+
+async fn delete_json(app: &TestApp, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    let mut request = app.client.delete(app.url(path));
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap())
+}
+
+pub async fn the_failed_view_keeps_an_entry_until_an_operator_removes_it(kind: StoreKind) {
+    let app = app(kind).await;
+    let receiver = Receiver::start().await;
+    receiver.queue("/twice", [Answer::status(500), Answer::status(502)]);
+    let (destination, _) = register(&app, &receiver.url("/twice"), json!({})).await;
+    app.notify("mars", mars(2), json!(null)).await;
+    let one = format!("{destination}:mars@1");
+    let delivered = delivery_until(&app, &one, status_is("succeeded")).await;
+    app.notify("mars", mars(3), json!(null)).await;
+    delivery_until(
+        &app,
+        &format!("{destination}:mars@2"),
+        status_is("succeeded"),
+    )
+    .await;
+    let (_, view) = get(
+        &app,
+        &format!("/api/v1/failed-deliveries?destination_id={destination}"),
+    )
+    .await;
+    let entries = view["models"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "only the delivery that failed: {view}");
+    let entry = &entries[0];
+    assert_eq!(entry["delivery_id"], one.as_str());
+    assert_eq!(entry["notification_id"], "mars@1");
+    assert_eq!(entry["failure_count"], 2);
+    assert_eq!(
+        entry["status"], "succeeded",
+        "the view shows where it stands now"
+    );
+    assert_eq!(entry["last_response_status_code"], 502);
+    assert!(entry["first_failed_at"].as_str() <= entry["last_failed_at"].as_str());
+    let (_, by_status) = get(&app, "/api/v1/failed-deliveries?status=failed").await;
+    assert!(by_status["models"].as_array().unwrap().is_empty());
+    let (_, attempts_before) = get(&app, &format!("/api/v1/deliveries/{one}/attempts")).await;
+
+    let path = format!("/api/v1/failed-deliveries/{one}");
+    let (status, dry) = delete_json(&app, &format!("{path}?dry_run=true"), None).await;
+    assert_eq!(
+        (status.as_u16(), dry["dry_run"].clone()),
+        (200, json!(true)),
+        "{dry}"
+    );
+    let (_, still) = get(&app, "/api/v1/failed-deliveries").await;
+    assert_eq!(
+        still["models"].as_array().unwrap().len(),
+        1,
+        "a dry run removes nothing"
+    );
+    let (status, removed) = delete_json(&app, &path, None).await;
+    assert_eq!(status, 200, "{removed}");
+    assert_eq!(removed["success"], true);
+    let (_, after) = get(&app, "/api/v1/failed-deliveries").await;
+    assert!(after["models"].as_array().unwrap().is_empty());
+    // Nothing else changed: the delivery, its attempts, the notification.
+    let (_, delivery) = get(&app, &format!("/api/v1/deliveries/{one}")).await;
+    assert_eq!(delivery, delivered);
+    let (_, attempts_after) = get(&app, &format!("/api/v1/deliveries/{one}/attempts")).await;
+    assert_eq!(attempts_after, attempts_before);
+    let (status, _) = get(&app, "/api/v1/notification/mars@1").await;
+    assert_eq!(status, 200);
+    for missing in [
+        path.clone(),
+        format!("/api/v1/failed-deliveries/{destination}:mars@2"),
+        "/api/v1/failed-deliveries/garbage".to_owned(),
+    ] {
+        let (status, body) = delete_json(&app, &missing, None).await;
+        assert_eq!(
+            (status.as_u16(), body["code"].as_str()),
+            (404, Some("FAILED_DELIVERY_NOT_FOUND")),
+            "{missing}"
+        );
+    }
+    app.stop().await;
+}
+
+pub async fn terminal_histories_are_deleted_id_by_id_and_dry_runs_predict_it(kind: StoreKind) {
+    let app = app(kind).await;
+    let receiver = Receiver::start().await;
+    receiver.queue("/h", [Answer::status(500)]);
+    let (done, _) = register(&app, &receiver.url("/h"), json!({})).await;
+    let (waiting, _) = register(&app, &receiver.url("/w"), json!({})).await;
+    assert_eq!(
+        app.post(
+            &format!("/api/v1/destinations/{waiting}/disable"),
+            &json!({})
+        )
+        .await
+        .status(),
+        200
+    );
+    app.notify("mars", mars(2), json!(null)).await;
+    app.notify("mars", mars(3), json!(null)).await;
+    let first = format!("{done}:mars@1");
+    let second = format!("{done}:mars@2");
+    delivery_until(&app, &first, status_is("succeeded")).await;
+    delivery_until(&app, &second, status_is("succeeded")).await;
+    let pending = format!("{waiting}:mars@1");
+    delivery_until(&app, &pending, status_is("pending")).await;
+    let ids = json!({"ids": [first, second, pending, format!("{done}:mars@99"), "nonsense"]});
+    let (status, dry) = delete_json(
+        &app,
+        "/api/v1/deliveries/history?dry_run=true",
+        Some(ids.clone()),
+    )
+    .await;
+    assert_eq!(status, 200, "{dry}");
+    let (status, real) = delete_json(&app, "/api/v1/deliveries/history", Some(ids)).await;
+    assert_eq!(status, 200, "{real}");
+    for field in ["successful", "failed", "success"] {
+        assert_eq!(dry[field], real[field], "the dry run predicts {field}");
+    }
+    assert_eq!(real["successful"], json!([first, second]));
+    assert_eq!(real["success"], false);
+    assert_eq!(real["message"], "2 deleted, 3 failed");
+    let codes: Vec<&str> = real["failed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["NOT_TERMINAL", "NOT_FOUND", "INVALID_ID"]);
+    for gone in [
+        format!("/api/v1/deliveries/{first}"),
+        format!("/api/v1/deliveries/{first}/attempts"),
+    ] {
+        let (status, body) = get(&app, &gone).await;
+        assert_eq!(
+            (status.as_u16(), body["code"].as_str()),
+            (404, Some("DELIVERY_NOT_FOUND"))
+        );
+    }
+    let (_, view) = get(&app, "/api/v1/failed-deliveries").await;
+    assert!(
+        view["models"].as_array().unwrap().is_empty(),
+        "its failed-view entry went too"
+    );
+    let (status, _) = get(&app, "/api/v1/notification/mars@1").await;
+    assert_eq!(status, 200, "the notification stays");
+    let mut replay = app
+        .stream(
+            "/api/v1/replay",
+            json!({"event_type": "mars", "identifier": {"class": "od"}, "from_id": "1"}),
+            None,
+        )
+        .await;
+    let frames = replay
+        .until(|frame| frame.id.as_deref() == Some("mars@2"), WAIT)
+        .await;
+    assert!(
+        frames
+            .iter()
+            .any(|frame| frame.id.as_deref() == Some("mars@1"))
+    );
+    delivery_until(&app, &pending, status_is("pending")).await;
+    for body in [
+        json!({"ids": []}),
+        json!({"ids": vec!["x"; 1001]}),
+        json!({"id": "x"}),
+    ] {
+        let (status, error) = delete_json(&app, "/api/v1/deliveries/history", Some(body)).await;
+        assert_eq!(
+            (status.as_u16(), error["code"].as_str()),
+            (400, Some("INVALID_REQUEST")),
+            "{error}"
+        );
+    }
+    app.stop().await;
+}
+
+pub async fn subscriptions_are_deleted_by_condition(kind: StoreKind) {
+    let app = app(kind).await;
+    let diss = json!({"event_type": "dissemination", "identifier": {"destination": "ecmwf", "class": "od"}});
+    let mars_only = json!({"event_type": "mars", "identifier": {"class": "od"}});
+    let make = |subscriptions: Value| {
+        let app = &app;
+        async move {
+            let response = app
+                .post(
+                    "/api/v1/destinations",
+                    &json!({"url": "http://127.0.0.1:9/x", "subscriptions": subscriptions}),
+                )
+                .await;
+            assert_eq!(response.status(), 201);
+            response.json::<Value>().await.unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let only_mars = make(json!([mars_only])).await;
+    let both = make(json!([mars_only, diss])).await;
+    let only_diss = make(json!([diss])).await;
+    let condition = json!({"condition": {"event": "mars"}});
+    let (status, dry) = delete_json(
+        &app,
+        "/api/v1/destinations?dry_run=true",
+        Some(condition.clone()),
+    )
+    .await;
+    assert_eq!(status, 200, "{dry}");
+    assert_eq!(
+        (dry["updated"].clone(), dry["deleted"].clone()),
+        (json!([both]), json!([only_mars]))
+    );
+    let (status, _) = get(&app, &format!("/api/v1/destinations/{only_mars}")).await;
+    assert_eq!(status, 200, "a dry run changes nothing");
+    let (status, real) = delete_json(&app, "/api/v1/destinations", Some(condition)).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (real["updated"].clone(), real["deleted"].clone()),
+        (dry["updated"].clone(), dry["deleted"].clone())
+    );
+    let (status, _) = get(&app, &format!("/api/v1/destinations/{only_mars}")).await;
+    assert_eq!(status, 404);
+    let (_, kept) = get(&app, &format!("/api/v1/destinations/{both}")).await;
+    assert_eq!(kept["subscriptions"], json!([diss]));
+    let (status, grouped) = delete_json(
+        &app,
+        "/api/v1/destinations",
+        Some(json!({"condition": {"group": "DISS"}})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let mut deleted: Vec<String> = grouped["deleted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|id| id.as_str().unwrap().to_owned())
+        .collect();
+    deleted.sort();
+    let mut expected = vec![both.clone(), only_diss.clone()];
+    expected.sort();
+    assert_eq!(deleted, expected);
+    for (body, code) in [
+        (json!({"condition": {"all": false}}), "INVALID_DESTINATION"),
+        (
+            json!({"condition": {"event": "mars", "all": true}}),
+            "INVALID_DESTINATION",
+        ),
+        (json!({"condition": {}}), "INVALID_DESTINATION"),
+        (json!({"condition": {"event": ""}}), "INVALID_DESTINATION"),
+        (
+            json!({"condition": {"event": "x".repeat(1001)}}),
+            "INVALID_DESTINATION",
+        ),
+        (
+            json!({"condition": {"event": "nope"}}),
+            "UNKNOWN_EVENT_TYPE",
+        ),
+        (
+            json!({"condition": {"group": "nope"}}),
+            "INVALID_DESTINATION",
+        ),
+        (json!({"filter": {"all": true}}), "INVALID_DESTINATION"),
+    ] {
+        let (status, error) = delete_json(&app, "/api/v1/destinations", Some(body.clone())).await;
+        assert_eq!(
+            (status.as_u16(), error["code"].as_str()),
+            (400, Some(code)),
+            "{body}"
+        );
+    }
+    let (status, all) = delete_json(
+        &app,
+        "/api/v1/destinations",
+        Some(json!({"condition": {"all": true}})),
+    )
+    .await;
+    assert_eq!((status.as_u16(), all["deleted"].clone()), (200, json!([])));
+    app.stop().await;
+}

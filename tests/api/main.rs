@@ -167,6 +167,9 @@ both_stores!(delivery_cases => deliveries:
     unordered_failures_do_not_hold_later_notifications_back,
     deleted_notifications_and_destinations_end_cancelled,
     delivery_lists_filter_order_and_page,
+    the_failed_view_keeps_an_entry_until_an_operator_removes_it,
+    terminal_histories_are_deleted_id_by_id_and_dry_runs_predict_it,
+    subscriptions_are_deleted_by_condition,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -109,6 +109,26 @@ pub(crate) async fn list(
     Extension(caller): Extension<Caller>,
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> Result<Json<Value>, ApiError> {
+    listed(&state, &caller, pairs, |record| Some(record.view())).await
+}
+
+/// `GET /api/v1/failed-deliveries`: the deliveries with a failed-view entry.
+pub(crate) async fn failed(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Query(pairs): Query<Vec<(String, String)>>,
+) -> Result<Json<Value>, ApiError> {
+    listed(&state, &caller, pairs, DeliveryRecord::failed_view).await
+}
+
+/// The page of records this caller may see that pass the query's filters, each shown by
+/// `shown` (`None`: not listed).
+async fn listed(
+    state: &AppState,
+    caller: &Caller,
+    pairs: Vec<(String, String)>,
+    shown: impl Fn(&DeliveryRecord) -> Option<Value>,
+) -> Result<Json<Value>, ApiError> {
     let query = PageQuery::parse(pairs, &FILTERS)?;
     let filters = filters(&query.filters)?;
     let mut records = if filters.unknown_destination {
@@ -121,7 +141,9 @@ pub(crate) async fn list(
             .await
             .map_err(DeliveryError::from)?
     };
-    records.retain(|record| filters.keeps(record) && may_see(&state, &caller, record));
+    records.retain(|record| {
+        filters.keeps(record) && shown(record).is_some() && may_see(state, caller, record)
+    });
     records.sort_by_key(position);
     if filters.descending {
         records.reverse();
@@ -131,7 +153,7 @@ pub(crate) async fn list(
         &query.page,
         filters.descending,
         position,
-        |record| record.view(),
+        |record| shown(&record).unwrap_or_default(),
     );
     Ok(Json(
         json!({"models": items, "pagination": {"next": next, "prev": prev}}),

@@ -2,10 +2,12 @@
 //! sees the deliveries of the destinations it may see; with auth on, those of a deleted
 //! destination only with an admin role.
 
+mod history;
 mod list;
 mod page;
 
-pub(crate) use list::list;
+pub(crate) use history::{delete_history, remove_failed};
+pub(crate) use list::{failed, list};
 
 use axum::Extension;
 use axum::Json;

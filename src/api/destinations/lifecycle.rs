@@ -38,6 +38,7 @@ async fn set_state(
             Ok::<(), DestinationError>(())
         })
         .await?;
+    super::in_force(state, &destination.id, Some(&destination)).await;
     Ok(super::shown(state, &destination).await)
 }
 
@@ -134,6 +135,7 @@ async fn rotate(
             Ok::<(), DestinationError>(())
         })
         .await?;
+    super::in_force(state, &destination.id, Some(&destination)).await;
     Ok(with_secret(&destination, &key))
 }
 

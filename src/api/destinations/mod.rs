@@ -3,11 +3,13 @@
 //! may see what (owners their own, admins all), validate through `delivery::validate`,
 //! check the address, and audit every change, refusals included.
 
+mod condition;
 mod lifecycle;
 mod read;
 mod test_send;
 mod write;
 
+pub(crate) use condition::delete_by_condition;
 pub(crate) use lifecycle::{disable, enable, rotate_secret};
 pub(crate) use read::{get, list};
 pub(crate) use test_send::test;
@@ -31,9 +33,9 @@ use crate::delivery::validate::{self, Defaults, Invalid};
 /// What every route on one destination reads besides its body: who calls (for the
 /// ownership rule), the facts the audit trail records, and the id in the path.
 pub(crate) struct OneDestination {
-    caller: Caller,
-    request: AdminRequest,
-    raw_id: String,
+    pub(crate) caller: Caller,
+    pub(crate) request: AdminRequest,
+    pub(crate) raw_id: String,
 }
 
 impl FromRequestParts<AppState> for OneDestination {
@@ -104,6 +106,25 @@ fn with_backlog(
         .unwrap_or(0)
         .into();
     view
+}
+
+/// How long a write waits for this instance's copy of the destinations to show it.
+const IN_FORCE_WITHIN: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Waits until routing and sending on this instance use `written` (or, `None`, know the
+/// destination is gone), so that what a call answers is in force when it answers: a
+/// notification stored after a disable is not sent, one stored after a create is routed.
+pub(crate) async fn in_force(state: &AppState, id: &DestinationId, written: Option<&Destination>) {
+    let updated = written.map(|destination| destination.updated_at);
+    state
+        .delivery
+        .directory()
+        .wait_for(id, IN_FORCE_WITHIN, |seen| match (seen, updated) {
+            (Some(seen), Some(updated)) => seen.updated_at >= updated,
+            (None, None) => true,
+            _ => false,
+        })
+        .await;
 }
 
 /// The id in the path, or 404 for anything that cannot be one.
@@ -187,14 +208,14 @@ async fn check_address(state: &AppState, url: &str) -> Result<(), ApiError> {
 }
 
 /// What the audit trail records of one destination call besides its outcome.
-struct Audited<'a> {
-    operation: &'static str,
-    target: &'a str,
-    dry_run: bool,
+pub(crate) struct Audited<'a> {
+    pub(crate) operation: &'static str,
+    pub(crate) target: &'a str,
+    pub(crate) dry_run: bool,
 }
 
 impl<'a> Audited<'a> {
-    fn call(operation: &'static str, target: &'a str) -> Self {
+    pub(crate) fn call(operation: &'static str, target: &'a str) -> Self {
         Self {
             operation,
             target,
@@ -205,7 +226,7 @@ impl<'a> Audited<'a> {
 
 /// Records `result` (worded by `message` when it succeeded) on the audit trail, refusals
 /// included, and hands it back.
-async fn audited<T>(
+pub(crate) async fn audited<T>(
     state: &AppState,
     request: &AdminRequest,
     call: Audited<'_>,

@@ -48,6 +48,7 @@ async fn register(
         .insert(&destination)
         .await
         .map_err(DestinationError::from)?;
+    super::in_force(state, &destination.id, Some(&destination)).await;
     Ok((destination, key))
 }
 
@@ -94,6 +95,7 @@ async fn change(
             Ok::<(), DestinationError>(())
         })
         .await?;
+    super::in_force(state, &destination.id, Some(&destination)).await;
     Ok(destination)
 }
 
@@ -143,6 +145,7 @@ async fn remove(
         .remove(&destination.id)
         .await
         .map_err(DestinationError::from)?;
+    super::in_force(state, &destination.id, None).await;
     let cancelled = state
         .delivery
         .cancel_destination(&destination.id)

@@ -237,6 +237,62 @@ pub(crate) fn delivery_attempts() -> Details {
     }
 }
 
+pub(crate) fn failed_list() -> Details {
+    let mut parameters = vec![
+        query_parameter(
+            "destination_id",
+            "Of this destination",
+            json!({"type": "string"}),
+        ),
+        query_parameter(
+            "event_type",
+            "Of this event type",
+            json!({"type": "string"}),
+        ),
+        query_parameter(
+            "status",
+            "Deliveries now in this status",
+            json!({"type": "string", "enum": ["pending", "retrying", "succeeded", "failed", "cancelled"]}),
+        ),
+    ];
+    parameters.extend(page_parameters());
+    Details {
+        parameters,
+        body: None,
+        responses: delivery_errors("A page of failed-view entries", "FailedPage"),
+    }
+}
+
+pub(crate) fn failed_remove() -> Details {
+    Details {
+        parameters: vec![delivery_id(), dry_run()],
+        body: None,
+        responses: delivery_errors("Removed from the view (or would be)", "AdminAnswer"),
+    }
+}
+
+pub(crate) fn delivery_history_delete() -> Details {
+    Details {
+        parameters: vec![dry_run()],
+        body: Some(
+            json!({"type": "object", "required": ["ids"], "additionalProperties": false, "properties": {"ids": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 1000}}}),
+        ),
+        responses: delivery_errors("Per-id outcomes", "BulkOutcome"),
+    }
+}
+
+pub(crate) fn destinations_delete_by_condition() -> Details {
+    Details {
+        parameters: vec![dry_run()],
+        body: Some(reference("DeleteCondition")),
+        responses: answer(
+            "200",
+            "Destinations updated and deleted (or that would be)",
+            "ConditionOutcome",
+        ),
+    }
+}
+
 fn page_of(item: &str) -> Value {
     json!({"type": "object", "required": ["models", "pagination"], "properties": {
         "models": {"type": "array", "items": reference(item)},
@@ -322,6 +378,37 @@ pub(super) fn schemas() -> Map<String, Value> {
             }}),
         ),
         ("DeliveryPage".to_owned(), page_of("Delivery")),
+        ("FailedPage".to_owned(), page_of("FailedDelivery")),
+        (
+            "FailedDelivery".to_owned(),
+            json!({"type": "object", "required": ["delivery_id", "destination_id", "notification_id", "failure_count", "status"], "properties": {
+                "delivery_id": string, "destination_id": string, "notification_id": string, "event_type": string,
+                "failure_count": {"type": "integer"}, "status": {"enum": ["pending", "retrying", "succeeded", "failed", "cancelled"]},
+                "last_error": {"enum": [null, "timeout", "connect", "dns", "tls", "redirect", "blocked_address", "gone"]},
+                "last_response_status_code": {"type": ["integer", "null"]}, "first_failed_at": string, "last_failed_at": string
+            }}),
+        ),
+        (
+            "BulkOutcome".to_owned(),
+            json!({"type": "object", "required": ["success", "message", "request_id", "successful", "failed"], "properties": {
+                "success": {"type": "boolean"}, "message": string, "request_id": string, "dry_run": {"type": "boolean"},
+                "successful": {"type": "array", "items": string},
+                "failed": {"type": "array", "items": {"type": "object", "properties": {"id": string, "code": string, "message": string}}}
+            }}),
+        ),
+        (
+            "DeleteCondition".to_owned(),
+            json!({"type": "object", "required": ["condition"], "additionalProperties": false, "properties": {"condition": {"type": "object", "minProperties": 1, "maxProperties": 1, "properties": {
+                "event": {"type": "string", "minLength": 1, "maxLength": 1000}, "group": {"type": "string", "minLength": 1, "maxLength": 1000}, "all": {"const": true}
+            }}}}),
+        ),
+        (
+            "ConditionOutcome".to_owned(),
+            json!({"type": "object", "required": ["success", "message", "request_id", "updated", "deleted"], "properties": {
+                "success": {"type": "boolean"}, "message": string, "request_id": string, "dry_run": {"type": "boolean"},
+                "updated": {"type": "array", "items": string}, "deleted": {"type": "array", "items": string}
+            }}),
+        ),
         ("AttemptPage".to_owned(), page_of("Attempt")),
         (
             "RotateSecret".to_owned(),
