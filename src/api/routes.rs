@@ -277,6 +277,20 @@ fn delivery_routes() -> Vec<Entry> {
             get(deliveries::get),
         ),
         entry(
+            Method::POST,
+            "/api/v1/deliveries/{id}/retry",
+            owners(Some("delivery_retry")),
+            delivery_doc("Retry one delivery now", delivery::delivery_retry),
+            post(deliveries::retry),
+        ),
+        entry(
+            Method::POST,
+            "/api/v1/deliveries/retry",
+            owners(Some("delivery_retry")),
+            delivery_doc("Retry many deliveries now", delivery::delivery_retry_bulk),
+            post(deliveries::retry_bulk),
+        ),
+        entry(
             Method::DELETE,
             "/api/v1/deliveries/history",
             owners(Some("delivery_history_delete")),

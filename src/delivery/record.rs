@@ -75,6 +75,11 @@ pub struct DeliveryRecord {
     /// whatever happens later, gone only when an operator removes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed_view: Option<FailedEntry>,
+    /// When a manual retry was asked for and not made yet: a scheduled attempt of an
+    /// unordered destination waits for it, so that one delivery never has two requests at
+    /// once (an ordered destination's lane runs one at a time anyway).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manual_requested_at: Option<DateTime<Utc>>,
 }
 
 /// What the failed view keeps of a delivery's failures.
@@ -114,6 +119,7 @@ impl DeliveryRecord {
             last_response_status_code: None,
             last_error: None,
             failed_view: None,
+            manual_requested_at: None,
         }
     }
 

@@ -151,9 +151,10 @@ async fn route(
                 },
                 stream: stream.clone(),
                 time: message.time,
+                trigger: super::attempt::Trigger::Scheduled,
             };
             records.push(task.pending_record(now));
-            tasks.push(task.to_task()?);
+            tasks.push(task.to_task(None)?);
         }
     }
     if !tasks.is_empty() {

@@ -11,6 +11,7 @@ use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
 
 use super::attempt::Attempter;
+use super::delivery_id::DeliveryId;
 use super::destination::DestinationId;
 use super::directory::Directory;
 use super::lease::Leases;
@@ -51,6 +52,22 @@ struct Inner {
     leases: OnceCell<Leases>,
     /// This instance, as the holder of its leases.
     instance: String,
+    /// Deliveries this instance is making an attempt of right now.
+    in_flight: std::sync::Mutex<std::collections::HashSet<DeliveryId>>,
+}
+
+/// An attempt in progress on this instance; dropping it ends the claim.
+pub struct Claim {
+    delivery: Delivery,
+    id: DeliveryId,
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        if let Ok(mut in_flight) = self.delivery.inner.in_flight.lock() {
+            in_flight.remove(&self.id);
+        }
+    }
 }
 
 /// The service (clones share it).
@@ -77,6 +94,7 @@ impl Delivery {
                 queue: OnceCell::new(),
                 leases: OnceCell::new(),
                 instance: uuid::Uuid::new_v4().to_string(),
+                in_flight: Default::default(),
                 parts,
             }),
         }
@@ -149,6 +167,16 @@ impl Delivery {
                     .work_queue(&parts.settings.queue_stream, QUEUE_SUBJECTS, parts.replicas)
             })
             .await
+    }
+
+    /// Claims delivery `id` for one attempt on this instance; `None` while another of its
+    /// attempts is in progress here.
+    pub fn claim(&self, id: &DeliveryId) -> Option<Claim> {
+        let mut in_flight = self.inner.in_flight.lock().ok()?;
+        in_flight.insert(id.clone()).then(|| Claim {
+            delivery: self.clone(),
+            id: id.clone(),
+        })
     }
 
     /// The router leases, opened on first use.

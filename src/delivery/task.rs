@@ -6,6 +6,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::attempt::Trigger;
 use super::delivery_id::DeliveryId;
 use super::record::DeliveryRecord;
 use crate::domain::StreamKey;
@@ -16,14 +17,27 @@ pub struct DeliveryTask {
     pub delivery: DeliveryId,
     pub stream: StreamKey,
     pub time: DateTime<Utc>,
+    /// `scheduled` for routed deliveries; `manual` (a retry asked for) and `replay` tasks
+    /// make one attempt whatever the delivery's status, and retry nothing themselves.
+    #[serde(default = "scheduled")]
+    pub trigger: Trigger,
+}
+
+fn scheduled() -> Trigger {
+    Trigger::Scheduled
 }
 
 impl DeliveryTask {
-    /// The queue entry: lane = destination, de-duplicated by delivery id.
-    pub fn to_task(&self) -> Result<Task, serde_json::Error> {
+    /// The queue entry: lane = destination, de-duplicated by delivery id (a manual or
+    /// replay task by its own request id, so that each request makes its attempt).
+    pub fn to_task(&self, request: Option<&str>) -> Result<Task, serde_json::Error> {
+        let id = match request {
+            None => self.delivery.to_string(),
+            Some(request) => format!("{}#{}-{request}", self.delivery, self.trigger.as_str()),
+        };
         Ok(Task {
             lane: self.delivery.destination.to_string(),
-            id: self.delivery.to_string(),
+            id,
             payload: Bytes::from(serde_json::to_vec(self)?),
         })
     }

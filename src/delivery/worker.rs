@@ -27,6 +27,11 @@ const UNORDERED_PENDING: usize = 10_000;
 /// How soon a task comes back when it cannot be handled now (store unreachable, the
 /// destination being disabled): no attempt is counted.
 const NOT_NOW: Duration = Duration::from_secs(2);
+/// How soon a task comes back when another attempt of its delivery goes first.
+const BUSY: Duration = Duration::from_millis(500);
+/// How long a scheduled attempt waits for an asked-for manual retry at most (a retry task
+/// lost with its destination's queue must not hold the schedule for ever).
+const MANUAL_WAIT: chrono::Duration = chrono::Duration::minutes(2);
 
 /// How a destination's lane is consumed.
 fn lane_config(destination: &Destination, delivery: &Delivery) -> LaneConfig {
@@ -196,10 +201,23 @@ async fn deliver(delivery: &Delivery, lease: Lease) {
             return settle(lease, Settle::Retry(NOT_NOW)).await;
         }
     };
-    if record.status.is_terminal() {
+    let forced = task.trigger != Trigger::Scheduled;
+    if record.status.is_terminal() && !forced {
         // Sent already, its ack lost: not again.
         return settle(lease, Settle::Ack).await;
     }
+    if !forced
+        && destination.settings.ordering == Ordering::Unordered
+        && record
+            .manual_requested_at
+            .is_some_and(|asked| Utc::now() - asked < MANUAL_WAIT)
+    {
+        // A manual retry goes first; the schedule continues after it.
+        return settle(lease, Settle::Retry(BUSY)).await;
+    }
+    let Some(_claim) = delivery.claim(&task.delivery) else {
+        return settle(lease, Settle::Retry(BUSY)).await;
+    };
     let message = match delivery
         .store()
         .get(&task.stream, task.delivery.sequence)
@@ -237,7 +255,7 @@ async fn deliver(delivery: &Delivery, lease: Lease) {
         event,
         webhook_id: &webhook_id,
         number: record.attempts + 1,
-        trigger: Trigger::Scheduled,
+        trigger: task.trigger,
     };
     let outcome = {
         let sending = delivery.attempter().attempt(&attempt);
@@ -259,7 +277,15 @@ async fn deliver(delivery: &Delivery, lease: Lease) {
             return settle(lease, Settle::Ack).await;
         }
     };
-    let settled = conclude(delivery, &destination, &fallback, &record, outcome).await;
+    let settled = conclude(
+        delivery,
+        &destination,
+        &fallback,
+        &record,
+        task.trigger,
+        outcome,
+    )
+    .await;
     settle(lease, settled).await;
 }
 
@@ -269,8 +295,10 @@ async fn conclude(
     destination: &Destination,
     fallback: &DeliveryRecord,
     record: &DeliveryRecord,
+    trigger: Trigger,
     outcome: Outcome,
 ) -> Settle {
+    let forced = trigger != Trigger::Scheduled;
     let attempt = &outcome.record;
     attempt.observe(delivery.metrics());
     if let Err(error) = delivery.records().record_attempt(&record.id, attempt).await {
@@ -284,6 +312,15 @@ async fn conclude(
         (DeliveryStatus::Succeeded, None)
     } else if outcome.gone {
         (DeliveryStatus::Failed, None)
+    } else if forced {
+        // One attempt only; a terminal delivery stays as it ended, an open one keeps its
+        // schedule (its scheduled task is still queued).
+        let status = if record.status.is_terminal() {
+            record.status
+        } else {
+            DeliveryStatus::Retrying
+        };
+        (status, None)
     } else {
         match next_delay(
             &destination.settings.schedule,
@@ -302,8 +339,18 @@ async fn conclude(
         .records()
         .change(fallback, |stored| {
             stored.count(attempt);
-            stored.status = status;
-            stored.next_attempt_at = next_attempt_at;
+            if trigger == Trigger::Manual {
+                stored.manual_requested_at = None;
+            }
+            if forced && !status.is_terminal() {
+                // A forced attempt that failed leaves an open delivery's schedule alone.
+                if !stored.status.is_terminal() {
+                    stored.status = DeliveryStatus::Retrying;
+                }
+            } else {
+                stored.status = status;
+                stored.next_attempt_at = next_attempt_at;
+            }
         })
         .await;
     if let Err(error) = written {

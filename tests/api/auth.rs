@@ -766,6 +766,14 @@ fn example(
         ("DELETE", "/api/v1/destinations") => {
             (path.to_owned(), Some(json!({"condition": {"all": true}})))
         }
+        ("POST", "/api/v1/deliveries/{id}/retry") => (
+            path.replace("{id}", &format!("{destination}:role_reader@1")),
+            None,
+        ),
+        ("POST", "/api/v1/deliveries/retry") => (
+            path.to_owned(),
+            Some(json!({"ids": [format!("{destination}:role_reader@1")]})),
+        ),
         ("DELETE", "/api/v1/deliveries/history") => (
             path.to_owned(),
             Some(json!({"ids": [format!("{destination}:role_reader@1")]})),
@@ -850,7 +858,8 @@ pub async fn every_route_of_the_table_refuses_anonymous_and_wrong_role_callers(k
                     "GET",
                     "/api/v1/destinations" | "/api/v1/deliveries" | "/api/v1/failed-deliveries",
                 )
-                | ("DELETE", "/api/v1/destinations" | "/api/v1/deliveries/history") => 200,
+                | ("DELETE", "/api/v1/destinations" | "/api/v1/deliveries/history")
+                | ("POST", "/api/v1/deliveries/retry") => 200,
                 _ => 404,
             };
             assert_eq!(other.status(), expected, "producer {method} {path}");

@@ -919,3 +919,176 @@ pub async fn subscriptions_are_deleted_by_condition(kind: StoreKind) {
     assert_eq!((status.as_u16(), all["deleted"].clone()), (200, json!([])));
     app.stop().await;
 }
+
+async fn post_empty(app: &TestApp, path: &str) -> reqwest::Response {
+    app.client.post(app.url(path)).send().await.unwrap()
+}
+
+async fn attempts_of(app: &TestApp, id: &str) -> Vec<Value> {
+    get(app, &format!("/api/v1/deliveries/{id}/attempts"))
+        .await
+        .1["models"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+pub async fn manual_retries_resend_refuse_disabled_and_report_per_item(kind: StoreKind) {
+    let app = app(kind).await;
+    let receiver = Receiver::start().await;
+    let (ok, _) = register(&app, &receiver.url("/r"), json!({})).await;
+    receiver.default_answer("/f", Answer::status(500));
+    let (broken, _) = register(
+        &app,
+        &receiver.url("/f"),
+        json!({"retry": {"schedule": []}}),
+    )
+    .await;
+    app.notify("mars", mars(2), json!(null)).await;
+    let sent = format!("{ok}:mars@1");
+    let failed = format!("{broken}:mars@1");
+    delivery_until(&app, &sent, status_is("succeeded")).await;
+    delivery_until(&app, &failed, status_is("failed")).await;
+
+    // A succeeded delivery is sent again.
+    let response = post_empty(&app, &format!("/api/v1/deliveries/{sent}/retry")).await;
+    assert_eq!(response.status(), 202);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        (body["success"].clone(), body["id"].clone()),
+        (json!(true), json!(sent))
+    );
+    let received = receiver.wait_for("/r", 2, WAIT).await;
+    assert_eq!(received[1].webhook_id(), "mars@1", "the same webhook-id");
+    let deadline = std::time::Instant::now() + WAIT;
+    while attempts_of(&app, &sent).await.len() < 2 {
+        assert!(std::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let triggers: Vec<Value> = attempts_of(&app, &sent)
+        .await
+        .iter()
+        .map(|a| a["trigger"].clone())
+        .collect();
+    assert_eq!(triggers, [json!("scheduled"), json!("manual")]);
+    delivery_until(&app, &sent, |d| {
+        d["status"] == "succeeded" && d["attempts"] == 2
+    })
+    .await;
+
+    // A failed one succeeds once the receiver is fixed.
+    receiver.default_answer("/f", Answer::status(200));
+    let response = post_empty(&app, &format!("/api/v1/deliveries/{failed}/retry")).await;
+    assert_eq!(response.status(), 202);
+    delivery_until(&app, &failed, status_is("succeeded")).await;
+
+    // Refusals.
+    let (status, body) = {
+        let response = post_empty(&app, "/api/v1/deliveries/nonsense/retry").await;
+        (response.status(), response.json::<Value>().await.unwrap())
+    };
+    assert_eq!(
+        (status.as_u16(), body["code"].as_str()),
+        (400, Some("INVALID_ID"))
+    );
+    let response = post_empty(&app, &format!("/api/v1/deliveries/{ok}:mars@77/retry")).await;
+    assert_eq!(response.status(), 404);
+    assert_eq!(
+        app.post(
+            &format!("/api/v1/destinations/{broken}/disable"),
+            &json!({})
+        )
+        .await
+        .status(),
+        200
+    );
+    let response = post_empty(&app, &format!("/api/v1/deliveries/{failed}/retry")).await;
+    assert_eq!(response.status(), 409);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["code"],
+        "DESTINATION_DISABLED"
+    );
+
+    // Bulk, by ids: each on its own; the dry run predicts the real call.
+    let ids = json!({"ids": [sent, format!("{ok}:mars@77"), "nonsense", failed]});
+    let dry: Value = app
+        .post("/api/v1/deliveries/retry?dry_run=true", &ids)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let real: Value = app
+        .post("/api/v1/deliveries/retry", &ids)
+        .await
+        .json()
+        .await
+        .unwrap();
+    for field in ["successful", "failed", "success"] {
+        assert_eq!(dry[field], real[field], "{field}");
+    }
+    assert_eq!(real["successful"], json!([sent]));
+    let codes: Vec<&str> = real["failed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["NOT_FOUND", "INVALID_ID", "DESTINATION_DISABLED"]);
+    receiver.wait_for("/r", 3, WAIT).await;
+    // Bulk, by destination and status.
+    let chosen: Value = app
+        .post(
+            "/api/v1/deliveries/retry?dry_run=true",
+            &json!({"destination_id": ok, "status": "succeeded"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(chosen["successful"], json!([sent]));
+    for bad in [
+        json!({"ids": []}),
+        json!({"ids": ["a"], "destination_id": ok}),
+        json!({"status": "failed"}),
+        json!({"destination_id": ok, "status": "done"}),
+    ] {
+        let response = app.post("/api/v1/deliveries/retry", &bad).await;
+        assert_eq!(response.status(), 400, "{bad}");
+    }
+    app.stop().await;
+}
+
+pub async fn a_manual_retry_never_runs_beside_the_scheduled_attempt(kind: StoreKind) {
+    let app = app(kind).await;
+    let receiver = Receiver::start().await;
+    let slow = |status| Answer {
+        delay: Duration::from_millis(300),
+        ..Answer::status(status)
+    };
+    receiver.queue("/slow", [slow(500), slow(500)]);
+    receiver.default_answer("/slow", slow(200));
+    let (destination, _) = register(
+        &app,
+        &receiver.url("/slow"),
+        json!({"retry": {"schedule": ["100ms", "100ms"]}}),
+    )
+    .await;
+    app.notify("mars", mars(2), json!(null)).await;
+    let id = format!("{destination}:mars@1");
+    receiver.wait_for("/slow", 1, WAIT).await;
+    // Asked while the first attempt is still waiting for its answer.
+    let response = post_empty(&app, &format!("/api/v1/deliveries/{id}/retry")).await;
+    assert_eq!(response.status(), 202);
+    delivery_until(&app, &id, status_is("succeeded")).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let received = receiver.received_on("/slow");
+    assert!(received.len() >= 2, "{}", received.len());
+    for pair in received.windows(2) {
+        assert!(
+            pair[1].at - pair[0].at >= Duration::from_millis(290),
+            "two requests of one delivery at once: {:?}",
+            pair[1].at - pair[0].at
+        );
+    }
+    app.stop().await;
+}

@@ -170,6 +170,8 @@ both_stores!(delivery_cases => deliveries:
     the_failed_view_keeps_an_entry_until_an_operator_removes_it,
     terminal_histories_are_deleted_id_by_id_and_dry_runs_predict_it,
     subscriptions_are_deleted_by_condition,
+    manual_retries_resend_refuse_disabled_and_report_per_item,
+    a_manual_retry_never_runs_beside_the_scheduled_attempt,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,9 +5,11 @@
 mod history;
 mod list;
 mod page;
+mod retry;
 
 pub(crate) use history::{delete_history, remove_failed};
 pub(crate) use list::{failed, list};
+pub(crate) use retry::{retry, retry_bulk};
 
 use axum::Extension;
 use axum::Json;

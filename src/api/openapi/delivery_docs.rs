@@ -271,6 +271,32 @@ pub(crate) fn failed_remove() -> Details {
     }
 }
 
+pub(crate) fn delivery_retry() -> Details {
+    let mut responses = errors(&[("202", "One more attempt queued", "Queued")]);
+    responses.extend(delivery_errors("unused", "Error"));
+    responses.remove("200");
+    responses.extend(errors(&[("409", "The destination is disabled", "Error")]));
+    Details {
+        parameters: vec![delivery_id()],
+        body: None,
+        responses,
+    }
+}
+
+pub(crate) fn delivery_retry_bulk() -> Details {
+    Details {
+        parameters: vec![dry_run()],
+        body: Some(
+            json!({"type": "object", "additionalProperties": false, "properties": {
+                "ids": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 1000},
+                "destination_id": {"type": "string"},
+                "status": {"enum": ["pending", "retrying", "succeeded", "failed", "cancelled"]}
+            }}),
+        ),
+        responses: delivery_errors("Per-id outcomes", "BulkOutcome"),
+    }
+}
+
 pub(crate) fn delivery_history_delete() -> Details {
     Details {
         parameters: vec![dry_run()],
@@ -379,6 +405,10 @@ pub(super) fn schemas() -> Map<String, Value> {
         ),
         ("DeliveryPage".to_owned(), page_of("Delivery")),
         ("FailedPage".to_owned(), page_of("FailedDelivery")),
+        (
+            "Queued".to_owned(),
+            json!({"type": "object", "required": ["success", "message", "id"], "properties": {"success": {"type": "boolean"}, "message": string, "id": string, "request_id": string}}),
+        ),
         (
             "FailedDelivery".to_owned(),
             json!({"type": "object", "required": ["delivery_id", "destination_id", "notification_id", "failure_count", "status"], "properties": {
