@@ -251,6 +251,16 @@ fn destination_routes() -> Vec<Entry> {
         ),
         entry(
             Method::POST,
+            "/api/v1/destinations/{id}/replay",
+            owners(Some("destination_replay")),
+            delivery_doc(
+                "Deliver matching history again",
+                delivery::destination_replay,
+            ),
+            post(destinations::replay),
+        ),
+        entry(
+            Method::POST,
             "/api/v1/destinations/{id}/test",
             owners(Some("destination_test")),
             delivery_doc("Send a signed test event now", delivery::destination_test),

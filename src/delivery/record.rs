@@ -80,6 +80,10 @@ pub struct DeliveryRecord {
     /// once (an ordered destination's lane runs one at a time anyway).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manual_requested_at: Option<DateTime<Utc>>,
+    /// Made by a replay of history routing never saw (stored before the destination
+    /// existed): no scheduled attempt follows, so its replay attempt decides how it ends.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub replay_only: bool,
 }
 
 /// What the failed view keeps of a delivery's failures.
@@ -120,6 +124,7 @@ impl DeliveryRecord {
             last_error: None,
             failed_view: None,
             manual_requested_at: None,
+            replay_only: false,
         }
     }
 

@@ -317,6 +317,8 @@ async fn conclude(
         // schedule (its scheduled task is still queued).
         let status = if record.status.is_terminal() {
             record.status
+        } else if record.replay_only {
+            DeliveryStatus::Failed
         } else {
             DeliveryStatus::Retrying
         };

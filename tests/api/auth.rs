@@ -792,9 +792,14 @@ fn example(
             | "/api/v1/destinations/{id}/disable"
             | "/api/v1/destinations/{id}/enable"
             | "/api/v1/destinations/{id}/rotate-secret"
+            | "/api/v1/destinations/{id}/replay"
             | "/api/v1/destinations/{id}/test",
         ) => {
-            let body = (method == "PATCH").then(|| json!({"name": "x"}));
+            let body = match (method, path) {
+                ("PATCH", _) => Some(json!({"name": "x"})),
+                (_, "/api/v1/destinations/{id}/replay") => Some(json!({"from_id": "1"})),
+                _ => None,
+            };
             (path.replace("{id}", destination), body)
         }
         _ => panic!("no example request for {method} {path}: add one"),

@@ -1092,3 +1092,90 @@ pub async fn a_manual_retry_never_runs_beside_the_scheduled_attempt(kind: StoreK
     }
     app.stop().await;
 }
+
+pub async fn a_replay_resends_exactly_the_history_asked_for(kind: StoreKind) {
+    let app = app(kind).await;
+    let receiver = Receiver::start().await;
+    for step in [2, 1, 3, 4] {
+        app.notify("mars", mars(step), json!(null)).await; // mars@1..4; step 1 does not match
+    }
+    let deleted = app
+        .client
+        .delete(app.url("/api/v1/admin/notification/mars@3"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 200);
+    let (destination, _) = register(&app, &receiver.url("/replayed"), json!({})).await;
+    app.notify("mars", mars(5), json!(null)).await; // mars@5, delivered live
+    receiver.wait_for("/replayed", 1, WAIT).await;
+    let path = format!("/api/v1/destinations/{destination}/replay");
+    let range = json!({"from_id": "1", "to_id": "4"});
+    let dry = app.post(&format!("{path}?dry_run=true"), &range).await;
+    assert_eq!(dry.status(), 200);
+    let dry: Value = dry.json().await.unwrap();
+    assert_eq!(
+        (dry["queued"].clone(), dry["dry_run"].clone()),
+        (json!(2), json!(true))
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        receiver.received_on("/replayed").len(),
+        1,
+        "a dry run sends nothing"
+    );
+    let real = app.post(&path, &range).await;
+    assert_eq!(real.status(), 202);
+    assert_eq!(real.json::<Value>().await.unwrap()["queued"], 2);
+    let received = receiver.wait_for("/replayed", 3, WAIT).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut ids: Vec<String> = receiver
+        .received_on("/replayed")
+        .iter()
+        .map(Received::webhook_id)
+        .collect();
+    assert_eq!(ids.len(), received.len().max(3));
+    ids.sort();
+    assert_eq!(
+        ids,
+        ["mars@1", "mars@4", "mars@5"],
+        "history before the destination existed, deleted and unmatched ones skipped"
+    );
+    let first = format!("{destination}:mars@1");
+    let delivery = delivery_until(&app, &first, status_is("succeeded")).await;
+    assert_eq!(delivery["attempts"], 1);
+    let attempts = attempts_of(&app, &first).await;
+    assert_eq!(attempts[0]["trigger"], "replay");
+    // By date, up to now: every matching notification still there, mars@5 included.
+    let all = app
+        .post(
+            &format!("{path}?dry_run=true"),
+            &json!({"from_date": "2000-01-01T00:00:00Z"}),
+        )
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(all["queued"], 3);
+    for bad in [
+        json!({}),
+        json!({"to_id": "3"}),
+        json!({"from_id": "x"}),
+        json!({"from_id": "1", "colour": "red"}),
+    ] {
+        let response = app.post(&path, &bad).await;
+        assert_eq!(response.status(), 400, "{bad}");
+    }
+    assert_eq!(
+        app.post(
+            &format!("/api/v1/destinations/{destination}/disable"),
+            &json!({})
+        )
+        .await
+        .status(),
+        200
+    );
+    let refused = app.post(&path, &range).await;
+    assert_eq!(refused.status(), 409);
+    app.stop().await;
+}

@@ -6,12 +6,14 @@
 mod condition;
 mod lifecycle;
 mod read;
+mod replay;
 mod test_send;
 mod write;
 
 pub(crate) use condition::delete_by_condition;
 pub(crate) use lifecycle::{disable, enable, rotate_secret};
 pub(crate) use read::{get, list};
+pub(crate) use replay::replay;
 pub(crate) use test_send::test;
 pub(crate) use write::{create, delete, patch};
 

@@ -271,6 +271,24 @@ pub(crate) fn failed_remove() -> Details {
     }
 }
 
+pub(crate) fn destination_replay() -> Details {
+    let mut responses = answer("200", "Dry run: how many would be queued", "ReplayQueued");
+    responses.extend(errors(&[
+        ("202", "Queued", "ReplayQueued"),
+        ("409", "The destination is disabled", "Error"),
+    ]));
+    Details {
+        parameters: vec![id(), dry_run()],
+        body: Some(
+            json!({"type": "object", "additionalProperties": false, "properties": {
+                "from_id": {"type": ["string", "integer"]}, "from_date": {"type": "string"},
+                "to_id": {"type": ["string", "integer"]}, "to_date": {"type": "string"}
+            }}),
+        ),
+        responses,
+    }
+}
+
 pub(crate) fn delivery_retry() -> Details {
     let mut responses = errors(&[("202", "One more attempt queued", "Queued")]);
     responses.extend(delivery_errors("unused", "Error"));
@@ -405,6 +423,10 @@ pub(super) fn schemas() -> Map<String, Value> {
         ),
         ("DeliveryPage".to_owned(), page_of("Delivery")),
         ("FailedPage".to_owned(), page_of("FailedDelivery")),
+        (
+            "ReplayQueued".to_owned(),
+            json!({"type": "object", "required": ["success", "message", "request_id", "queued"], "properties": {"success": {"type": "boolean"}, "message": string, "request_id": string, "queued": {"type": "integer"}, "dry_run": {"type": "boolean"}}}),
+        ),
         (
             "Queued".to_owned(),
             json!({"type": "object", "required": ["success", "message", "id"], "properties": {"success": {"type": "boolean"}, "message": string, "id": string, "request_id": string}}),
