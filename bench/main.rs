@@ -13,6 +13,8 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
+mod push;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "tidings-bench",
@@ -25,7 +27,8 @@ struct Options {
     /// NATS URL for the raw JetStream baseline (loopback only); omit to skip the baseline.
     #[arg(long)]
     nats: Option<String>,
-    /// Comma-separated scenarios: baseline, notify, replay, watch, idle.
+    /// Comma-separated scenarios: baseline, notify, replay, watch, idle, push, push-down,
+    /// push-memory.
     #[arg(
         long,
         default_value = "baseline,notify,replay,watch,idle",
@@ -59,6 +62,48 @@ struct Options {
     /// Event type used (needs the bundled `mars` schema).
     #[arg(long, default_value = "mars")]
     event_type: String,
+    /// nats-server process id, to read its resident memory (push-memory scenario).
+    #[arg(long)]
+    nats_pid: Option<u32>,
+    /// Matching destinations of the push scenarios (all on the in-process receiver).
+    #[arg(long, default_value_t = 10)]
+    push_destinations: usize,
+    /// Extra registered destinations that match no notification of the push scenarios.
+    #[arg(long, default_value_t = 0)]
+    push_extra: usize,
+    /// How the extra destinations miss: `first-key` (another `class`: the index never looks
+    /// at them) or `later-key` (same `class`, another `stream`: their filters are checked).
+    #[arg(long, default_value = "first-key")]
+    push_extra_kind: String,
+    /// Notifications published by a push scenario.
+    #[arg(long, default_value_t = 2_000)]
+    push_notifications: usize,
+    /// Notifications per second published by a push scenario.
+    #[arg(long, default_value_t = 200)]
+    push_rate: u64,
+    /// How long after the last notify (and after the receiver is back) deliveries may
+    /// still arrive before they count as missing.
+    #[arg(long, default_value = "30s")]
+    push_drain: humantime::Duration,
+    /// push-down: how long the receiver answers 503 from the first notification on.
+    #[arg(long, default_value = "30s")]
+    push_down: humantime::Duration,
+    /// The destinations' retry schedule (comma-separated delays).
+    #[arg(long, default_value = "1s,2s,5s,10s", value_delimiter = ',')]
+    push_schedule: Vec<String>,
+    /// The destinations' `ordering`: unordered or ordered.
+    #[arg(long, default_value = "unordered")]
+    push_ordering: String,
+    /// The destinations' `format`: structured or binary.
+    #[arg(long, default_value = "structured")]
+    push_format: String,
+    /// Destinations registered by push-memory.
+    #[arg(long, default_value_t = 10_000)]
+    push_memory_destinations: usize,
+    /// The gateway's delivery work-queue stream (one consumer per open lane), watched to
+    /// know when every destination's lane is open (needs --nats).
+    #[arg(long, default_value = "TIDINGS_DELIVERIES")]
+    queue_stream: String,
 }
 
 fn loopback(url: &str) -> bool {
@@ -546,5 +591,30 @@ async fn main() {
     }
     if wants("idle") {
         emit(idle(&options, Instant::now() + limit).await, "idle");
+    }
+    if wants("push") {
+        emit(
+            push::push(&options, &client, &run, None, Instant::now() + limit).await,
+            "push",
+        );
+    }
+    if wants("push-down") {
+        emit(
+            push::push(
+                &options,
+                &client,
+                &run,
+                Some(options.push_down.into()),
+                Instant::now() + limit,
+            )
+            .await,
+            "push-down",
+        );
+    }
+    if wants("push-memory") {
+        emit(
+            push::memory(&options, &client, &run, Instant::now() + limit).await,
+            "push-memory",
+        );
     }
 }

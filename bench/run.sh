@@ -6,7 +6,8 @@
 #   bench/run.sh            full run (release build), as recorded in bench/RESULTS.md
 #   bench/run.sh --smoke    tiny numbers, debug build: what CI runs so the tool cannot rot
 #
-# Env: STORE=jetstream|memory (default jetstream), BENCH_ARGS (extra tidings-bench options).
+# Env: STORE=jetstream|memory (default jetstream), BENCH_ARGS (extra tidings-bench options),
+#      PART=all|core|push (default all: core = notify/replay/watch/idle, push = push delivery).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,13 +42,15 @@ wait_for() { # url
 
 NATS_PORT="$(free_port)"
 "$NATS" -js -a 127.0.0.1 -p "$NATS_PORT" -sd "$WORK/nats" >"$WORK/nats.log" 2>&1 &
-PIDS+=($!)
+NATS_PID=$!
+PIDS+=("$NATS_PID")
 for _ in $(seq 1 100); do (echo >/dev/tcp/127.0.0.1/"$NATS_PORT") 2>/dev/null && break; sleep 0.1; done
 
 PORT="$(free_port)"
 env -u TIDINGS_CONFIG TIDINGS__LISTEN="127.0.0.1:$PORT" TIDINGS__STORE__KIND="${STORE:-jetstream}" \
   TIDINGS__STORE__JETSTREAM__URL="nats://127.0.0.1:$NATS_PORT" TIDINGS__SSE__MAX_CONNECTIONS=20000 \
   TIDINGS__REPLAY__MAX_HISTORICAL_NOTIFICATIONS=1000000 \
+  TIDINGS__DELIVERY__ALLOW_PRIVATE_NETWORKS=true \
   RUST_LOG=warn "$BIN/tidings" >"$WORK/tidings.log" 2>&1 &
 TIDINGS_PID=$!
 PIDS+=("$TIDINGS_PID")
@@ -57,11 +60,31 @@ echo "{\"machine\":\"$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/10
 bench() {
   # shellcheck disable=SC2086
   timeout 900 "$BIN/tidings-bench" --url "http://127.0.0.1:$PORT" --nats "nats://127.0.0.1:$NATS_PORT" \
-    --pid "$TIDINGS_PID" "$@" ${BENCH_ARGS:-}
+    --pid "$TIDINGS_PID" --nats-pid "$NATS_PID" "$@" ${BENCH_ARGS:-}
 }
-bench "${ARGS[@]}"
-if [ "$SMOKE" = 0 ]; then
-  # The second watch target and the large idle measurement, on the same instance.
-  bench --scenarios watch --watchers 2000 --rate 50 --watch-notifications 500 --time-limit 120s
-  bench --scenarios idle --idle 10000 --time-limit 300s
+# Push delivery: destinations on a receiver inside tidings-bench (loopback, ephemeral port),
+# which is why the gateway runs with delivery.allow_private_networks.
+if [ "$SMOKE" = 1 ]; then
+  bench "${ARGS[@]}"
+  bench --scenarios push,push-down,push-memory --push-destinations 2 --push-extra 3 \
+    --push-notifications 20 --push-rate 50 --push-down 2s --push-drain 15s \
+    --push-memory-destinations 20 --time-limit 30s
+else
+  if [ "${PART:-all}" != push ]; then
+    bench "${ARGS[@]}"
+    # The second watch target and the large idle measurement, on the same instance.
+    bench --scenarios watch --watchers 2000 --rate 50 --watch-notifications 500 --time-limit 120s
+    bench --scenarios idle --idle 10000 --time-limit 300s
+  fi
+  [ "${PART:-all}" = core ] && exit 0
+  # 10 destinations x 200/s; the same with 990 more registered that never match; 5,000+/s
+  # to one receiver; the receiver down 30 s under 100/s (a schedule that outlasts the
+  # outage: 1+2+5+10+10+10+10 s); memory with 10,000 destinations.
+  bench --scenarios push --push-destinations 10 --push-notifications 4000 --push-rate 200
+  bench --scenarios push --push-destinations 10 --push-extra 990 --push-notifications 4000 \
+    --push-rate 200 --time-limit 300s
+  bench --scenarios push --push-destinations 10 --push-notifications 6000 --push-rate 600
+  bench --scenarios push-down --push-destinations 10 --push-notifications 3000 --push-rate 100 \
+    --push-down 30s --push-schedule 1s,2s,5s,10s,10s,10s,10s --time-limit 180s
+  bench --scenarios push-memory --push-memory-destinations 10000 --time-limit 600s
 fi
