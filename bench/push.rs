@@ -11,7 +11,7 @@
 //!   publishing: nothing may be missing, and the backlog must drain soon after it returns.
 //! - `push-memory`: the gateway's resident memory before and after registering K destinations.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -35,6 +35,8 @@ use crate::{Options, latency_summary, rss_kib};
 const TIMESTAMP_TOLERANCE_SECONDS: i64 = 300;
 /// Concurrent requests when registering or deleting destinations.
 const ADMIN_CONCURRENCY: usize = 16;
+/// How long deleting a scenario's destinations may take, past its own time limit.
+const CLEANUP: Duration = Duration::from_secs(120);
 
 /// What arrived on one destination.
 #[derive(Default)]
@@ -297,54 +299,105 @@ async fn create_many(
     match failure {
         // Whatever was made is returned through the error path's caller cleaning up.
         Some(error) if created.len() < count => {
-            delete_many(client, options, created.iter().map(|(_, id, _)| id.clone())).await;
+            let ids = created.iter().map(|(_, id, _)| id.clone());
+            delete_many(client, options, ids, Instant::now() + CLEANUP).await;
             Err(error)
         }
         _ => Ok(created),
     }
 }
 
-/// Deletes destinations by id, `ADMIN_CONCURRENCY` at a time (bounded by the client's
-/// timeout); how many answered 200.
+/// Deletes destinations by id, `ADMIN_CONCURRENCY` at a time (each bounded by the client's
+/// timeout), until `deadline`: how many answered what (`200`, `timeout`, `error`, `skipped`).
 async fn delete_many(
     client: &reqwest::Client,
     options: &Options,
     ids: impl Iterator<Item = String>,
-) -> usize {
-    futures::stream::iter(ids)
+    deadline: Instant,
+) -> BTreeMap<String, usize> {
+    let outcomes: Vec<String> = futures::stream::iter(ids)
         .map(|id| async move {
-            client
+            if Instant::now() > deadline {
+                return "skipped".to_owned();
+            }
+            match client
                 .delete(format!("{}/api/v1/destinations/{id}", options.url))
                 .send()
                 .await
-                .is_ok_and(|response| response.status().is_success())
+            {
+                Ok(response) => response.status().as_u16().to_string(),
+                Err(error) if error.is_timeout() => "timeout".to_owned(),
+                Err(_) => "error".to_owned(),
+            }
         })
         .buffer_unordered(ADMIN_CONCURRENCY)
-        .filter(|deleted| futures::future::ready(*deleted))
-        .count()
-        .await
+        .collect()
+        .await;
+    let mut counts = BTreeMap::new();
+    for outcome in outcomes {
+        *counts.entry(outcome).or_default() += 1;
+    }
+    counts
 }
 
 /// Waits (bounded) until every destination of `ids` has its lane open: a durable consumer
 /// named after it on the delivery work queue. How long it took, or `None` when the bench
 /// cannot tell (no `--nats`) or it did not get there in time.
-async fn wait_for_lanes(options: &Options, ids: &[String], deadline: Instant) -> Option<f64> {
+async fn wait_for_lanes(
+    options: &Options,
+    ids: &[String],
+    deadline: Instant,
+) -> (Option<f64>, Option<usize>) {
     let started = Instant::now();
-    let client = async_nats::connect(options.nats.as_ref()?).await.ok()?;
+    let Some(url) = options.nats.as_ref() else {
+        return (None, None);
+    };
+    let Ok(client) = async_nats::connect(url).await else {
+        return (None, None);
+    };
     let jetstream = async_nats::jetstream::new(client);
-    let stream = jetstream.get_stream(&options.queue_stream).await.ok()?;
+    let Ok(stream) = jetstream.get_stream(&options.queue_stream).await else {
+        return (None, None);
+    };
+    let mut open_count = None;
     while Instant::now() < deadline {
         let open: HashSet<String> = stream
             .consumer_names()
             .filter_map(|name| futures::future::ready(name.ok()))
             .collect()
             .await;
-        if ids.iter().all(|id| open.contains(id)) {
-            return Some(started.elapsed().as_secs_f64() * 1000.0);
+        let count = ids.iter().filter(|id| open.contains(*id)).count();
+        open_count = Some(count);
+        if count == ids.len() {
+            return (Some(started.elapsed().as_secs_f64() * 1000.0), open_count);
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    None
+    (None, open_count)
+}
+
+/// CPU seconds (user + system) a process has used so far, from `/proc/<pid>/stat`.
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the `(comm)`, which may hold spaces: state is field 3, utime 14, stime 15.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / clock_ticks())
+}
+
+/// Clock ticks per second (`getconf CLK_TCK`; 100 on Linux when it cannot be asked).
+fn clock_ticks() -> f64 {
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        std::process::Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|output| String::from_utf8(output.stdout).ok())
+            .and_then(|text| text.trim().parse().ok())
+            .unwrap_or(100.0)
+    })
 }
 
 /// One published notification: when its request was sent, its id if stored.
@@ -416,7 +469,7 @@ pub(crate) async fn push(
     {
         Ok(extras) => extras,
         Err(error) => {
-            delete_many(client, options, ids.into_iter()).await;
+            delete_many(client, options, ids.into_iter(), Instant::now() + CLEANUP).await;
             let _ = stop.send(());
             return Err(error);
         }
@@ -435,7 +488,7 @@ pub(crate) async fn push(
         &ids,
     )
     .await;
-    let deleted = delete_many(client, options, ids.into_iter()).await;
+    let deleted = delete_many(client, options, ids.into_iter(), Instant::now() + CLEANUP).await;
     let _ = stop.send(());
     let mut result = outcome?;
     if let Value::Object(map) = &mut result {
@@ -468,7 +521,7 @@ async fn measure(
     let url = format!("{}/api/v1/notification", options.url);
     // Every lane open (when the bench can see the work queue), then a warm-up notification
     // every 500 ms until each destination has received one: routing and sending are live.
-    let lanes_ms = wait_for_lanes(options, registered, deadline).await;
+    let (lanes_ms, lanes_open) = wait_for_lanes(options, registered, deadline).await;
     let warmup_started = Instant::now();
     let warmup_deadline = (warmup_started + Duration::from_secs(30)).min(deadline);
     let mut warmup_ids = HashSet::new();
@@ -522,6 +575,10 @@ async fn measure(
             *lock(&recovered) = Some(Instant::now());
         });
     }
+    let cpu_before = (
+        options.pid.and_then(cpu_seconds),
+        options.nats_pid.and_then(cpu_seconds),
+    );
     let mut ticker = tokio::time::interval(Duration::from_secs_f64(
         1.0 / options.push_rate.max(1) as f64,
     ));
@@ -572,6 +629,9 @@ async fn measure(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     receiver.down.store(false, Ordering::SeqCst);
+    let used = |before: Option<f64>, pid: Option<u32>| Some(pid.and_then(cpu_seconds)? - before?);
+    let gateway_cpu = used(cpu_before.0, options.pid);
+    let nats_cpu = used(cpu_before.1, options.nats_pid);
     // Stragglers that would show as duplicates.
     tokio::time::sleep(Duration::from_millis(500)).await;
 
@@ -625,7 +685,12 @@ async fn measure(
         "deliveries_per_second": if delivering_seconds > 0.0 { delivered as f64 / delivering_seconds } else { 0.0 },
         "drain_after_last_notify_ms": last_arrival.map(|last| last.saturating_duration_since(last_sent).as_secs_f64() * 1000.0),
         "lanes_open_ms": lanes_ms,
+        "lanes_open": lanes_open,
         "warmup_ms": warmup_ms,
+        "gateway_cpu_seconds": gateway_cpu,
+        "nats_cpu_seconds": nats_cpu,
+        "gateway_cpu_ms_per_delivery": gateway_cpu.map(|cpu| cpu * 1000.0 / delivered.max(1) as f64),
+        "nats_cpu_ms_per_delivery": nats_cpu.map(|cpu| cpu * 1000.0 / delivered.max(1) as f64),
     });
     if let Value::Object(map) = &mut result {
         if let Value::Object(summary) = latency_summary(latencies) {
@@ -702,13 +767,20 @@ pub(crate) async fn memory(
     .await?;
     let registration_seconds = started.elapsed().as_secs_f64();
     let ids: Vec<String> = created.into_iter().map(|(_, id, _)| id).collect();
-    let lanes_ms = wait_for_lanes(options, &ids, deadline).await;
+    let (lanes_ms, lanes_open) = wait_for_lanes(options, &ids, deadline).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let after = rss_kib(pid).ok_or("cannot read the gateway's memory")?;
     let nats_after = options.nats_pid.and_then(rss_kib);
     let deleting = Instant::now();
-    let deleted = delete_many(client, options, ids.iter().cloned()).await;
+    let deleted = delete_many(
+        client,
+        options,
+        ids.iter().cloned(),
+        deadline.max(Instant::now() + CLEANUP),
+    )
+    .await;
     let delete_seconds = deleting.elapsed().as_secs_f64();
+    let deleted_ok = deleted.get("200").copied().unwrap_or(0);
     tokio::time::sleep(Duration::from_secs(2)).await;
     let after_delete = rss_kib(pid);
     Ok(json!({
@@ -716,6 +788,7 @@ pub(crate) async fn memory(
         "destinations": ids.len(),
         "registered_per_second": ids.len() as f64 / registration_seconds,
         "lanes_open_ms": lanes_ms,
+        "lanes_open": lanes_open,
         "rss_before_kib": before,
         "rss_with_destinations_kib": after,
         "kib_per_destination": after.saturating_sub(before) as f64 / ids.len().max(1) as f64,
@@ -725,8 +798,8 @@ pub(crate) async fn memory(
             (Some(before), Some(after)) => Some(after.saturating_sub(before) as f64 / ids.len().max(1) as f64),
             _ => None,
         },
-        "deleted": deleted,
-        "deleted_per_second": deleted as f64 / delete_seconds,
+        "delete_statuses": deleted,
+        "deleted_per_second": deleted_ok as f64 / delete_seconds,
         "rss_after_delete_kib": after_delete,
     }))
 }

@@ -86,5 +86,5 @@ else
   bench --scenarios push --push-destinations 10 --push-notifications 6000 --push-rate 600
   bench --scenarios push-down --push-destinations 10 --push-notifications 3000 --push-rate 100 \
     --push-down 30s --push-schedule 1s,2s,5s,10s,10s,10s,10s --time-limit 180s
-  bench --scenarios push-memory --push-memory-destinations 10000 --time-limit 600s
+  bench --scenarios push-memory --push-memory-destinations 10000 --time-limit 300s
 fi
