@@ -16,6 +16,7 @@ use crate::subject::{Subject, TokenPattern};
 struct Entry {
     destination: DestinationId,
     enabled: bool,
+    ordered: bool,
     event_type: String,
     filter: IdentifierFilter,
 }
@@ -37,6 +38,8 @@ pub struct Route {
     pub event_type: String,
     /// Disabled destinations still get their deliveries; they wait.
     pub enabled: bool,
+    /// One request at a time, in sequence order.
+    pub ordered: bool,
 }
 
 /// The index (see the module documentation).
@@ -69,6 +72,7 @@ impl SubscriptionIndex {
                 let entry = Entry {
                     destination: destination.id.clone(),
                     enabled: destination.state == State::Enabled,
+                    ordered: destination.settings.ordering == super::destination::Ordering::Ordered,
                     event_type: schema.event_type.to_string(),
                     filter: selection.filter,
                 };
@@ -119,6 +123,7 @@ impl SubscriptionIndex {
                     destination: entry.destination.clone(),
                     event_type: entry.event_type.clone(),
                     enabled: entry.enabled,
+                    ordered: entry.ordered,
                 });
             }
         }

@@ -143,6 +143,7 @@ async fn route(
             .index
             .routes(stream, &message.subject, || message.polygon())
         {
+            let lane = super::task::lane_for(&route.destination, route.enabled, route.ordered);
             let task = DeliveryTask {
                 delivery: DeliveryId {
                     destination: route.destination,
@@ -154,7 +155,7 @@ async fn route(
                 trigger: super::attempt::Trigger::Scheduled,
             };
             records.push(task.pending_record(now));
-            tasks.push(task.to_task(None)?);
+            tasks.push(task.to_task(lane, None)?);
         }
     }
     if !tasks.is_empty() {

@@ -52,6 +52,8 @@ struct Inner {
     leases: OnceCell<Leases>,
     /// This instance, as the holder of its leases.
     instance: String,
+    /// Requests in flight per destination on this instance (unordered destinations).
+    destination_permits: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
     /// Deliveries this instance is making an attempt of right now.
     in_flight: std::sync::Mutex<std::collections::HashSet<DeliveryId>>,
 }
@@ -95,6 +97,7 @@ impl Delivery {
                 leases: OnceCell::new(),
                 instance: uuid::Uuid::new_v4().to_string(),
                 in_flight: Default::default(),
+                destination_permits: Default::default(),
                 parts,
             }),
         }
@@ -179,6 +182,18 @@ impl Delivery {
         })
     }
 
+    /// The permits bounding one destination's requests in flight on this instance.
+    pub fn destination_permits(&self, key: &str) -> Arc<tokio::sync::Semaphore> {
+        let per_destination = self.settings().max_in_flight_per_destination;
+        match self.inner.destination_permits.lock() {
+            Ok(mut permits) => permits
+                .entry(key.to_owned())
+                .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(per_destination)))
+                .clone(),
+            Err(_) => Arc::new(tokio::sync::Semaphore::new(per_destination)),
+        }
+    }
+
     /// The router leases, opened on first use.
     pub async fn leases(&self) -> Result<&Leases, StoreError> {
         let parts = &self.inner.parts;
@@ -198,13 +213,34 @@ impl Delivery {
 
     /// Queued deliveries not yet terminal, by destination.
     pub async fn backlog(&self) -> Result<HashMap<String, u64>, StoreError> {
-        self.queue().await?.backlog().await
+        let backlog = self.queue().await?.backlog().await?;
+        let mut by_destination = HashMap::new();
+        for ((_, key), count) in backlog.0 {
+            *by_destination.entry(key).or_insert(0) += count;
+        }
+        Ok(by_destination)
+    }
+
+    /// The lane a new task of destination `id` goes to now (its state as this instance
+    /// sees it).
+    pub fn lane_of(&self, id: &DestinationId) -> String {
+        let (enabled, ordered) = self
+            .directory()
+            .get(id)
+            .map_or((true, false), |destination| {
+                (
+                    destination.state == super::destination::State::Enabled,
+                    destination.settings.ordering == super::destination::Ordering::Ordered,
+                )
+            });
+        super::task::lane_for(id, enabled, ordered)
     }
 
     /// After a destination is deleted: its queued tasks go and its deliveries not yet
     /// terminal end `cancelled`. Answers how many did.
     pub async fn cancel_destination(&self, id: &DestinationId) -> Result<u64, RecordsError> {
-        self.queue().await?.discard(id.as_str()).await?;
+        let own = super::task::ordered_lane(id);
+        self.queue().await?.discard(id.as_str(), &[&own]).await?;
         let mut cancelled = 0;
         for record in self.records().list(Some(id)).await? {
             if record.status.is_terminal() {

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::attempt::Trigger;
 use super::delivery_id::DeliveryId;
+use super::destination::DestinationId;
 use super::record::DeliveryRecord;
 use crate::domain::StreamKey;
 use crate::store::work_queue::Task;
@@ -28,15 +29,17 @@ fn scheduled() -> Trigger {
 }
 
 impl DeliveryTask {
-    /// The queue entry: lane = destination, de-duplicated by delivery id (a manual or
+    /// The queue entry in `lane` (see [`lane_for`]), keyed by destination, de-duplicated by
+    /// delivery id (a manual or
     /// replay task by its own request id, so that each request makes its attempt).
-    pub fn to_task(&self, request: Option<&str>) -> Result<Task, serde_json::Error> {
+    pub fn to_task(&self, lane: String, request: Option<&str>) -> Result<Task, serde_json::Error> {
         let id = match request {
             None => self.delivery.to_string(),
             Some(request) => format!("{}#{}-{request}", self.delivery, self.trigger.as_str()),
         };
         Ok(Task {
-            lane: self.delivery.destination.to_string(),
+            lane,
+            key: self.delivery.destination.to_string(),
             id,
             payload: Bytes::from(serde_json::to_vec(self)?),
         })
@@ -49,5 +52,25 @@ impl DeliveryTask {
     /// The record of this delivery before anything happened to it.
     pub fn pending_record(&self, now: DateTime<Utc>) -> DeliveryRecord {
         DeliveryRecord::pending(self.delivery.clone(), self.stream.clone(), self.time, now)
+    }
+}
+
+/// The lane every enabled unordered destination shares.
+pub const SHARED_LANE: &str = "shared";
+/// Where the tasks of disabled unordered destinations wait (nobody takes it); they move to
+/// the shared lane when the destination is enabled again.
+pub const PARKED_LANE: &str = "parked";
+
+/// An ordered destination's own lane (one request at a time).
+pub fn ordered_lane(destination: &DestinationId) -> String {
+    format!("o-{destination}")
+}
+
+/// Where a task of a destination in this state goes.
+pub fn lane_for(destination: &DestinationId, enabled: bool, ordered: bool) -> String {
+    match (ordered, enabled) {
+        (true, _) => ordered_lane(destination),
+        (false, true) => SHARED_LANE.to_owned(),
+        (false, false) => PARKED_LANE.to_owned(),
     }
 }

@@ -16,9 +16,9 @@ use super::attempt::{Attempt, Outcome, Trigger, next_delay};
 use super::destination::{Destination, DestinationId, DisabledReason, Ordering, State};
 use super::record::{DeliveryRecord, DeliveryStatus};
 use super::service::Delivery;
-use super::task::DeliveryTask;
+use super::task::{DeliveryTask, PARKED_LANE, SHARED_LANE, lane_for, ordered_lane};
 use crate::cloudevent;
-use crate::store::work_queue::{LaneConfig, Lease, Settle};
+use crate::store::work_queue::{LaneConfig, Lease, Settle, Task};
 
 /// Pending tasks an unordered lane may have handed out (delayed retries included): high, so
 /// failing deliveries waiting for their retry never hold later ones back; what runs at once
@@ -33,46 +33,66 @@ const BUSY: Duration = Duration::from_millis(500);
 /// lost with its destination's queue must not hold the schedule for ever).
 const MANUAL_WAIT: chrono::Duration = chrono::Duration::minutes(2);
 
-/// How a destination's lane is consumed.
-fn lane_config(destination: &Destination, delivery: &Delivery) -> LaneConfig {
+/// How the shared lane of unordered destinations is consumed.
+fn shared_config(delivery: &Delivery) -> LaneConfig {
     LaneConfig {
-        max_pending: match destination.settings.ordering {
-            Ordering::Ordered => 1,
-            Ordering::Unordered => UNORDERED_PENDING,
-        },
+        max_pending: UNORDERED_PENDING,
         ack_wait: delivery.settings().takeover_after,
     }
 }
 
-/// Keeps one lane running per enabled destination, following the directory, until
-/// `shutdown`.
+/// How an ordered destination's own lane is consumed: one at a time.
+fn ordered_config(delivery: &Delivery) -> LaneConfig {
+    LaneConfig {
+        max_pending: 1,
+        ack_wait: delivery.settings().takeover_after,
+    }
+}
+
+/// How often the queue is looked over for tasks to move (parked ones of a destination
+/// enabled again, an ordered lane left by a destination now unordered).
+const SWEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// Keeps the shared lane running, one lane per enabled ordered destination, and the sweep,
+/// following the directory, until `shutdown`.
 pub(super) async fn supervise(delivery: Delivery, shutdown: CancellationToken) {
     let permits = Arc::new(Semaphore::new(delivery.settings().max_in_flight));
+    tokio::spawn(run_lane(
+        delivery.clone(),
+        SHARED_LANE.to_owned(),
+        shared_config(&delivery),
+        shutdown.child_token(),
+        permits.clone(),
+    ));
+    tokio::spawn(sweep(delivery.clone(), shutdown.clone()));
     let mut changes = delivery.directory().changes();
-    let mut running: HashMap<DestinationId, (CancellationToken, LaneConfig)> = HashMap::new();
+    let mut running: HashMap<DestinationId, CancellationToken> = HashMap::new();
     loop {
         let snapshot = delivery.directory().snapshot();
-        running.retain(|id, (token, config)| {
-            let keep = snapshot.destinations.get(id).is_some_and(|destination| {
-                destination.state == State::Enabled
-                    && lane_config(destination, &delivery) == *config
-            });
+        let ordered_and_enabled = |destination: &Destination| {
+            destination.state == State::Enabled
+                && destination.settings.ordering == Ordering::Ordered
+        };
+        running.retain(|id, token| {
+            let keep = snapshot
+                .destinations
+                .get(id)
+                .is_some_and(|destination| ordered_and_enabled(destination));
             if !keep {
                 token.cancel();
             }
             keep
         });
         for (id, destination) in &snapshot.destinations {
-            if destination.state != State::Enabled || running.contains_key(id) {
+            if !ordered_and_enabled(destination) || running.contains_key(id) {
                 continue;
             }
-            let config = lane_config(destination, &delivery);
             let token = shutdown.child_token();
-            running.insert(id.clone(), (token.clone(), config));
+            running.insert(id.clone(), token.clone());
             tokio::spawn(run_lane(
                 delivery.clone(),
-                id.clone(),
-                config,
+                ordered_lane(id),
+                ordered_config(&delivery),
                 token,
                 permits.clone(),
             ));
@@ -84,24 +104,71 @@ pub(super) async fn supervise(delivery: Delivery, shutdown: CancellationToken) {
     }
 }
 
+/// Moves what waits in the wrong lane for its destination's state: parked tasks of an
+/// enabled destination, tasks in the own lane of a destination no longer ordered.
+async fn sweep(delivery: Delivery, shutdown: CancellationToken) {
+    let mut changes = delivery.directory().changes();
+    loop {
+        if let Ok(queue) = delivery.queue().await
+            && let Ok(backlog) = queue.backlog().await
+        {
+            for ((lane, key), _) in backlog.0 {
+                let Some(id) = DestinationId::parse(&key) else {
+                    continue;
+                };
+                let Some(destination) = delivery.directory().get(&id) else {
+                    continue;
+                };
+                let enabled = destination.state == State::Enabled;
+                let ordered = destination.settings.ordering == Ordering::Ordered;
+                let own = ordered_lane(&id);
+                let target = lane_for(&id, enabled, ordered);
+                let moved = if lane == PARKED_LANE && enabled {
+                    queue.relocate(PARKED_LANE, &key, &target, false).await
+                } else if lane == own && !ordered {
+                    queue.relocate(&own, &key, &target, true).await
+                } else {
+                    continue;
+                };
+                match moved {
+                    Ok(count) => {
+                        tracing::debug!(destination = %id, count, from = %lane, to = %target, "tasks moved")
+                    }
+                    Err(error) => tracing::debug!(destination = %id, %error, "tasks not moved yet"),
+                }
+            }
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = changes.changed() => {}
+            () = tokio::time::sleep(SWEEP_EVERY) => {}
+        }
+    }
+}
+
+/// Takes one lane until `token`: the shared one (each task sent on its own, at most
+/// `delivery.max_in_flight_per_destination` at once per destination) or an ordered
+/// destination's own (one at a time).
 async fn run_lane(
     delivery: Delivery,
-    id: DestinationId,
+    lane_name: String,
     config: LaneConfig,
     token: CancellationToken,
     permits: Arc<Semaphore>,
 ) {
     let ordered = config.max_pending == 1;
-    let lane_permits = Arc::new(Semaphore::new(
-        delivery.settings().max_in_flight_per_destination,
-    ));
+    // Tasks taken and not finished, waiting ones included: bounds what this instance holds.
+    let taken = Arc::new(Semaphore::new(delivery.settings().max_in_flight * 4));
     loop {
-        let taken = match delivery.queue().await {
-            Ok(queue) => queue.take(id.as_str(), config).await,
+        let opened = match delivery.queue().await {
+            Ok(queue) => queue.take(&lane_name, config).await,
             Err(error) => Err(error),
         };
-        match taken {
+        match opened {
             Ok(mut lane) => loop {
+                let Ok(hold) = taken.clone().acquire_owned().await else {
+                    return;
+                };
                 let next = tokio::select! {
                     () = token.cancelled() => return,
                     next = lane.next() => next,
@@ -109,33 +176,57 @@ async fn run_lane(
                 let lease = match next {
                     None => break,
                     Some(Err(error)) => {
-                        tracing::debug!(destination = %id, %error, "lane interrupted");
+                        tracing::debug!(lane = %lane_name, %error, "lane interrupted");
                         break;
                     }
                     Some(Ok(lease)) => lease,
                 };
-                let (Ok(permit), Ok(lane_permit)) = (
-                    permits.clone().acquire_owned().await,
-                    lane_permits.clone().acquire_owned().await,
-                ) else {
-                    return;
-                };
                 if ordered {
+                    let Ok(permit) = permits.clone().acquire_owned().await else {
+                        return;
+                    };
                     deliver(&delivery, lease).await;
+                    drop((permit, hold));
                 } else {
                     let delivery = delivery.clone();
+                    let permits = permits.clone();
                     tokio::spawn(async move {
+                        let own = delivery.destination_permits(&lease.key);
+                        let (Ok(own), Ok(permit)) =
+                            (own.acquire_owned().await, permits.acquire_owned().await)
+                        else {
+                            return;
+                        };
                         deliver(&delivery, lease).await;
-                        drop((permit, lane_permit));
+                        drop((own, permit, hold));
                     });
                 }
             },
-            Err(error) => tracing::debug!(destination = %id, %error, "lane not open yet"),
+            Err(error) => tracing::debug!(lane = %lane_name, %error, "lane not open yet"),
         }
         tokio::select! {
             () = token.cancelled() => return,
             () = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
+    }
+}
+
+/// A task of a disabled unordered destination goes to the parking lane (so it holds no
+/// place in the shared one); the sweep brings it back once the destination is enabled.
+async fn park(delivery: &Delivery, lease: Lease) {
+    let parked = Task {
+        lane: PARKED_LANE.to_owned(),
+        key: lease.key.clone(),
+        id: format!("{}~parked-{}", lease.id, uuid::Uuid::new_v4().simple()),
+        payload: lease.payload.clone(),
+    };
+    let queued = match delivery.queue().await {
+        Ok(queue) => queue.enqueue(vec![parked]).await,
+        Err(error) => Err(error),
+    };
+    match queued {
+        Ok(()) => settle(lease, Settle::Ack).await,
+        Err(_) => settle(lease, Settle::Retry(NOT_NOW)).await,
     }
 }
 
@@ -192,6 +283,9 @@ async fn deliver(delivery: &Delivery, lease: Lease) {
         return settle(lease, settled).await;
     };
     if destination.state == State::Disabled {
+        if destination.settings.ordering == Ordering::Unordered {
+            return park(delivery, lease).await;
+        }
         return settle(lease, Settle::Retry(NOT_NOW)).await;
     }
     let record = match delivery.records().get(&task.delivery).await {

@@ -3,10 +3,13 @@
 //! when the taker asks for one (a retry) or after it vanished (a crash). A lane hands out
 //! at most `max_pending` tasks not yet acknowledged, delayed ones included, so a lane of one
 //! keeps its tasks in order even through retries. Tasks carry an id; a task enqueued again
-//! with an id seen within the duplicate window is dropped.
+//! with an id seen within the duplicate window is dropped. Tasks also carry a key (whose
+//! work it is): the backlog is counted by lane and key, and a key's tasks can be moved to
+//! another lane or dropped in every lane at once.
 //!
-//! The jetstream engine is a work-queue stream with a subject per lane and one durable pull
-//! consumer per lane; the memory engine keeps the same rules in process.
+//! The jetstream engine is a work-queue stream with subject `<prefix>.<lane>.<key>` and one
+//! durable pull consumer per lane that is taken (a lane nobody takes is a parking place:
+//! its tasks wait); the memory engine keeps the same rules in process.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -24,8 +27,28 @@ pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(10 * 60);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Task {
     pub lane: String,
+    pub key: String,
     pub id: String,
     pub payload: Bytes,
+}
+
+/// Tasks not yet acknowledged, by lane and key.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Backlog(pub HashMap<(String, String), u64>);
+
+impl Backlog {
+    /// A key's tasks over every lane.
+    pub fn of_key(&self, key: &str) -> u64 {
+        self.0
+            .iter()
+            .filter(|((_, of), _)| of == key)
+            .map(|(_, count)| count)
+            .sum()
+    }
+
+    pub fn total(&self) -> u64 {
+        self.0.values().sum()
+    }
 }
 
 /// How a lane is consumed.
@@ -64,6 +87,7 @@ pub enum Lane {
 /// A task held by a taker, until settled.
 pub struct Lease {
     pub id: String,
+    pub key: String,
     pub payload: Bytes,
     /// How many times the task has been handed out, this time included.
     pub deliveries: u64,
@@ -94,19 +118,36 @@ impl WorkQueue {
         }
     }
 
-    /// Tasks not yet acknowledged, by lane (lanes without any are absent).
-    pub async fn backlog(&self) -> Result<HashMap<String, u64>, StoreError> {
+    /// Tasks not yet acknowledged, by lane and key (none: absent).
+    pub async fn backlog(&self) -> Result<Backlog, StoreError> {
         match self {
             Self::Memory(queue) => queue.backlog(),
             Self::Jetstream(queue) => queue.backlog().await,
         }
     }
 
-    /// Drops a lane and its tasks; answers how many tasks went.
-    pub async fn discard(&self, lane: &str) -> Result<u64, StoreError> {
+    /// Drops every task of `key` in every lane, and the lanes `own_lanes` (the key's own:
+    /// their takers end); answers how many tasks went.
+    pub async fn discard(&self, key: &str, own_lanes: &[&str]) -> Result<u64, StoreError> {
         match self {
-            Self::Memory(queue) => queue.discard(lane),
-            Self::Jetstream(queue) => queue.discard(lane).await,
+            Self::Memory(queue) => queue.discard(key, own_lanes),
+            Self::Jetstream(queue) => queue.discard(key, own_lanes).await,
+        }
+    }
+
+    /// Moves the tasks of `key` waiting in lane `from` to lane `to` (as new tasks: ready,
+    /// delivery count from zero). `from` must be a lane nobody takes (a parking place), or
+    /// the key's own lane, whose taking ends here (`from_is_taken`). Answers how many moved.
+    pub async fn relocate(
+        &self,
+        from: &str,
+        key: &str,
+        to: &str,
+        from_is_taken: bool,
+    ) -> Result<u64, StoreError> {
+        match self {
+            Self::Memory(queue) => queue.relocate(from, key, to),
+            Self::Jetstream(queue) => queue.relocate(from, key, to, from_is_taken).await,
         }
     }
 }

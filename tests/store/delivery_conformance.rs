@@ -18,6 +18,7 @@ const WAIT: Duration = Duration::from_secs(10);
 fn task(lane: &str, id: &str) -> Task {
     Task {
         lane: lane.to_owned(),
+        key: format!("key-{lane}"),
         id: id.to_owned(),
         payload: Bytes::from(format!("payload of {id}")),
     }
@@ -105,7 +106,7 @@ pub async fn a_wide_lane_hands_out_later_tasks_while_one_waits(backend: &Backend
         lease.settle(Settle::Ack).await.unwrap();
     }
     backlog_becomes(&queue, "w", Some(1)).await;
-    assert_eq!(queue.discard("w").await.unwrap(), 1);
+    assert_eq!(queue.discard("key-w", &["w"]).await.unwrap(), 1);
     backlog_becomes(&queue, "w", None).await;
 }
 
@@ -114,7 +115,13 @@ pub async fn a_wide_lane_hands_out_later_tasks_while_one_waits(backend: &Backend
 async fn backlog_becomes(queue: &WorkQueue, lane: &str, wanted: Option<u64>) {
     let deadline = std::time::Instant::now() + WAIT;
     loop {
-        let now = queue.backlog().await.unwrap().get(lane).copied();
+        let now = queue
+            .backlog()
+            .await
+            .unwrap()
+            .0
+            .get(&(lane.to_owned(), format!("key-{lane}")))
+            .copied();
         if now == wanted {
             return;
         }
@@ -252,4 +259,54 @@ pub async fn documents_write_conditionally_list_by_prefix_and_watch(backend: &Ba
     }
     assert_eq!(seen.last(), Some(&("d2.a.1".to_owned(), false)));
     assert_eq!(seen.first(), Some(&("d1.a.1".to_owned(), true)));
+}
+
+/// A key's tasks move from a lane nobody takes to one that is taken, and a key's tasks go
+/// from every lane at once.
+pub async fn tasks_move_between_lanes_and_go_by_key(backend: &Backend) {
+    let queue = queue(backend).await;
+    let parked = |id: &str| Task {
+        lane: "parked".to_owned(),
+        key: "k1".to_owned(),
+        id: id.to_owned(),
+        payload: Bytes::from(id.to_owned()),
+    };
+    queue
+        .enqueue(vec![parked("p1"), parked("p2")])
+        .await
+        .unwrap();
+    queue
+        .enqueue(vec![Task {
+            key: "k2".to_owned(),
+            ..parked("other")
+        }])
+        .await
+        .unwrap();
+    assert_eq!(
+        queue.relocate("parked", "k1", "live", false).await.unwrap(),
+        2
+    );
+    let mut lane = queue.take("live", lane_config(10)).await.unwrap();
+    let first = next(&mut lane).await;
+    let second = next(&mut lane).await;
+    assert_eq!(
+        (
+            first.payload.clone(),
+            second.payload.clone(),
+            first.key.as_str()
+        ),
+        (Bytes::from("p1"), Bytes::from("p2"), "k1")
+    );
+    first.settle(Settle::Ack).await.unwrap();
+    second.settle(Settle::Ack).await.unwrap();
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let backlog = queue.backlog().await.unwrap();
+        if backlog.of_key("k1") == 0 && backlog.of_key("k2") == 1 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{backlog:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(queue.discard("k2", &[]).await.unwrap(), 1);
 }

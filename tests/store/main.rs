@@ -83,4 +83,5 @@ delivery_cases!(
     an_abandoned_task_comes_back,
     a_feed_gives_every_message_in_order,
     documents_write_conditionally_list_by_prefix_and_watch,
+    tasks_move_between_lanes_and_go_by_key,
 );

@@ -69,8 +69,9 @@ pub(crate) async fn queue_attempt(
         trigger,
     };
     let request = uuid::Uuid::new_v4().simple().to_string();
+    let lane = state.delivery.lane_of(&record.id.destination);
     let task = task
-        .to_task(Some(&request))
+        .to_task(lane, Some(&request))
         .map_err(|error| DeliveryError::InvalidBody(error.to_string()))?;
     let queue = state
         .delivery

@@ -154,7 +154,12 @@ async fn queue(state: &AppState, tasks: &[DeliveryTask]) -> Result<(), ApiError>
             .map_err(DeliveryError::from)?;
         let queued = chunk
             .iter()
-            .map(|task| task.to_task(Some(&request)))
+            .map(|task| {
+                task.to_task(
+                    state.delivery.lane_of(&task.delivery.destination),
+                    Some(&request),
+                )
+            })
             .collect::<Result<Vec<_>, _>>()
             .map_err(|error| DeliveryError::InvalidBody(error.to_string()))?;
         queue

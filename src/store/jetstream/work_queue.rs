@@ -1,7 +1,8 @@
 //! The jetstream engine's work queue (rules in [`crate::store::work_queue`]): a work-queue
-//! stream, subject `<prefix>.<lane>` per lane, `Nats-Msg-Id` = task id for the duplicate
-//! window, and a durable pull consumer per lane named after it with `max_ack_pending` as the
-//! lane's pending limit. Retries are naks with a delay; the consumer has no `backoff` (the
+//! stream, subject `<prefix>.<lane>.<key>`, `Nats-Msg-Id` = task id for the duplicate
+//! window, and a durable pull consumer per taken lane named after it with `max_ack_pending`
+//! as the lane's pending limit. (The server allows a stream a limited number of consumers,
+//! 1,000 by default: lanes are few and shared, keys are many.) Retries are naks with a delay; the consumer has no `backoff` (the
 //! server would then shorten `ack_wait` and ignore plain naks' delays) and no `max_deliver`.
 
 use std::collections::HashMap;
@@ -13,7 +14,7 @@ use futures::future::try_join_all;
 
 use super::convert::{self, NatsError};
 use crate::store::error::{Cause, Failure, Operation, Outage, StoreError};
-use crate::store::work_queue::{DUPLICATE_WINDOW, Hold, LaneConfig, Lease, Settle, Task};
+use crate::store::work_queue::{Backlog, DUPLICATE_WINDOW, Hold, LaneConfig, Lease, Settle, Task};
 
 /// How long a pull request waits on the server before the client asks again.
 const PULL_EXPIRES: Duration = Duration::from_secs(30);
@@ -91,8 +92,8 @@ impl JetstreamQueue {
         })
     }
 
-    fn subject(&self, lane: &str) -> String {
-        format!("{}.{lane}", self.prefix)
+    fn subject(&self, lane: &str, key: &str) -> String {
+        format!("{}.{lane}.{key}", self.prefix)
     }
 
     async fn handle(&self) -> Result<jetstream::stream::Stream<()>, StoreError> {
@@ -111,7 +112,7 @@ impl JetstreamQueue {
                 .message_id(&task.id);
             pending.push(
                 self.context
-                    .send_publish(self.subject(&task.lane), message)
+                    .send_publish(self.subject(&task.lane, &task.key), message)
                     .await
                     .map_err(|error| convert::request_error(Operation::Publish, error))?,
             );
@@ -128,7 +129,7 @@ impl JetstreamQueue {
         consumer::pull::Config {
             durable_name: Some(lane.to_owned()),
             description: Some("Tidings work-queue lane".to_owned()),
-            filter_subject: self.subject(lane),
+            filter_subject: self.subject(lane, ">"),
             ack_policy: consumer::AckPolicy::Explicit,
             ack_wait: config.ack_wait,
             max_ack_pending: i64::try_from(config.max_pending.max(1)).unwrap_or(i64::MAX),
@@ -175,7 +176,7 @@ impl JetstreamQueue {
         Ok(JetstreamLane { messages })
     }
 
-    pub(crate) async fn backlog(&self) -> Result<HashMap<String, u64>, StoreError> {
+    pub(crate) async fn backlog(&self) -> Result<Backlog, StoreError> {
         let stream = self.handle().await?;
         let mut subjects = stream
             .info_with_subjects(format!("{}.>", self.prefix))
@@ -186,23 +187,111 @@ impl JetstreamQueue {
         while let Some(entry) = subjects.next().await {
             let (subject, count) =
                 entry.map_err(|error| convert::request_error(Operation::StreamInfo, error))?;
-            if let Some(lane) = subject.strip_prefix(&prefix) {
-                backlog.insert(lane.to_owned(), count as u64);
+            if let Some((lane, key)) = subject
+                .strip_prefix(&prefix)
+                .and_then(|rest| rest.split_once('.'))
+            {
+                *backlog
+                    .entry((lane.to_owned(), key.to_owned()))
+                    .or_insert(0) += count as u64;
             }
         }
-        Ok(backlog)
+        Ok(Backlog(backlog))
     }
 
-    pub(crate) async fn discard(&self, lane: &str) -> Result<u64, StoreError> {
+    pub(crate) async fn discard(&self, key: &str, own_lanes: &[&str]) -> Result<u64, StoreError> {
         let stream = self.handle().await?;
-        // Not there is as good as deleted.
-        let _ = stream.delete_consumer(lane).await;
+        for lane in own_lanes {
+            // Not there is as good as deleted.
+            let _ = stream.delete_consumer(lane).await;
+        }
         let purged = stream
             .purge()
-            .filter(self.subject(lane))
+            .filter(self.subject("*", key))
             .await
             .map_err(|error| convert::request_error(Operation::Purge, error))?;
         Ok(purged.purged)
+    }
+
+    /// Reads the waiting tasks of `key` in `from` through a consumer of its own, queues each
+    /// again in `to` (a new id: the old one is still in the duplicate window) and acks it.
+    pub(crate) async fn relocate(
+        &self,
+        from: &str,
+        key: &str,
+        to: &str,
+        from_is_taken: bool,
+    ) -> Result<u64, StoreError> {
+        let stream = self.handle().await?;
+        if from_is_taken {
+            let _ = stream.delete_consumer(from).await;
+        }
+        let name = format!("relocate-{from}-{key}");
+        let consumer: consumer::Consumer<consumer::pull::Config> = stream
+            .create_consumer(consumer::pull::Config {
+                durable_name: Some(name.clone()),
+                filter_subject: self.subject(from, key),
+                ack_policy: consumer::AckPolicy::Explicit,
+                inactive_threshold: Duration::from_secs(60),
+                ..Default::default()
+            })
+            .await
+            .map_err(|error| convert::request_error(Operation::OpenLiveConsumer, error))?;
+        let mut moved = 0;
+        let mut remaining = consumer.cached_info().num_pending;
+        while remaining > 0 {
+            let mut batch = consumer
+                .fetch()
+                .max_messages(256)
+                .expires(Duration::from_secs(1))
+                .messages()
+                .await
+                .map_err(|error| refused(Operation::LiveConsumer, error))?;
+            let mut taken = Vec::new();
+            while let Some(message) = batch.next().await {
+                match message {
+                    Ok(message) => taken.push(message),
+                    Err(error) => {
+                        return Err(StoreError::Backend(Failure::Metadata(Cause::from_boxed(
+                            error,
+                        ))));
+                    }
+                }
+            }
+            if taken.is_empty() {
+                break;
+            }
+            let tasks = taken
+                .iter()
+                .map(|message| Task {
+                    lane: to.to_owned(),
+                    key: key.to_owned(),
+                    id: format!(
+                        "{}~{}",
+                        message
+                            .headers
+                            .as_ref()
+                            .and_then(|headers| headers.get("Nats-Msg-Id"))
+                            .map(|id| id.as_str().to_owned())
+                            .unwrap_or_default(),
+                        uuid::Uuid::new_v4().simple()
+                    ),
+                    payload: message.payload.clone(),
+                })
+                .collect();
+            self.enqueue(tasks).await?;
+            // Confirmed acks: the moved tasks must be gone from `from` before its consumer
+            // is deleted, or they would wait there a second time.
+            for message in &taken {
+                if message.double_ack().await.is_err() {
+                    tracing::debug!("a moved task's ack was not confirmed; it may move twice");
+                }
+            }
+            moved += taken.len() as u64;
+            remaining = remaining.saturating_sub(taken.len() as u64);
+        }
+        let _ = stream.delete_consumer(&name).await;
+        Ok(moved)
     }
 }
 
@@ -226,8 +315,16 @@ impl JetstreamLane {
             .and_then(|headers| headers.get("Nats-Msg-Id"))
             .map(|id| id.as_str().to_owned())
             .unwrap_or_default();
+        let key = message
+            .subject
+            .as_str()
+            .rsplit('.')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
         Some(Ok(Lease {
             id,
+            key,
             payload: message.payload.clone(),
             deliveries,
             hold: Hold::Jetstream(Box::new(message)),

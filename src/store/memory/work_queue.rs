@@ -10,7 +10,7 @@ use bytes::Bytes;
 use tokio::sync::Notify;
 
 use crate::store::error::{Failure, Lock, StoreError};
-use crate::store::work_queue::{DUPLICATE_WINDOW, Hold, LaneConfig, Lease, Settle, Task};
+use crate::store::work_queue::{Backlog, DUPLICATE_WINDOW, Hold, LaneConfig, Lease, Settle, Task};
 
 fn poisoned() -> StoreError {
     StoreError::Backend(Failure::Poisoned(Lock::MemoryStream))
@@ -18,6 +18,7 @@ fn poisoned() -> StoreError {
 
 struct Entry {
     id: String,
+    key: String,
     payload: Bytes,
     /// Handed out this many times; a lease settles only the hand-out it came from.
     deliveries: u64,
@@ -65,11 +66,53 @@ impl Tasks {
         }
     }
 
-    fn lease(&mut self, place: u64, now: Instant) -> Option<(String, Bytes, u64)> {
+    fn lease(&mut self, place: u64, now: Instant) -> Option<(String, String, Bytes, u64)> {
         self.hold_until(place, now + self.ack_wait);
         let entry = self.entries.get_mut(&place)?;
         entry.deliveries += 1;
-        Some((entry.id.clone(), entry.payload.clone(), entry.deliveries))
+        Some((
+            entry.id.clone(),
+            entry.key.clone(),
+            entry.payload.clone(),
+            entry.deliveries,
+        ))
+    }
+
+    fn push(&mut self, id: String, key: String, payload: Bytes) {
+        let place = self.next_place;
+        self.next_place += 1;
+        self.entries.insert(
+            place,
+            Entry {
+                id,
+                key,
+                payload,
+                deliveries: 0,
+                until: None,
+            },
+        );
+        self.ready.insert(place);
+    }
+
+    /// Takes out the tasks of `key` (one leased right now comes along: at least once).
+    fn take_key(&mut self, key: &str) -> Vec<Entry> {
+        let places: Vec<u64> = self
+            .entries
+            .iter()
+            .filter(|(_, entry)| entry.key == key)
+            .map(|(place, _)| *place)
+            .collect();
+        let mut taken = Vec::new();
+        for place in places {
+            if let Some(entry) = self.entries.remove(&place) {
+                self.ready.remove(&place);
+                if let Some(until) = entry.until {
+                    self.pending.remove(&(until, place));
+                }
+                taken.push(entry);
+            }
+        }
+        taken
     }
 
     fn settle(&mut self, place: u64, generation: u64, settle: Settle) {
@@ -204,20 +247,7 @@ impl MemoryQueue {
                 continue;
             }
             let lane = queue.lane(&task.lane);
-            let mut entries = lane.lock()?;
-            let place = entries.next_place;
-            entries.next_place += 1;
-            entries.entries.insert(
-                place,
-                Entry {
-                    id: task.id,
-                    payload: task.payload,
-                    deliveries: 0,
-                    until: None,
-                },
-            );
-            entries.ready.insert(place);
-            drop(entries);
+            lane.lock()?.push(task.id, task.key, task.payload);
             lane.wake.notify_one();
         }
         Ok(())
@@ -234,30 +264,74 @@ impl MemoryQueue {
         Ok(MemoryLane { state })
     }
 
-    pub(crate) fn backlog(&self) -> Result<HashMap<String, u64>, StoreError> {
+    pub(crate) fn backlog(&self) -> Result<Backlog, StoreError> {
         let queue = self.lock()?;
         let mut backlog = HashMap::new();
         for (name, lane) in &queue.lanes {
-            let count = lane.lock()?.entries.len() as u64;
-            if count > 0 {
-                backlog.insert(name.clone(), count);
+            for entry in lane.lock()?.entries.values() {
+                *backlog
+                    .entry((name.clone(), entry.key.clone()))
+                    .or_insert(0) += 1;
             }
         }
-        Ok(backlog)
+        Ok(Backlog(backlog))
     }
 
-    pub(crate) fn discard(&self, lane: &str) -> Result<u64, StoreError> {
-        let Some(state) = self.lock()?.lanes.remove(lane) else {
+    pub(crate) fn discard(&self, key: &str, own_lanes: &[&str]) -> Result<u64, StoreError> {
+        let mut queue = self.lock()?;
+        let mut count = 0;
+        for name in own_lanes {
+            if let Some(state) = queue.lanes.remove(*name) {
+                let mut tasks = state.lock()?;
+                count += tasks
+                    .entries
+                    .values()
+                    .filter(|entry| entry.key == key)
+                    .count() as u64;
+                *tasks = Tasks {
+                    discarded: true,
+                    ..Tasks::default()
+                };
+                drop(tasks);
+                state.wake.notify_waiters();
+            }
+        }
+        for state in queue.lanes.values() {
+            let mut tasks = state.lock()?;
+            let places: Vec<u64> = tasks
+                .entries
+                .iter()
+                .filter(|(_, entry)| entry.key == key)
+                .map(|(place, _)| *place)
+                .collect();
+            for place in places {
+                if let Some(entry) = tasks.entries.remove(&place) {
+                    tasks.ready.remove(&place);
+                    if let Some(until) = entry.until {
+                        tasks.pending.remove(&(until, place));
+                    }
+                    count += 1;
+                }
+            }
+        }
+        Ok(count)
+    }
+
+    pub(crate) fn relocate(&self, from: &str, key: &str, to: &str) -> Result<u64, StoreError> {
+        let mut queue = self.lock()?;
+        let Some(source) = queue.lanes.get(from).cloned() else {
             return Ok(0);
         };
-        let mut tasks = state.lock()?;
-        let count = tasks.entries.len() as u64;
-        *tasks = Tasks {
-            discarded: true,
-            ..Tasks::default()
-        };
-        drop(tasks);
-        state.wake.notify_waiters();
+        let moved = source.lock()?.take_key(key);
+        let count = moved.len() as u64;
+        let target = queue.lane(to);
+        {
+            let mut tasks = target.lock()?;
+            for entry in moved {
+                tasks.push(entry.id, entry.key, entry.payload);
+            }
+        }
+        target.wake.notify_one();
         Ok(count)
     }
 }
@@ -274,10 +348,11 @@ impl MemoryLane {
                 }
                 let now = Instant::now();
                 if let Some(place) = tasks.due(now)
-                    && let Some((id, payload, deliveries)) = tasks.lease(place, now)
+                    && let Some((id, key, payload, deliveries)) = tasks.lease(place, now)
                 {
                     return Some(Lease {
                         id,
+                        key,
                         payload,
                         deliveries,
                         hold: Hold::Memory(MemoryHold {
@@ -313,6 +388,7 @@ mod tests {
     fn task(lane: &str, id: &str) -> Task {
         Task {
             lane: lane.to_owned(),
+            key: "k".to_owned(),
             id: id.to_owned(),
             payload: Bytes::from(id.to_owned()),
         }
@@ -329,7 +405,7 @@ mod tests {
         queue
             .enqueue(vec![task("a", "1"), task("a", "2"), task("a", "1")])
             .unwrap();
-        assert_eq!(queue.backlog().unwrap()["a"], 2);
+        assert_eq!(queue.backlog().unwrap().of_key("k"), 2);
         let mut lane = queue.take("a", ONE).unwrap();
         let first = lane.next().await.unwrap();
         assert_eq!((first.id.as_str(), first.deliveries), ("1", 1));
@@ -346,7 +422,7 @@ mod tests {
         let second = lane.next().await.unwrap();
         assert_eq!(second.id, "2");
         second.settle(Settle::Ack).await.unwrap();
-        assert!(queue.backlog().unwrap().is_empty());
+        assert_eq!(queue.backlog().unwrap().total(), 0);
     }
 
     #[tokio::test]
@@ -368,7 +444,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(lane.next().await.unwrap().id, "2");
-        assert_eq!(queue.discard("b").unwrap(), 2);
+        assert_eq!(queue.discard("k", &["b"]).unwrap(), 2);
         assert!(lane.next().await.is_none());
     }
 }
