@@ -125,10 +125,42 @@ impl Records {
     }
 
     pub async fn get(&self, id: &DeliveryId) -> Result<Option<DeliveryRecord>, RecordsError> {
+        Ok(self.read(id).await?.map(|(record, _)| record))
+    }
+
+    /// The record and the revision it was read at (for [`Records::change_from`]).
+    pub async fn read(
+        &self,
+        id: &DeliveryId,
+    ) -> Result<Option<(DeliveryRecord, u64)>, RecordsError> {
         let key = key_of(id);
         match self.buckets().await?.records.get(&key).await? {
-            Some(document) => Ok(Some(decode(&key, &document.value)?)),
+            Some(document) => Ok(Some((decode(&key, &document.value)?, document.revision))),
             None => Ok(None),
+        }
+    }
+
+    /// [`Records::change`] starting from a record already read at `revision` (`None`: not
+    /// there then): one write instead of a read and a write when nothing changed between.
+    pub async fn change_from(
+        &self,
+        read: &DeliveryRecord,
+        revision: Option<u64>,
+        change: impl Fn(&mut DeliveryRecord),
+    ) -> Result<DeliveryRecord, RecordsError> {
+        let records = &self.buckets().await?.records;
+        let key = read.key();
+        let mut record = read.clone();
+        change(&mut record);
+        let value = encode(&key, &record)?;
+        let written = match revision {
+            Some(revision) => records.update(&key, value, revision).await,
+            None => records.create(&key, value).await,
+        };
+        match written {
+            Ok(_) => Ok(record),
+            Err(WriteError::Conflict | WriteError::Exists) => self.change(read, change).await,
+            Err(WriteError::Store(error)) => Err(error.into()),
         }
     }
 

@@ -288,8 +288,9 @@ async fn deliver(delivery: &Delivery, lease: Lease) {
         }
         return settle(lease, Settle::Retry(NOT_NOW)).await;
     }
-    let record = match delivery.records().get(&task.delivery).await {
-        Ok(record) => record.unwrap_or_else(|| fallback.clone()),
+    let (record, revision) = match delivery.records().read(&task.delivery).await {
+        Ok(Some((record, revision))) => (record, Some(revision)),
+        Ok(None) => (fallback.clone(), None),
         Err(error) => {
             tracing::debug!(delivery = %task.delivery, %error, "record not readable now");
             return settle(lease, Settle::Retry(NOT_NOW)).await;
@@ -374,8 +375,7 @@ async fn deliver(delivery: &Delivery, lease: Lease) {
     let settled = conclude(
         delivery,
         &destination,
-        &fallback,
-        &record,
+        (&record, revision),
         task.trigger,
         outcome,
     )
@@ -387,8 +387,7 @@ async fn deliver(delivery: &Delivery, lease: Lease) {
 async fn conclude(
     delivery: &Delivery,
     destination: &Destination,
-    fallback: &DeliveryRecord,
-    record: &DeliveryRecord,
+    (record, revision): (&DeliveryRecord, Option<u64>),
     trigger: Trigger,
     outcome: Outcome,
 ) -> Settle {
@@ -433,7 +432,7 @@ async fn conclude(
         .map(|delay| Utc::now() + delay);
     let written = delivery
         .records()
-        .change(fallback, |stored| {
+        .change_from(record, revision, |stored| {
             stored.count(attempt);
             if trigger == Trigger::Manual {
                 stored.manual_requested_at = None;
