@@ -340,8 +340,9 @@ async fn delete_many(
     counts
 }
 
-/// Waits (bounded) until every destination of `ids` has its lane open: a durable consumer
-/// named after it on the delivery work queue. How long it took, or `None` when the bench
+/// Waits (bounded) until every destination of `ids` has its lane open: the shared lane's
+/// durable consumer (`shared`) on the delivery work queue, for unordered destinations, or
+/// an ordered one's own (`o-<id>`). How long it took, or `None` when the bench
 /// cannot tell (no `--nats`) or it did not get there in time.
 async fn wait_for_lanes(
     options: &Options,
@@ -366,7 +367,10 @@ async fn wait_for_lanes(
             .filter_map(|name| futures::future::ready(name.ok()))
             .collect()
             .await;
-        let count = ids.iter().filter(|id| open.contains(*id)).count();
+        let count = ids
+            .iter()
+            .filter(|id| open.contains("shared") || open.contains(&format!("o-{id}")))
+            .count();
         open_count = Some(count);
         if count == ids.len() {
             return (Some(started.elapsed().as_secs_f64() * 1000.0), open_count);

@@ -41,10 +41,32 @@ pub(super) async fn list(
         .await
         .map_err(kv_error)?;
     let mut records = Vec::new();
+    let name = consumer.cached_info().name.clone();
     if consumer.cached_info().num_pending == 0 {
+        forget(store, &name).await;
         return Ok(records);
     }
-    let mut messages = consumer.messages().await.map_err(kv_error)?;
+    let messages = consumer.messages().await.map_err(kv_error)?;
+    let listed = read_all(messages, store, &mut records).await;
+    forget(store, &name).await;
+    listed?;
+    records.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(records)
+}
+
+/// Deletes a listing's consumer at once: left to expire, one per listing would linger for
+/// its inactivity threshold (30 s), and a stream holds at most 1,000 consumers.
+async fn forget(store: &kv::Store, name: &str) {
+    if let Err(error) = store.stream.delete_consumer(name).await {
+        tracing::debug!(%error, "listing consumer left to expire");
+    }
+}
+
+async fn read_all(
+    mut messages: consumer::pull::Ordered,
+    store: &kv::Store,
+    records: &mut Vec<(String, Document)>,
+) -> Result<(), StoreError> {
     loop {
         let message = match tokio::time::timeout(IDLE, messages.next()).await {
             Err(_) => {
@@ -74,6 +96,5 @@ pub(super) async fn list(
             break;
         }
     }
-    records.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(records)
+    Ok(())
 }
