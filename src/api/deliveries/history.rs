@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use serde_json::{Value, json};
 
-use super::visible;
+use super::{BulkOutcome, visible};
 use crate::api::admin::DryRun;
 use crate::api::body::declares_json;
 use crate::api::destinations::{Audited, OneDestination, audited};
@@ -140,7 +140,7 @@ async fn delete_histories(
     dry: &DryRun,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<(Vec<String>, Vec<Value>, bool), ApiError> {
+) -> Result<BulkOutcome, ApiError> {
     let dry_run = dry.check()?;
     let invalid = |message: &str| ApiError::from(DeliveryError::InvalidBody(message.to_owned()));
     if !declares_json(headers) {
@@ -175,7 +175,11 @@ async fn delete_histories(
             }
         }
     }
-    Ok((deleted, failed, dry_run))
+    Ok(BulkOutcome {
+        successful: deleted,
+        failed,
+        dry_run,
+    })
 }
 
 /// `DELETE /api/v1/deliveries/history`: each id on its own; the record, its attempts and its
@@ -194,25 +198,10 @@ pub(crate) async fn delete_history(
         target: "deliveries",
         dry_run: dry.requested(),
     };
-    let (deleted, failed, dry_run) = audited(&state, &request, call, result, |(d, f, dry)| {
-        let verb = if *dry { "would be deleted" } else { "deleted" };
-        format!("{} {verb}, {} failed", d.len(), f.len())
+    let outcome = audited(&state, &request, call, result, |outcome| {
+        outcome.message("deleted", "would be deleted")
     })
     .await?;
-    let verb = if dry_run {
-        "would be deleted"
-    } else {
-        "deleted"
-    };
-    let mut answer = json!({
-        "success": failed.is_empty(),
-        "message": format!("{} {verb}, {} failed", deleted.len(), failed.len()),
-        "request_id": request.request_id,
-        "successful": deleted,
-        "failed": failed,
-    });
-    if dry_run {
-        answer["dry_run"] = json!(true);
-    }
-    Ok(Json(answer))
+    let message = outcome.message("deleted", "would be deleted");
+    Ok(outcome.answer(message, &request.request_id))
 }

@@ -23,6 +23,40 @@ use super::state::AppState;
 use crate::delivery::delivery_id::DeliveryId;
 use crate::delivery::record::DeliveryRecord;
 
+/// What a per-item bulk route did: the ids it handled and the refused ones with their code.
+pub(crate) struct BulkOutcome {
+    pub(crate) successful: Vec<String>,
+    pub(crate) failed: Vec<Value>,
+    pub(crate) dry_run: bool,
+}
+
+impl BulkOutcome {
+    /// `N <done>, M failed` (or `N <would>, …` for a dry run).
+    pub(crate) fn message(&self, done: &str, would: &str) -> String {
+        let verb = if self.dry_run { would } else { done };
+        format!(
+            "{} {verb}, {} failed",
+            self.successful.len(),
+            self.failed.len()
+        )
+    }
+
+    /// The answer: the admin envelope (`success` only when nothing failed) and the items.
+    pub(crate) fn answer(self, message: String, request_id: &str) -> Json<Value> {
+        let mut answer = json!({
+            "success": self.failed.is_empty(),
+            "message": message,
+            "request_id": request_id,
+            "successful": self.successful,
+            "failed": self.failed,
+        });
+        if self.dry_run {
+            answer["dry_run"] = json!(true);
+        }
+        Json(answer)
+    }
+}
+
 /// Whether `caller` may see the deliveries of destination `id`.
 fn may_see(state: &AppState, caller: &Caller, record: &DeliveryRecord) -> bool {
     match state.delivery.directory().get(&record.id.destination) {

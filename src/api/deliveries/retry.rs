@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 
-use super::visible;
+use super::{BulkOutcome, visible};
 use crate::api::admin::{AdminRequest, DryRun, refuse_body};
 use crate::api::body::declares_json;
 use crate::api::destinations::{Audited, OneDestination, audited};
@@ -233,7 +233,7 @@ async fn retry_many(
     dry: &DryRun,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<(Vec<String>, Vec<Value>, bool), ApiError> {
+) -> Result<BulkOutcome, ApiError> {
     let dry_run = dry.check()?;
     let ids: Vec<String> = match selection(headers, body)? {
         Selection::Ids(ids) => ids
@@ -265,7 +265,11 @@ async fn retry_many(
             Err(item) => failed.push(item),
         }
     }
-    Ok((successful, failed, dry_run))
+    Ok(BulkOutcome {
+        successful,
+        failed,
+        dry_run,
+    })
 }
 
 /// `POST /api/v1/deliveries/retry` (`?dry_run=true`): per-item outcomes.
@@ -283,23 +287,10 @@ pub(crate) async fn retry_bulk(
         target: "deliveries",
         dry_run: dry.requested(),
     };
-    let words = |ok: usize, failed: usize, dry: bool| {
-        let verb = if dry { "would be retried" } else { "retried" };
-        format!("{ok} {verb}, {failed} failed")
-    };
-    let (successful, failed, dry_run) = audited(&state, &request, call, result, |(s, f, d)| {
-        words(s.len(), f.len(), *d)
+    let outcome = audited(&state, &request, call, result, |outcome| {
+        outcome.message("retried", "would be retried")
     })
     .await?;
-    let mut answer = json!({
-        "success": failed.is_empty(),
-        "message": words(successful.len(), failed.len(), dry_run),
-        "request_id": request.request_id,
-        "successful": successful,
-        "failed": failed,
-    });
-    if dry_run {
-        answer["dry_run"] = json!(true);
-    }
-    Ok(Json(answer))
+    let message = outcome.message("retried", "would be retried");
+    Ok(outcome.answer(message, &request.request_id))
 }

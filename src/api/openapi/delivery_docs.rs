@@ -178,8 +178,9 @@ fn delivery_id() -> Value {
     )
 }
 
-pub(crate) fn delivery_list() -> Details {
-    let mut parameters = vec![
+/// The filters the delivery list and the failed view share.
+fn delivery_filters(status: &str) -> Vec<Value> {
+    vec![
         query_parameter(
             "destination_id",
             "Of this destination",
@@ -192,9 +193,15 @@ pub(crate) fn delivery_list() -> Details {
         ),
         query_parameter(
             "status",
-            "In this status",
+            status,
             json!({"type": "string", "enum": ["pending", "retrying", "succeeded", "failed", "cancelled"]}),
         ),
+    ]
+}
+
+pub(crate) fn delivery_list() -> Details {
+    let mut parameters = delivery_filters("In this status");
+    parameters.extend([
         query_parameter(
             "time[gte]",
             "Notification stored at or after (RFC 3339 or unix seconds)",
@@ -210,7 +217,7 @@ pub(crate) fn delivery_list() -> Details {
             "Order by notification time, then sequence",
             json!({"type": "string", "enum": ["asc", "desc"], "default": "desc"}),
         ),
-    ];
+    ]);
     parameters.extend(page_parameters());
     Details {
         parameters,
@@ -238,23 +245,7 @@ pub(crate) fn delivery_attempts() -> Details {
 }
 
 pub(crate) fn failed_list() -> Details {
-    let mut parameters = vec![
-        query_parameter(
-            "destination_id",
-            "Of this destination",
-            json!({"type": "string"}),
-        ),
-        query_parameter(
-            "event_type",
-            "Of this event type",
-            json!({"type": "string"}),
-        ),
-        query_parameter(
-            "status",
-            "Deliveries now in this status",
-            json!({"type": "string", "enum": ["pending", "retrying", "succeeded", "failed", "cancelled"]}),
-        ),
-    ];
+    let mut parameters = delivery_filters("Deliveries now in this status");
     parameters.extend(page_parameters());
     Details {
         parameters,
