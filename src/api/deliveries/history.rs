@@ -27,7 +27,8 @@ async fn remove_entry(
     dry: &DryRun,
     body: &[u8],
 ) -> Result<(String, bool), ApiError> {
-    let dry_run = dry.check_bodyless(body)?;
+    let dry_run = super::dry_run(dry)?;
+    super::no_body(body)?;
     let missing = || ApiError::from(DeliveryError::FailedNotFound(raw_id.to_owned()));
     let record = match visible(state, caller, raw_id).await {
         Ok(record) => record,
@@ -141,7 +142,7 @@ async fn delete_histories(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<BulkOutcome, ApiError> {
-    let dry_run = dry.check()?;
+    let dry_run = super::dry_run(dry)?;
     let invalid = |message: &str| ApiError::from(DeliveryError::InvalidBody(message.to_owned()));
     if !declares_json(headers) {
         return Err(invalid("Content-Type must be application/json"));

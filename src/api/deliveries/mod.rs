@@ -23,6 +23,19 @@ use super::state::AppState;
 use crate::delivery::delivery_id::DeliveryId;
 use crate::delivery::record::DeliveryRecord;
 
+/// The `?dry_run=` switch of a delivery route, refused in the request error shape
+/// (`INVALID_QUERY`) like every other error of these routes.
+pub(crate) fn dry_run(dry: &crate::api::admin::DryRun) -> Result<bool, ApiError> {
+    dry.check()
+        .map_err(|error| DeliveryError::Invalid(error.to_string()).into())
+}
+
+/// A bodiless delivery route's body: none, empty or `{}`; anything else is `INVALID_REQUEST`.
+pub(crate) fn no_body(body: &[u8]) -> Result<(), ApiError> {
+    crate::api::admin::refuse_body(body)
+        .map_err(|error| DeliveryError::InvalidBody(error.to_string()).into())
+}
+
 /// What a per-item bulk route did: the ids it handled and the refused ones with their code.
 pub(crate) struct BulkOutcome {
     pub(crate) successful: Vec<String>,

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 
 use super::{BulkOutcome, visible};
-use crate::api::admin::{AdminRequest, DryRun, refuse_body};
+use crate::api::admin::{AdminRequest, DryRun};
 use crate::api::body::declares_json;
 use crate::api::destinations::{Audited, OneDestination, audited};
 use crate::api::error::{ApiError, DeliveryError, DestinationError};
@@ -91,7 +91,7 @@ async fn retry_one(
     raw_id: &str,
     body: &[u8],
 ) -> Result<(), ApiError> {
-    refuse_body(body)?;
+    super::no_body(body)?;
     let record = visible(state, caller, raw_id).await?;
     retryable(state, &record).map_err(|refusal| match refusal.code {
         "DESTINATION_DISABLED" => ApiError::from(DestinationError::Disabled(
@@ -234,7 +234,7 @@ async fn retry_many(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<BulkOutcome, ApiError> {
-    let dry_run = dry.check()?;
+    let dry_run = super::dry_run(dry)?;
     let ids: Vec<String> = match selection(headers, body)? {
         Selection::Ids(ids) => ids
             .iter()
