@@ -1182,3 +1182,41 @@ pub async fn a_replay_resends_exactly_the_history_asked_for(kind: StoreKind) {
     assert_eq!(refused.status(), 409);
     app.stop().await;
 }
+
+/// `delivery.enabled: false`: the instance answers the delivery routes but routes and sends
+/// nothing; another instance on the same NATS does the work.
+pub async fn an_instance_with_delivery_off_sends_nothing_itself() {
+    let off = TestApp::spawn_with(StoreKind::Jetstream, |settings| {
+        settings.delivery.enabled = false;
+    })
+    .await;
+    let receiver = Receiver::start().await;
+    let (destination, _) = register(&off, &receiver.url("/off"), json!({})).await;
+    off.notify("mars", mars(2), json!(null)).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(
+        receiver.received_on("/off").is_empty(),
+        "nothing routed or sent"
+    );
+    let url = off.nats.as_ref().unwrap().url();
+    let on = TestApp::spawn_with(StoreKind::Memory, |settings| {
+        settings.store.kind = StoreKind::Jetstream;
+        settings.store.jetstream.url = url;
+        quick(settings);
+    })
+    .await;
+    let sent = receiver.wait_for("/off", 1, WAIT).await;
+    assert_eq!(
+        sent[0].webhook_id(),
+        "mars@1",
+        "the enabled instance routes what was stored"
+    );
+    delivery_until(
+        &off,
+        &format!("{destination}:mars@1"),
+        status_is("succeeded"),
+    )
+    .await;
+    on.stop().await;
+    off.stop().await;
+}

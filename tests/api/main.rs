@@ -176,6 +176,11 @@ both_stores!(delivery_cases => deliveries:
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_with_delivery_off_sends_nothing_itself() {
+    deliveries::an_instance_with_delivery_off_sends_nothing_itself().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deliveries_are_shared_by_instances_on_one_nats() {
     deliveries::instances_share_the_deliveries().await;
 }
