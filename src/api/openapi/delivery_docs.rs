@@ -48,34 +48,21 @@ pub(crate) fn destination_create() -> Details {
 }
 
 pub(crate) fn destination_list() -> Details {
+    let mut parameters = vec![
+        query_parameter(
+            "event_type",
+            "Subscribed to this event type",
+            json!({"type": "string"}),
+        ),
+        query_parameter(
+            "state",
+            "enabled or disabled",
+            json!({"type": "string", "enum": ["enabled", "disabled"]}),
+        ),
+    ];
+    parameters.extend(page_parameters());
     Details {
-        parameters: vec![
-            query_parameter(
-                "event_type",
-                "Subscribed to this event type",
-                json!({"type": "string"}),
-            ),
-            query_parameter(
-                "state",
-                "enabled or disabled",
-                json!({"type": "string", "enum": ["enabled", "disabled"]}),
-            ),
-            query_parameter(
-                "limit",
-                "Page size",
-                json!({"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}),
-            ),
-            query_parameter(
-                "next",
-                "Cursor from pagination.next",
-                json!({"type": "string"}),
-            ),
-            query_parameter(
-                "prev",
-                "Cursor from pagination.prev",
-                json!({"type": "string"}),
-            ),
-        ],
+        parameters,
         body: None,
         responses: answer("200", "Newest first", "DestinationPage"),
     }
