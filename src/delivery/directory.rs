@@ -80,6 +80,14 @@ impl Directory {
         }
     }
 
+    /// Waits until the first full read of the registry is in: before it, the copy is empty
+    /// and routing from it would send notifications to nobody.
+    pub async fn loaded(&self) {
+        let mut changes = self.changes();
+        // The sender lives as long as `self`, so this ends only once loaded.
+        let _ = changes.wait_for(|version| *version > 0).await;
+    }
+
     /// Ticks after every change of the snapshot.
     pub fn changes(&self) -> watch::Receiver<u64> {
         self.version.subscribe()

@@ -40,6 +40,10 @@ pub(super) async fn run(delivery: Delivery, stream: StreamKey, shutdown: Cancell
     let store = delivery.store();
     let mut after = store.last_sequence(&stream).await.unwrap_or(0);
     let lease_name = format!("router.{}", stream.stream_name());
+    tokio::select! {
+        () = shutdown.cancelled() => return,
+        () = delivery.directory().loaded() => {}
+    }
     let mut lease = Lease::default();
     loop {
         let leases = match delivery.leases().await {
