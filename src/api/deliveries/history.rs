@@ -65,11 +65,7 @@ pub(crate) async fn remove_failed(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let result = remove_entry(&state, &caller, &raw_id, &dry, &body).await;
-    let call = Audited {
-        operation: "failed_delivery_remove",
-        target: &raw_id,
-        dry_run: dry.requested(),
-    };
+    let call = Audited::destructive("failed_delivery_remove", &raw_id, &dry);
     let (message, dry_run) = audited(&state, &request, call, result, |(message, _)| {
         message.clone()
     })
@@ -194,11 +190,7 @@ pub(crate) async fn delete_history(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let result = delete_histories(&state, &caller, &dry, &headers, &body).await;
-    let call = Audited {
-        operation: "delivery_history_delete",
-        target: "deliveries",
-        dry_run: dry.requested(),
-    };
+    let call = Audited::destructive("delivery_history_delete", "deliveries", &dry);
     let outcome = audited(&state, &request, call, result, |outcome| {
         outcome.message("deleted", "would be deleted")
     })

@@ -282,11 +282,7 @@ pub(crate) async fn retry_bulk(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let result = retry_many(&state, &caller, &dry, &headers, &body).await;
-    let call = Audited {
-        operation: "delivery_retry",
-        target: "deliveries",
-        dry_run: dry.requested(),
-    };
+    let call = Audited::destructive("delivery_retry", "deliveries", &dry);
     let outcome = audited(&state, &request, call, result, |outcome| {
         outcome.message("retried", "would be retried")
     })

@@ -188,11 +188,7 @@ pub(crate) async fn delete_by_condition(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let result = remove(&state, &caller, &dry, &headers, &body).await;
-    let call = Audited {
-        operation: "destinations_delete_by_condition",
-        target: "destinations",
-        dry_run: dry.requested(),
-    };
+    let call = Audited::destructive("destinations_delete_by_condition", "destinations", &dry);
     let message = |removal: &Removal| {
         let (updated, deleted) = if removal.dry_run {
             ("would be updated", "would be deleted")

@@ -217,6 +217,19 @@ pub(crate) struct Audited<'a> {
 }
 
 impl<'a> Audited<'a> {
+    /// A call of a destructive route: dry runs are recorded as such.
+    pub(crate) fn destructive(
+        operation: &'static str,
+        target: &'a str,
+        dry: &crate::api::admin::DryRun,
+    ) -> Self {
+        Self {
+            operation,
+            target,
+            dry_run: dry.requested(),
+        }
+    }
+
     pub(crate) fn call(operation: &'static str, target: &'a str) -> Self {
         Self {
             operation,

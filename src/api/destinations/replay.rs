@@ -200,11 +200,7 @@ pub(crate) async fn replay(
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let result = replay_history(&state, &one, &dry, &headers, &body).await;
-    let call = Audited {
-        operation: "destination_replay",
-        target: &one.raw_id,
-        dry_run: dry.requested(),
-    };
+    let call = Audited::destructive("destination_replay", &one.raw_id, &dry);
     let raw_id = one.raw_id.clone();
     let words = move |queued: usize, dry_run: bool| {
         let verb = if dry_run { "would be queued" } else { "queued" };

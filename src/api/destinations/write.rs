@@ -171,11 +171,7 @@ pub(crate) async fn delete(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let result = remove(&state, &caller, &raw_id, &dry, &body).await;
-    let call = Audited {
-        operation: "destination_delete",
-        target: &raw_id,
-        dry_run: dry.requested(),
-    };
+    let call = Audited::destructive("destination_delete", &raw_id, &dry);
     let (message, dry_run, cancelled) =
         audited(&state, &request, call, result, |(message, _, _)| {
             message.clone()
