@@ -115,9 +115,12 @@ impl App {
             settings.delivery.destinations_bucket.clone(),
             settings.store.jetstream.replicas,
         );
-        let attempter = Attempter::new(AddressPolicy {
-            allow_private_networks: settings.delivery.allow_private_networks,
-        })
+        let attempter = Attempter::new(
+            AddressPolicy {
+                allow_private_networks: settings.delivery.allow_private_networks,
+            },
+            settings.delivery.max_in_flight,
+        )
         .map_err(AppError::Delivery)?
         .with_max_response_body(settings.delivery.max_response_body);
         let delivery = Delivery::new(DeliveryParts {

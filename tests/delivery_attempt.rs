@@ -172,7 +172,7 @@ async fn try_attempt(
         number: 3,
         trigger: Trigger::Manual,
     };
-    Attempter::new(policy).unwrap().attempt(&attempt).await
+    Attempter::new(policy, 4).unwrap().attempt(&attempt).await
 }
 
 async fn attempt_with(policy: AddressPolicy, destination: &Destination) -> Outcome {

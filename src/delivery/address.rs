@@ -793,7 +793,7 @@ mod tests {
     #[tokio::test]
     async fn the_guarded_client_refuses_localhost_where_a_receiver_listens() {
         let port = spawn_receiver().await;
-        let client = client(CLOSED, TIMEOUT).unwrap();
+        let client = client(CLOSED, TIMEOUT, 2).unwrap();
         let error = client
             .post(format!("http://localhost:{port}/"))
             .send()
@@ -810,7 +810,7 @@ mod tests {
     #[tokio::test]
     async fn the_guarded_client_reaches_localhost_with_the_opt_in() {
         let port = spawn_receiver().await;
-        let client = client(OPEN, TIMEOUT).unwrap();
+        let client = client(OPEN, TIMEOUT, 2).unwrap();
         let response = client
             .post(format!("http://localhost:{port}/"))
             .send()
@@ -824,7 +824,7 @@ mod tests {
     #[tokio::test]
     async fn the_guarded_client_follows_no_redirect() {
         let port = spawn_receiver().await;
-        let client = client(OPEN, TIMEOUT).unwrap();
+        let client = client(OPEN, TIMEOUT, 2).unwrap();
         let response = client
             .post(format!("http://localhost:{port}/moved"))
             .send()
@@ -840,7 +840,7 @@ mod tests {
         let port = spawn_receiver().await;
         let target = url(&format!("http://127.0.0.1:{port}/"));
         assert!(CLOSED.check_url(&target).is_err());
-        let client = client(CLOSED, TIMEOUT).unwrap();
+        let client = client(CLOSED, TIMEOUT, 2).unwrap();
         let response = client.post(target).send().await.unwrap();
         assert_eq!(response.status(), 200);
     }

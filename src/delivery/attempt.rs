@@ -233,9 +233,11 @@ pub struct Attempter {
 }
 
 impl Attempter {
-    /// An attempter with its own [`address::client`] for `policy`.
-    pub fn new(policy: AddressPolicy) -> Result<Self, AttemptError> {
-        let client = address::client(policy, CLIENT_TIMEOUT).map_err(AttemptError::Client)?;
+    /// An attempter with its own [`address::client`] for `policy`, keeping up to
+    /// `max_in_flight` idle connections per receiver host.
+    pub fn new(policy: AddressPolicy, max_in_flight: usize) -> Result<Self, AttemptError> {
+        let client =
+            address::client(policy, CLIENT_TIMEOUT, max_in_flight).map_err(AttemptError::Client)?;
         Ok(Self::with_client(policy, client))
     }
 

@@ -109,15 +109,19 @@ impl Records {
             .await?)
     }
 
-    /// Creates the records of newly routed deliveries; one that exists already (a routing
-    /// repeated after a crash) is left as it is.
-    pub async fn create_pending(&self, records: &[DeliveryRecord]) -> Result<(), RecordsError> {
+    /// Creates the records of newly routed deliveries and answers each one's revision; one
+    /// that exists already (a routing repeated after a crash) is left as it is, its revision
+    /// unknown (`None`).
+    pub async fn create_pending(
+        &self,
+        records: &[DeliveryRecord],
+    ) -> Result<Vec<Option<u64>>, RecordsError> {
         let buckets = self.buckets().await?;
         let writes = records.iter().map(|record| async move {
             let key = record.key();
             match buckets.records.create(&key, encode(&key, record)?).await {
-                Ok(_) | Err(WriteError::Exists) => Ok(()),
-                Err(WriteError::Conflict) => Ok(()),
+                Ok(revision) => Ok(Some(revision)),
+                Err(WriteError::Exists | WriteError::Conflict) => Ok(None),
                 Err(WriteError::Store(error)) => Err(RecordsError::Store(error)),
             }
         });

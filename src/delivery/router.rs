@@ -1,7 +1,9 @@
 //! Routing: every notification stored in a managed stream, read once through the stream's
 //! feed (on JetStream a durable consumer shared by every instance), matched against the
 //! subscription index, and turned into one delivery per matching destination: its record
-//! (`pending`) and its task. The notification is acknowledged only once both are stored,
+//! (`pending`) and its task, which carries the record's revision and the rendered
+//! CloudEvent for a prompt first attempt. The notification is acknowledged only once both
+//! are stored,
 //! so a crash in between routes it again, and the task's id (the delivery id) keeps the
 //! repeat from queuing a second task.
 
@@ -16,6 +18,7 @@ use super::delivery_id::DeliveryId;
 use super::lease::Lease;
 use super::service::Delivery;
 use super::task::DeliveryTask;
+use crate::cloudevent;
 use crate::domain::StreamKey;
 use crate::store::StoreError;
 use crate::store::feed::FeedItem;
@@ -139,43 +142,55 @@ async fn route(
 ) -> Result<(), RouteError> {
     let snapshot = delivery.directory().snapshot();
     let now = Utc::now();
-    let mut records = Vec::new();
-    let mut tasks = Vec::new();
+    let mut routed = Vec::new();
     for item in items {
         let message = &item.message;
         for route in snapshot
             .index
             .routes(stream, &message.subject, || message.polygon())
         {
+            // Rendered once per message (the rendition is kept on it), attached to every
+            // task of it so that a prompt first attempt reads nothing (see `task`).
+            let event = delivery
+                .catalog()
+                .event_type(&route.event_type)
+                .and_then(|schema| {
+                    cloudevent::render_shared(schema, message, delivery.cloudevents()).ok()
+                });
             let lane = super::task::lane_for(&route.destination, route.enabled, route.ordered);
-            let task = DeliveryTask {
-                delivery: DeliveryId {
+            let mut task = DeliveryTask::new(
+                DeliveryId {
                     destination: route.destination,
                     event_type: route.event_type,
                     sequence: message.sequence,
                 },
-                stream: stream.clone(),
-                time: message.time,
-                trigger: super::attempt::Trigger::Scheduled,
-            };
-            records.push(task.pending_record(now));
-            tasks.push(task.to_task(lane, None)?);
+                stream.clone(),
+                message.time,
+                super::attempt::Trigger::Scheduled,
+            );
+            task.routed_at = Some(now);
+            routed.push((task, lane, event));
         }
     }
-    if !tasks.is_empty() {
-        let routed = tasks.len() as u64;
-        let queue = delivery.queue().await?;
-        let (created, queued) = tokio::join!(
-            delivery.records().create_pending(&records),
-            queue.enqueue(tasks)
-        );
-        created?;
-        queued?;
+    if !routed.is_empty() {
+        let count = routed.len() as u64;
+        let records: Vec<_> = routed
+            .iter()
+            .map(|(task, _, _)| task.pending_record(now))
+            .collect();
+        // Records first: each task carries its record's revision.
+        let revisions = delivery.records().create_pending(&records).await?;
+        let mut tasks = Vec::with_capacity(routed.len());
+        for ((mut task, lane, event), revision) in routed.into_iter().zip(revisions) {
+            task.record_revision = revision;
+            tasks.push(task.to_task_with(lane, None, event.as_deref())?);
+        }
+        delivery.queue().await?.enqueue(tasks).await?;
         delivery
             .metrics()
             .delivery_deliveries
             .with_label_values(&["routed"])
-            .inc_by(routed);
+            .inc_by(count);
     }
     for acked in join_all(items.iter().map(FeedItem::ack)).await {
         // A lost ack routes the message again; its tasks are then dropped as repeats.

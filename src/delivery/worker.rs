@@ -1,7 +1,8 @@
 //! Sending: one lane per enabled destination on every instance, taking its tasks from the
 //! work queue (so each attempt is made by one instance), and for each task the steps of
 //! DELIVERY.md §4: skip what is already terminal, cancel what lost its notification or its
-//! destination, read the notification by sequence, make the attempt, record it, and ack,
+//! destination, read the notification by sequence (unless the router's rendering is still
+//! fresh, see `task`), make the attempt, record it, and ack,
 //! retry after the schedule's delay, or end the delivery.
 
 use std::collections::HashMap;
@@ -265,8 +266,8 @@ async fn end(delivery: &Delivery, fallback: &DeliveryRecord, status: DeliverySta
 
 /// One task, start to settle (see the module documentation).
 async fn deliver(delivery: &Delivery, lease: Lease) {
-    let task = match DeliveryTask::parse(&lease.payload) {
-        Ok(task) => task,
+    let (task, attached) = match DeliveryTask::parse_with_event(&lease.payload) {
+        Ok(parsed) => parsed,
         Err(error) => {
             tracing::error!(task = %lease.id, %error, "dropping a task that does not read");
             return settle(lease, Settle::Ack).await;
@@ -288,13 +289,23 @@ async fn deliver(delivery: &Delivery, lease: Lease) {
         }
         return settle(lease, Settle::Retry(NOT_NOW)).await;
     }
-    let (record, revision) = match delivery.records().read(&task.delivery).await {
-        Ok(Some((record, revision))) => (record, Some(revision)),
-        Ok(None) => (fallback.clone(), None),
-        Err(error) => {
-            tracing::debug!(delivery = %task.delivery, %error, "record not readable now");
-            return settle(lease, Settle::Retry(NOT_NOW)).await;
-        }
+    // A prompt first attempt trusts what the router attached; should the record have
+    // changed meanwhile, the write at that revision fails and `change_from` reads it then.
+    let fresh = task.is_fresh(lease.deliveries, now);
+    let known = match (fresh, task.record_revision) {
+        (true, Some(revision)) => Some((task.routed_record(now), Some(revision))),
+        _ => None,
+    };
+    let (record, revision) = match known {
+        Some(known) => known,
+        None => match delivery.records().read(&task.delivery).await {
+            Ok(Some((record, revision))) => (record, Some(revision)),
+            Ok(None) => (fallback.clone(), None),
+            Err(error) => {
+                tracing::debug!(delivery = %task.delivery, %error, "record not readable now");
+                return settle(lease, Settle::Retry(NOT_NOW)).await;
+            }
+        },
     };
     let forced = task.trigger != Trigger::Scheduled;
     if record.status.is_terminal() && !forced {
@@ -313,36 +324,29 @@ async fn deliver(delivery: &Delivery, lease: Lease) {
     let Some(_claim) = delivery.claim(&task.delivery) else {
         return settle(lease, Settle::Retry(BUSY)).await;
     };
-    let message = match delivery
-        .store()
-        .get(&task.stream, task.delivery.sequence)
-        .await
-    {
-        Ok(Some(message)) => message,
-        Ok(None) => {
-            let settled = if end(delivery, &fallback, DeliveryStatus::Cancelled).await {
-                Settle::Ack
-            } else {
-                Settle::Retry(NOT_NOW)
-            };
-            return settle(lease, settled).await;
-        }
-        Err(error) => {
-            tracing::debug!(delivery = %task.delivery, %error, "notification not readable now");
-            return settle(lease, Settle::Retry(NOT_NOW)).await;
-        }
-    };
-    let event = delivery
-        .catalog()
-        .event_type(&task.delivery.event_type)
-        .and_then(|schema| {
-            cloudevent::render_shared(schema, &message, delivery.cloudevents()).ok()
-        });
-    let Some(event) = event else {
-        // The schema lost the event type, or the message does not fit it any more.
-        tracing::warn!(delivery = %task.delivery, "notification cannot be rendered; delivery ends failed");
-        end(delivery, &fallback, DeliveryStatus::Failed).await;
-        return settle(lease, Settle::Ack).await;
+    let event = match attached.filter(|_| fresh) {
+        Some(event) => event,
+        None => match read_event(delivery, &task).await {
+            Ok(Some(event)) => event,
+            Ok(None) => {
+                let settled = if end(delivery, &fallback, DeliveryStatus::Cancelled).await {
+                    Settle::Ack
+                } else {
+                    Settle::Retry(NOT_NOW)
+                };
+                return settle(lease, settled).await;
+            }
+            Err(Unreadable::Store(error)) => {
+                tracing::debug!(delivery = %task.delivery, %error, "notification not readable now");
+                return settle(lease, Settle::Retry(NOT_NOW)).await;
+            }
+            Err(Unreadable::Render) => {
+                // The schema lost the event type, or the message does not fit it any more.
+                tracing::warn!(delivery = %task.delivery, "notification cannot be rendered; delivery ends failed");
+                end(delivery, &fallback, DeliveryStatus::Failed).await;
+                return settle(lease, Settle::Ack).await;
+            }
+        },
     };
     let webhook_id = task.delivery.notification_id();
     let attempt = Attempt {
@@ -383,6 +387,36 @@ async fn deliver(delivery: &Delivery, lease: Lease) {
     settle(lease, settled).await;
 }
 
+/// Why a task's notification could not be made into its CloudEvent.
+enum Unreadable {
+    /// The store did not answer: try again later.
+    Store(crate::store::StoreError),
+    /// The schema lost the event type, or the message no longer fits it.
+    Render,
+}
+
+/// The task's notification read by sequence and rendered as a watcher gets it; `None` when
+/// it is gone (deleted, wiped, aged out).
+async fn read_event(
+    delivery: &Delivery,
+    task: &DeliveryTask,
+) -> Result<Option<bytes::Bytes>, Unreadable> {
+    let message = delivery
+        .store()
+        .get(&task.stream, task.delivery.sequence)
+        .await
+        .map_err(Unreadable::Store)?;
+    let Some(message) = message else {
+        return Ok(None);
+    };
+    delivery
+        .catalog()
+        .event_type(&task.delivery.event_type)
+        .and_then(|schema| cloudevent::render_shared(schema, &message, delivery.cloudevents()).ok())
+        .map(Some)
+        .ok_or(Unreadable::Render)
+}
+
 /// Records the attempt, moves the delivery on, and says how to settle its task.
 async fn conclude(
     delivery: &Delivery,
@@ -394,9 +428,6 @@ async fn conclude(
     let forced = trigger != Trigger::Scheduled;
     let attempt = &outcome.record;
     attempt.observe(delivery.metrics());
-    if let Err(error) = delivery.records().record_attempt(&record.id, attempt).await {
-        tracing::warn!(delivery = %record.id, %error, "attempt record not written");
-    }
     let failures = record.failures as usize + usize::from(!outcome.succeeded());
     let jitter = super::destination::random_bytes::<4>()
         .map(|bytes| f64::from(u32::from_le_bytes(bytes)) / f64::from(u32::MAX) * 2.0 - 1.0)
@@ -430,25 +461,28 @@ async fn conclude(
     let next_attempt_at = retry
         .and_then(|delay| chrono::Duration::from_std(delay).ok())
         .map(|delay| Utc::now() + delay);
-    let written = delivery
-        .records()
-        .change_from(record, revision, |stored| {
-            stored.count(attempt);
-            if trigger == Trigger::Manual {
-                stored.manual_requested_at = None;
+    let attempt_written = delivery.records().record_attempt(&record.id, attempt);
+    let record_written = delivery.records().change_from(record, revision, |stored| {
+        stored.count(attempt);
+        if trigger == Trigger::Manual {
+            stored.manual_requested_at = None;
+        }
+        if forced && !status.is_terminal() {
+            // A forced attempt that failed leaves an open delivery's schedule alone.
+            if !stored.status.is_terminal() {
+                stored.status = DeliveryStatus::Retrying;
             }
-            if forced && !status.is_terminal() {
-                // A forced attempt that failed leaves an open delivery's schedule alone.
-                if !stored.status.is_terminal() {
-                    stored.status = DeliveryStatus::Retrying;
-                }
-            } else {
-                stored.status = status;
-                stored.next_attempt_at = next_attempt_at;
-            }
-        })
-        .await;
-    if let Err(error) = written {
+        } else {
+            stored.status = status;
+            stored.next_attempt_at = next_attempt_at;
+        }
+    });
+    // Two keys, two buckets: written side by side.
+    let (attempt_written, record_written) = tokio::join!(attempt_written, record_written);
+    if let Err(error) = attempt_written {
+        tracing::warn!(delivery = %record.id, %error, "attempt record not written");
+    }
+    if let Err(error) = record_written {
         tracing::warn!(delivery = %record.id, %error, "delivery record not written");
     }
     let metrics = delivery.metrics();

@@ -62,12 +62,12 @@ pub(crate) async fn queue_attempt(
             .await
             .map_err(DeliveryError::from)?;
     }
-    let task = DeliveryTask {
-        delivery: record.id.clone(),
-        stream: record.stream.clone(),
-        time: record.notification_time,
+    let task = DeliveryTask::new(
+        record.id.clone(),
+        record.stream.clone(),
+        record.notification_time,
         trigger,
-    };
+    );
     let request = uuid::Uuid::new_v4().simple().to_string();
     let lane = state.delivery.lane_of(&record.id.destination);
     let task = task

@@ -109,16 +109,16 @@ async fn matching(
             if !seen.insert((stream.clone(), message.sequence)) {
                 continue;
             }
-            tasks.push(DeliveryTask {
-                delivery: DeliveryId {
+            tasks.push(DeliveryTask::new(
+                DeliveryId {
                     destination: destination.id.clone(),
                     event_type: schema.event_type.to_string(),
                     sequence: message.sequence,
                 },
-                stream: stream.clone(),
-                time: message.time,
-                trigger: Trigger::Replay,
-            });
+                stream.clone(),
+                message.time,
+                Trigger::Replay,
+            ));
         }
     }
     Ok(tasks)
