@@ -150,10 +150,12 @@ async fn route(
             .routes(stream, &message.subject, || message.polygon())
         {
             // Rendered once per message (the rendition is kept on it), attached to every
-            // task of it so that a prompt first attempt reads nothing (see `task`).
-            let event = delivery
-                .catalog()
-                .event_type(&route.event_type)
+            // task of it so that a prompt first attempt reads nothing (see `task`). Not to
+            // the parked tasks of a disabled destination: they wait for an enable, then read.
+            let event = route
+                .enabled
+                .then(|| delivery.catalog().event_type(&route.event_type))
+                .flatten()
                 .and_then(|schema| {
                     cloudevent::render_shared(schema, message, delivery.cloudevents()).ok()
                 });
@@ -168,7 +170,7 @@ async fn route(
                 message.time,
                 super::attempt::Trigger::Scheduled,
             );
-            task.routed_at = Some(now);
+            task.routed_at = route.enabled.then_some(now);
             routed.push((task, lane, event));
         }
     }

@@ -19,7 +19,7 @@ use super::record::{DeliveryRecord, DeliveryStatus};
 use super::service::Delivery;
 use super::task::{DeliveryTask, PARKED_LANE, SHARED_LANE, lane_for, ordered_lane};
 use crate::cloudevent;
-use crate::store::work_queue::{LaneConfig, Lease, Settle, Task};
+use crate::store::work_queue::{LaneConfig, Lease, Settle};
 
 /// Pending tasks an unordered lane may have handed out (delayed retries included): high, so
 /// failing deliveries waiting for their retry never hold later ones back; what runs at once
@@ -213,22 +213,29 @@ async fn run_lane(
 }
 
 /// A task of a disabled unordered destination goes to the parking lane (so it holds no
-/// place in the shared one); the sweep brings it back once the destination is enabled.
-async fn park(delivery: &Delivery, lease: Lease) {
-    let parked = Task {
-        lane: PARKED_LANE.to_owned(),
-        key: lease.key.clone(),
-        id: format!("{}~parked-{}", lease.id, uuid::Uuid::new_v4().simple()),
-        payload: lease.payload.clone(),
+/// place in the shared one); the sweep brings it back once the destination is enabled. It
+/// goes without what the router attached: by then the notification may have been deleted,
+/// so the attempt must read it.
+async fn park(delivery: &Delivery, lease: Lease, task: &DeliveryTask) {
+    let mut plain = task.clone();
+    plain.routed_at = None;
+    plain.record_revision = None;
+    let parked = plain
+        .to_task(PARKED_LANE.to_owned(), None)
+        .map(|mut parked| {
+            parked.id = format!("{}~parked-{}", lease.id, uuid::Uuid::new_v4().simple());
+            parked
+        });
+    let queued = match (parked, delivery.queue().await) {
+        (Ok(parked), Ok(queue)) => queue.enqueue(vec![parked]).await.is_ok(),
+        _ => false,
     };
-    let queued = match delivery.queue().await {
-        Ok(queue) => queue.enqueue(vec![parked]).await,
-        Err(error) => Err(error),
+    let settled = if queued {
+        Settle::Ack
+    } else {
+        Settle::Retry(NOT_NOW)
     };
-    match queued {
-        Ok(()) => settle(lease, Settle::Ack).await,
-        Err(_) => settle(lease, Settle::Retry(NOT_NOW)).await,
-    }
+    settle(lease, settled).await
 }
 
 async fn settle(lease: Lease, settle: Settle) {
@@ -285,7 +292,7 @@ async fn deliver(delivery: &Delivery, lease: Lease) {
     };
     if destination.state == State::Disabled {
         if destination.settings.ordering == Ordering::Unordered {
-            return park(delivery, lease).await;
+            return park(delivery, lease, &task).await;
         }
         return settle(lease, Settle::Retry(NOT_NOW)).await;
     }
