@@ -214,11 +214,18 @@ impl App {
 
 /// The streams the schema asks for: each event type's `storage_policy` over the store's
 /// defaults. Built here so that the store knows nothing of schemas.
+/// The streams of the schema's event types, and the delivery outcomes.
 pub fn stream_specs(catalog: &Catalog, settings: &Settings) -> Vec<StreamSpec> {
-    catalog
+    let mut specs: Vec<_> = catalog
         .event_types()
         .map(|schema| stream_spec(schema, settings))
-        .collect()
+        .collect();
+    specs.push(StreamSpec::outcomes(
+        &settings.store.jetstream,
+        settings.delivery.history_retention,
+        settings.delivery.outcomes_max_bytes,
+    ));
+    specs
 }
 
 fn stream_spec(schema: &EventSchema, settings: &Settings) -> StreamSpec {

@@ -140,9 +140,20 @@ fn entry(
     (route, handler)
 }
 
+/// A stream route for readers of the event type it names.
 fn streaming(
     method: Method,
     path: &'static str,
+    doc: Doc,
+    handler: MethodRouter<AppState>,
+) -> Entry {
+    streaming_for(method, path, Audience::Readers, doc, handler)
+}
+
+fn streaming_for(
+    method: Method,
+    path: &'static str,
+    audience: Audience,
     doc: Doc,
     handler: MethodRouter<AppState>,
 ) -> Entry {
@@ -150,7 +161,7 @@ fn streaming(
         method,
         path,
         streaming: true,
-        audience: Audience::Readers,
+        audience,
         doc,
     };
     (route, handler)
@@ -278,6 +289,16 @@ fn delivery_routes() -> Vec<Entry> {
             owners(None),
             delivery_doc("List deliveries", delivery::delivery_list),
             get(deliveries::list),
+        ),
+        streaming_for(
+            Method::GET,
+            "/api/v1/deliveries/events",
+            owners(None),
+            delivery_doc(
+                "Delivery outcomes as they happen (SSE)",
+                delivery::delivery_events,
+            ),
+            get(deliveries::events),
         ),
         entry(
             Method::GET,

@@ -87,18 +87,18 @@ enum Form {
 }
 
 /// Browsers reconnect this long after the server ends a GET stream.
-const BROWSER_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+pub(crate) const BROWSER_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// What every stream route reads besides its request: the request id, the caller and
 /// `Last-Event-ID`.
 pub(crate) struct StreamCall {
-    request_id: RequestId,
-    caller: Caller,
-    last_event_id: Option<String>,
+    pub(crate) request_id: RequestId,
+    pub(crate) caller: Caller,
+    pub(crate) last_event_id: Option<String>,
     /// The connection the stream is served on (absent for in-process requests).
-    connection: Option<ConnectionControl>,
+    pub(crate) connection: Option<ConnectionControl>,
     /// The route template, from the route table.
-    route: &'static str,
+    pub(crate) route: &'static str,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for StreamCall {
@@ -200,7 +200,7 @@ async fn open(
 }
 
 /// The headers of every stream answer.
-fn event_stream(mut response: Response, state: &AppState) -> Response {
+pub(crate) fn event_stream(mut response: Response, state: &AppState) -> Response {
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,

@@ -502,6 +502,10 @@ async fn conclude(
     if let Err(error) = record_written {
         tracing::warn!(delivery = %record.id, %error, "delivery record not written");
     }
+    // After the records, so that whoever reads the event and then the delivery sees it.
+    let exhausted = status == DeliveryStatus::Failed && !record.status.is_terminal();
+    let events = super::outcome::of_attempt(&record.id, attempt, exhausted, outcome.gone);
+    super::outcome::publish(delivery.store(), events).await;
     let metrics = delivery.metrics();
     if status.is_terminal() {
         metrics

@@ -13,7 +13,7 @@ mod stream_key;
 pub use event_type::EventType;
 pub use history::{End, Start};
 pub use identifier::{CanonicalIdentifier, Polygon};
-pub use internal_names::{AUDIT_BASE, RETRACTION_SUBJECT};
+pub use internal_names::{AUDIT_BASE, OUTCOMES_BASE, RETRACTION_SUBJECT};
 pub use notification_id::{EventId, IdError, NotificationId, NotificationRef};
 pub use roles::RoleMap;
 pub use sequence::Sequence;

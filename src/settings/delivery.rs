@@ -35,6 +35,9 @@ pub struct DeliverySettings {
     /// instance takes it over (a killed instance's deliveries come back after this).
     #[serde(with = "humantime_serde")]
     pub takeover_after: Duration,
+    /// Most bytes the live outcome stream (`TIDINGS_OUTCOMES`) keeps; the oldest events go
+    /// first (and any older than `history_retention`).
+    pub outcomes_max_bytes: u64,
     /// JetStream work-queue stream of delivery tasks.
     pub queue_stream: String,
     /// JetStream KV bucket of delivery records.
@@ -56,6 +59,7 @@ impl Default for DeliverySettings {
             max_in_flight_per_destination: 32,
             history_retention: Duration::from_secs(30 * 24 * 3600),
             max_response_body: 16 * 1024,
+            outcomes_max_bytes: 256 * 1024 * 1024,
             takeover_after: Duration::from_secs(30),
             queue_stream: "TIDINGS_DELIVERIES".to_owned(),
             records_bucket: "TIDINGS_DELIVERY_RECORDS".to_owned(),

@@ -33,6 +33,8 @@ impl CloseReason {
 pub enum Phase {
     Replay,
     Live,
+    /// A live delivery outcome (`GET /api/v1/deliveries/events`), history or live alike.
+    Outcome,
 }
 
 #[derive(Debug, Clone)]
@@ -51,6 +53,7 @@ pub enum Frame {
     LimitReached {
         max_allowed: usize,
     },
+    /// A notification's CloudEvent, or with [`Phase::Outcome`] a delivery outcome.
     Notification {
         phase: Phase,
         id: String,
@@ -157,6 +160,7 @@ fn notification(phase: Phase, id: &str, cloudevent: &[u8]) -> Bytes {
     let event = match phase {
         Phase::Replay => "replay",
         Phase::Live => "live-notification",
+        Phase::Outcome => "delivery-outcome",
     };
     let mut bytes = Vec::with_capacity(cloudevent.len() + id.len() + 48);
     bytes.extend_from_slice(format!("event: {event}\nid: {id}\ndata: ").as_bytes());

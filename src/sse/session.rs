@@ -73,6 +73,12 @@ pub fn spawn(
         }
         drop(guard);
     });
+    response_body(receiver, outbox)
+}
+
+/// The response body a session's task feeds through `receiver`; `outbox` learns what the
+/// body took.
+pub(super) fn response_body(receiver: mpsc::Receiver<Bytes>, outbox: Arc<Outbox>) -> Body {
     // Frames already waiting are written as one chunk: fewer writes on a fast replay.
     let frames = tokio_stream::wrappers::ReceiverStream::new(receiver)
         .ready_chunks(FRAME_QUEUE)
@@ -124,7 +130,7 @@ fn notification(
 }
 
 /// A store failure as aviso reports it: an `error` frame.
-fn failure(error: &StoreError) -> Frame {
+pub(super) fn failure(error: &StoreError) -> Frame {
     Frame::Error {
         error: "stream_processing_failed",
         message: error.to_string(),
@@ -132,13 +138,13 @@ fn failure(error: &StoreError) -> Frame {
 }
 
 /// The last frames of a stream, and how long the client gets to take them.
-struct Ending {
-    frames: Vec<Frame>,
-    grace: Duration,
+pub(super) struct Ending {
+    pub(super) frames: Vec<Frame>,
+    pub(super) grace: Duration,
 }
 
 impl Ending {
-    fn close(frames: Vec<Frame>) -> Self {
+    pub(super) fn close(frames: Vec<Frame>) -> Self {
         Self {
             frames,
             grace: CLOSE_GRACE,
@@ -147,7 +153,7 @@ impl Ending {
 }
 
 /// The frames that end a live stream after a failure.
-fn failure_and_close(error: &StoreError) -> Ending {
+pub(super) fn failure_and_close(error: &StoreError) -> Ending {
     Ending::close(vec![
         failure(error),
         Frame::Closing(CloseReason::EndOfStream),

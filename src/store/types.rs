@@ -219,6 +219,27 @@ impl StreamSpec {
     }
 }
 
+impl StreamSpec {
+    /// The live delivery outcomes: protected like the audit trail (no wipe reaches them),
+    /// kept `max_age` and at most `max_bytes`, the oldest dropped first.
+    pub fn outcomes(defaults: &JetstreamSettings, max_age: Duration, max_bytes: u64) -> Self {
+        Self {
+            key: StreamKey::new(crate::domain::OUTCOMES_BASE),
+            policy: StreamPolicy {
+                max_messages_per_subject: -1,
+                max_age: Some(max_age),
+                max_messages: None,
+                max_bytes: Some(i64::try_from(max_bytes).unwrap_or(i64::MAX)),
+                replicas: defaults.replicas,
+                compression: false,
+                duplicate_window: defaults.duplicate_window,
+            },
+            protected: true,
+            feed: None,
+        }
+    }
+}
+
 /// A stream's state and policy (`GET /api/v1/admin/streams`, dry runs).
 #[derive(Debug, Clone, PartialEq)]
 pub struct StreamInfo {

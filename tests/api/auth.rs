@@ -760,9 +760,13 @@ fn example(
                 json!({"url": "http://127.0.0.1:9/hook", "subscriptions": [{"event_type": "role_reader", "identifier": {"name": "x"}}]}),
             ),
         ),
-        ("GET", "/api/v1/destinations" | "/api/v1/deliveries" | "/api/v1/failed-deliveries") => {
-            (path.to_owned(), None)
-        }
+        (
+            "GET",
+            "/api/v1/destinations"
+            | "/api/v1/deliveries"
+            | "/api/v1/failed-deliveries"
+            | "/api/v1/deliveries/events",
+        ) => (path.to_owned(), None),
         ("DELETE", "/api/v1/destinations") => {
             (path.to_owned(), Some(json!({"condition": {"all": true}})))
         }
@@ -861,7 +865,10 @@ pub async fn every_route_of_the_table_refuses_anonymous_and_wrong_role_callers(k
                 ("POST", "/api/v1/destinations") => 403,
                 (
                     "GET",
-                    "/api/v1/destinations" | "/api/v1/deliveries" | "/api/v1/failed-deliveries",
+                    "/api/v1/destinations"
+                    | "/api/v1/deliveries"
+                    | "/api/v1/failed-deliveries"
+                    | "/api/v1/deliveries/events",
                 )
                 | ("DELETE", "/api/v1/destinations" | "/api/v1/deliveries/history")
                 | ("POST", "/api/v1/deliveries/retry") => 200,

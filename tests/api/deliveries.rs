@@ -1220,3 +1220,138 @@ pub async fn an_instance_with_delivery_off_sends_nothing_itself() {
     on.stop().await;
     off.stop().await;
 }
+
+/// Opens `GET /api/v1/deliveries/events?<query>`, optionally after `last_event_id`.
+async fn outcome_stream(
+    app: &TestApp,
+    query: &str,
+    last_event_id: Option<&str>,
+) -> crate::helpers::FrameReader {
+    let mut request = app
+        .client
+        .get(app.url(&format!("/api/v1/deliveries/events?{query}")));
+    if let Some(last) = last_event_id {
+        request = request.header("last-event-id", last);
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    crate::helpers::FrameReader::new(response)
+}
+
+/// The `delivery-outcome` frames up to the first one of type `last`: (id, data).
+async fn outcomes_until(
+    stream: &mut crate::helpers::FrameReader,
+    last: &str,
+) -> Vec<(String, Value)> {
+    let frames = stream
+        .until(
+            |frame| frame.event == "delivery-outcome" && frame.data["type"] == last,
+            WAIT,
+        )
+        .await;
+    frames
+        .into_iter()
+        .filter(|frame| frame.event == "delivery-outcome")
+        .map(|frame| (frame.id.expect("an id line"), frame.data))
+        .collect()
+}
+
+pub async fn live_outcomes_stream_and_resume_after_last_event_id(kind: StoreKind) {
+    let app = app(kind).await;
+    let receiver = Receiver::start().await;
+    receiver.queue("/flaky", [Answer::status(503), Answer::status(503)]);
+    let (destination, _) = register(&app, &receiver.url("/flaky"), json!({})).await;
+    let mut live = outcome_stream(&app, "", None).await;
+    let opening = live.next(WAIT).await.unwrap();
+    assert_eq!(opening.data["type"], "connection_established");
+    app.notify("mars", mars(2), json!(null)).await;
+    let seen = outcomes_until(&mut live, "attempt_succeeded").await;
+    let kinds: Vec<_> = seen.iter().map(|(_, data)| data["type"].clone()).collect();
+    assert_eq!(
+        kinds,
+        [
+            json!("attempt_failed"),
+            json!("attempt_failed"),
+            json!("attempt_succeeded")
+        ]
+    );
+    let delivery = format!("{destination}:mars@1");
+    for (number, (_, data)) in seen.iter().enumerate() {
+        assert_eq!(data["delivery_id"], delivery.as_str());
+        assert_eq!(data["destination_id"], destination.as_str());
+        assert_eq!(data["notification_id"], "mars@1");
+        assert_eq!(data["attempt"], number + 1);
+        assert!(data["time"].as_str().unwrap().ends_with('Z'));
+    }
+    assert_eq!(seen[0].1["response_status_code"], 503);
+    assert_eq!(seen[2].1["response_status_code"], 200);
+    drop(live);
+
+    // Resumed after the first: the other two, then live again; nothing lost or repeated.
+    let mut resumed = outcome_stream(&app, "", Some(&seen[0].0)).await;
+    let opening = resumed.next(WAIT).await.unwrap();
+    assert_eq!(opening.data["type"], "replay_started");
+    assert_eq!(opening.data["last_event_id"], seen[0].0.as_str());
+    let again = outcomes_until(&mut resumed, "attempt_succeeded").await;
+    assert_eq!(again, seen[1..].to_vec());
+    let completed = resumed.next(WAIT).await.unwrap();
+    assert_eq!(completed.data["type"], "replay_completed");
+
+    // A 410 on another destination: its attempt, the exhausted delivery and the disabled
+    // destination, on a stream narrowed to that destination.
+    receiver.queue("/gone", [Answer::status(410)]);
+    let (gone, _) = register(&app, &receiver.url("/gone"), json!({})).await;
+    let mut narrowed = outcome_stream(&app, &format!("destination_id={gone}"), None).await;
+    narrowed.next(WAIT).await.unwrap();
+    app.notify("mars", mars(3), json!(null)).await;
+    let ended = outcomes_until(&mut narrowed, "destination_disabled").await;
+    let kinds: Vec<_> = ended.iter().map(|(_, data)| data["type"].clone()).collect();
+    assert_eq!(
+        kinds,
+        [
+            json!("attempt_failed"),
+            json!("delivery_exhausted"),
+            json!("destination_disabled")
+        ]
+    );
+    assert!(
+        ended
+            .iter()
+            .all(|(_, data)| data["destination_id"] == gone.as_str())
+    );
+    assert_eq!(ended[0].1["error"], "gone");
+    // The first destination's success of mars@2 went to the resumed stream, not here.
+    let more = outcomes_until(&mut resumed, "attempt_succeeded").await;
+    assert_eq!(more.last().unwrap().1["notification_id"], "mars@2");
+
+    // History from an id: everything from there on, in order.
+    let mut history = outcome_stream(&app, &format!("from_id={}", seen[1].0), None).await;
+    let replayed = outcomes_until(&mut history, "destination_disabled").await;
+    assert_eq!(replayed[..2].to_vec(), seen[1..].to_vec());
+
+    // Bad queries and ids are 400s in the request error shape.
+    for (query, last) in [
+        ("from_id=0", None),
+        ("from_id=1&from_date=2026-01-01T00:00:00Z", None),
+        ("destination_id=nope", None),
+        ("since=1", None),
+        ("", Some("mars@1")),
+    ] {
+        let mut request = app
+            .client
+            .get(app.url(&format!("/api/v1/deliveries/events?{query}")));
+        if let Some(last) = last {
+            request = request.header("last-event-id", last);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{query}");
+        let request_id = response.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["code"], "INVALID_QUERY", "{query}: {body}");
+        assert_eq!(body["request_id"], request_id.as_str());
+    }
+    app.stop().await;
+}

@@ -173,6 +173,7 @@ both_stores!(delivery_cases => deliveries:
     manual_retries_resend_refuse_disabled_and_report_per_item,
     a_manual_retry_never_runs_beside_the_scheduled_attempt,
     a_replay_resends_exactly_the_history_asked_for,
+    live_outcomes_stream_and_resume_after_last_event_id,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

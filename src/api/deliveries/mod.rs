@@ -2,11 +2,13 @@
 //! sees the deliveries of the destinations it may see; with auth on, those of a deleted
 //! destination only with an admin role.
 
+mod events;
 mod history;
 mod list;
 mod page;
 mod retry;
 
+pub(crate) use events::events;
 pub(crate) use history::{delete_history, remove_failed};
 pub(crate) use list::{failed, list};
 pub(crate) use retry::{retry, retry_bulk};
@@ -70,9 +72,19 @@ impl BulkOutcome {
     }
 }
 
-/// Whether `caller` may see the deliveries of destination `id`.
+/// Whether `caller` may see the deliveries of `record`'s destination.
 fn may_see(state: &AppState, caller: &Caller, record: &DeliveryRecord) -> bool {
-    match state.delivery.directory().get(&record.id.destination) {
+    may_see_deliveries_of(state, caller, &record.id.destination)
+}
+
+/// Whether `caller` may see the deliveries of destination `id` (a deleted destination's:
+/// with auth on, admins only).
+fn may_see_deliveries_of(
+    state: &AppState,
+    caller: &Caller,
+    id: &crate::delivery::destination::DestinationId,
+) -> bool {
+    match state.delivery.directory().get(id) {
         Some(destination) => may_see_destination(state, caller, &destination),
         None => match (&state.auth, &caller.0) {
             (None, _) => true,

@@ -186,6 +186,45 @@ fn delivery_filters(status: &str) -> Vec<Value> {
     ]
 }
 
+pub(crate) fn delivery_events() -> Details {
+    Details {
+        parameters: vec![
+            query_parameter(
+                "destination_id",
+                "Only this destination's outcomes",
+                json!({"type": "string"}),
+            ),
+            query_parameter(
+                "from_id",
+                "History first, from this outcome id (the `id:` of a frame) on",
+                json!({"type": "integer", "minimum": 1}),
+            ),
+            query_parameter(
+                "from_date",
+                "History first, from outcomes stored at or after (RFC 3339 or unix seconds)",
+                json!({"type": "string"}),
+            ),
+            json!({"name": "Last-Event-ID", "in": "header", "required": false, "description": "Continue strictly after this outcome id", "schema": {"type": "string"}}),
+        ],
+        body: None,
+        responses: {
+            let mut responses = delivery_errors("", "DeliveryOutcome");
+            responses.insert(
+                "200".to_owned(),
+                json!({
+                    "description": "Server-Sent Events: `event: delivery-outcome` frames (`id:` the outcome id, `data:` a DeliveryOutcome), with the control, heartbeat and closing frames of a watch",
+                    "content": {"text/event-stream": {"schema": {"type": "object", "properties": {"event": {"type": "string"}, "id": {"type": "string"}, "data": {"type": "string", "contentMediaType": "application/json", "contentSchema": reference("DeliveryOutcome")}}}}}
+                }),
+            );
+            responses.insert(
+                "503".to_owned(),
+                json!({"description": "Store unavailable, or sse.max_connections streams open", "content": {"application/json": {"schema": reference("Error")}}}),
+            );
+            responses
+        },
+    }
+}
+
 pub(crate) fn delivery_list() -> Details {
     let mut parameters = delivery_filters("In this status");
     parameters.extend([
@@ -357,6 +396,16 @@ pub(super) fn schemas() -> Map<String, Value> {
     with_secret.insert("secret".to_owned(), string.clone());
     let required = json!(["id", "url", "subscriptions", "state", "secret_ids"]);
     Map::from_iter([
+        (
+            "DeliveryOutcome".to_owned(),
+            json!({"type": "object", "required": ["type", "delivery_id", "destination_id", "notification_id", "attempt", "time"], "properties": {
+                "type": {"enum": ["attempt_succeeded", "attempt_failed", "delivery_exhausted", "destination_disabled"]},
+                "delivery_id": string, "destination_id": string, "notification_id": string,
+                "attempt": {"type": "integer"}, "response_status_code": {"type": ["integer", "null"]},
+                "error": {"enum": [null, "timeout", "connect", "dns", "tls", "redirect", "blocked_address", "gone"]},
+                "time": string
+            }}),
+        ),
         (
             "DestinationRequest".to_owned(),
             json!({"type": "object", "required": ["url", "subscriptions"], "additionalProperties": false, "properties": settings}),
