@@ -80,6 +80,10 @@ pub struct DeliveryRecord {
     /// once (an ordered destination's lane runs one at a time anyway).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manual_requested_at: Option<DateTime<Utc>>,
+    /// When the scheduled attempt last stood back for an asked-for manual one: tells the
+    /// manual attempt, on whichever instance, that the scheduled one is not running.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled_deferred_at: Option<DateTime<Utc>>,
     /// Made by a replay of history routing never saw (stored before the destination
     /// existed): no scheduled attempt follows, so its replay attempt decides how it ends.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -124,6 +128,7 @@ impl DeliveryRecord {
             last_error: None,
             failed_view: None,
             manual_requested_at: None,
+            scheduled_deferred_at: None,
             replay_only: false,
         }
     }

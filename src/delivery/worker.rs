@@ -57,6 +57,11 @@ const SWEEP_EVERY: Duration = Duration::from_secs(5);
 /// Keeps the shared lane running, one lane per enabled ordered destination, and the sweep,
 /// following the directory, until `shutdown`.
 pub(super) async fn supervise(delivery: Delivery, shutdown: CancellationToken) {
+    // A task whose destination this instance does not know yet would end `cancelled`.
+    tokio::select! {
+        () = shutdown.cancelled() => return,
+        () = delivery.directory().loaded() => {}
+    }
     let permits = Arc::new(Semaphore::new(delivery.settings().max_in_flight));
     tokio::spawn(run_lane(
         delivery.clone(),
@@ -183,7 +188,8 @@ async fn run_lane(
                     Some(Ok(lease)) => lease,
                 };
                 if ordered {
-                    let Ok(permit) = permits.clone().acquire_owned().await else {
+                    let waiting = permits.clone().acquire_owned();
+                    let Ok(permit) = alive_while(&delivery, &lease, waiting).await else {
                         return;
                     };
                     deliver(&delivery, lease).await;
@@ -193,8 +199,11 @@ async fn run_lane(
                     let permits = permits.clone();
                     tokio::spawn(async move {
                         let own = delivery.destination_permits(&lease.key);
-                        let (Ok(own), Ok(permit)) =
-                            (own.acquire_owned().await, permits.acquire_owned().await)
+                        let waiting =
+                            async { (own.acquire_owned().await, permits.acquire_owned().await) };
+                        // A task waiting for a free request keeps its lease: past the ack
+                        // wait another instance would be handed it and both would send.
+                        let (Ok(own), Ok(permit)) = alive_while(&delivery, &lease, waiting).await
                         else {
                             return;
                         };
@@ -208,6 +217,24 @@ async fn run_lane(
         tokio::select! {
             () = token.cancelled() => return,
             () = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}
+
+/// Runs `work` while telling the queue, every third of the takeover time, that `lease` is
+/// still worked on (a request outlasting the ack wait, a wait for a free request slot).
+async fn alive_while<F: std::future::Future>(
+    delivery: &Delivery,
+    lease: &Lease,
+    work: F,
+) -> F::Output {
+    let mut work = std::pin::pin!(work);
+    let mut alive = tokio::time::interval(delivery.settings().takeover_after / 3);
+    alive.tick().await;
+    loop {
+        tokio::select! {
+            output = &mut work => return output,
+            _ = alive.tick() => { let _ = lease.progress().await; }
         }
     }
 }
@@ -330,11 +357,26 @@ async fn deliver(delivery: &Delivery, lease: Lease) {
     }
     if !forced
         && destination.settings.ordering == Ordering::Unordered
-        && record
-            .manual_requested_at
-            .is_some_and(|asked| Utc::now() - asked < MANUAL_WAIT)
+        && let Some(asked) = record.manual_requested_at
+        && Utc::now() - asked < MANUAL_WAIT
     {
-        // A manual retry goes first; the schedule continues after it.
+        // A manual retry goes first; the schedule continues after it. Saying so (once per
+        // request) lets the manual attempt start without waiting out this one's timeout.
+        if record.scheduled_deferred_at.is_none_or(|at| at < asked) {
+            let stood_back = delivery.records().change_from(&record, revision, |stored| {
+                stored.scheduled_deferred_at = Some(Utc::now());
+            });
+            if let Err(error) = Box::pin(stood_back).await {
+                tracing::debug!(delivery = %task.delivery, %error, "deferral not recorded");
+            }
+        }
+        return settle(lease, Settle::Retry(BUSY)).await;
+    }
+    if task.trigger == Trigger::Manual
+        && destination.settings.ordering == Ordering::Unordered
+        && scheduled_may_be_running(&record, &destination, now)
+    {
+        // Another instance may be sending the scheduled attempt right now.
         return settle(lease, Settle::Retry(BUSY)).await;
     }
     let Some(_claim) = delivery.claim(&task.delivery) else {
@@ -375,15 +417,8 @@ async fn deliver(delivery: &Delivery, lease: Lease) {
     let outcome = {
         // Boxed, as the other large steps: a task's future is moved when spawned, and
         // inline the request alone made it about 20 KiB to copy per delivery.
-        let mut sending = Box::pin(delivery.attempter().attempt(&attempt));
-        let mut alive = tokio::time::interval(delivery.settings().takeover_after / 3);
-        alive.tick().await;
-        loop {
-            tokio::select! {
-                outcome = &mut sending => break outcome,
-                _ = alive.tick() => { let _ = lease.progress().await; }
-            }
-        }
+        let sending = Box::pin(delivery.attempter().attempt(&attempt));
+        alive_while(delivery, &lease, sending).await
     };
     let outcome = match outcome {
         Ok(outcome) => outcome,
@@ -402,6 +437,46 @@ async fn deliver(delivery: &Delivery, lease: Lease) {
     ))
     .await;
     settle(lease, settled).await;
+}
+
+/// How long after its due time a scheduled attempt may still be starting (its task handed
+/// out late, the record read before the request).
+const DUE_MARGIN: chrono::Duration = chrono::Duration::seconds(2);
+/// What an attempt may take beyond its destination's timeout (recording it).
+const RECORDING_MARGIN: chrono::Duration = chrono::Duration::seconds(5);
+
+/// Whether an instance may be sending this open delivery's scheduled attempt now, so that a
+/// manual attempt must wait (within one instance the in-flight claim already keeps them
+/// apart). A scheduled attempt that reads the record after the manual retry was asked for
+/// waits for it (`manual_requested_at`) and says so (`scheduled_deferred_at`); one that
+/// started before is over by the time the request is older than the destination's timeout
+/// plus a margin. Before either, one may be running while the first attempt has not
+/// concluded (`pending`) or the next is due.
+fn scheduled_may_be_running(
+    record: &DeliveryRecord,
+    destination: &Destination,
+    now: chrono::DateTime<Utc>,
+) -> bool {
+    let Some(asked) = record.manual_requested_at else {
+        return false;
+    };
+    if record.scheduled_deferred_at.is_some_and(|at| at >= asked) {
+        // The scheduled attempt saw the request and stands back.
+        return false;
+    }
+    let longest = chrono::Duration::from_std(destination.settings.timeout)
+        .unwrap_or(chrono::Duration::seconds(60))
+        + RECORDING_MARGIN;
+    if now >= asked + longest {
+        return false;
+    }
+    match record.status {
+        DeliveryStatus::Pending => true,
+        DeliveryStatus::Retrying => record
+            .next_attempt_at
+            .is_none_or(|due| due <= now + DUE_MARGIN),
+        _ => false,
+    }
 }
 
 /// Why a task's notification could not be made into its CloudEvent.

@@ -40,6 +40,9 @@ impl Settings {
         if delivery.max_response_body > 1024 * 1024 {
             return invalid("delivery.max_response_body must be at most 1048576 bytes");
         }
+        if delivery.outcomes_max_bytes < 65_536 {
+            return invalid("delivery.outcomes_max_bytes must be at least 65536");
+        }
         Ok(())
     }
 

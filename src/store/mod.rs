@@ -109,6 +109,18 @@ impl Store {
         result
     }
 
+    /// Appends `publication` without waiting for the store to confirm it (JetStream: a core
+    /// NATS publish). Only for what may be lost, never for notifications.
+    pub async fn publish_unconfirmed(&self, publication: Publication) -> Result<(), StoreError> {
+        let started = Instant::now();
+        let result = match &self.engine {
+            Engine::Memory(store) => store.publish(publication).map(|_| ()),
+            Engine::Jetstream(store) => store.send_unconfirmed(publication).await,
+        };
+        self.observe("publish_unconfirmed", started, &result);
+        result
+    }
+
     pub async fn get(
         &self,
         stream: &StreamKey,

@@ -1355,3 +1355,96 @@ pub async fn live_outcomes_stream_and_resume_after_last_event_id(kind: StoreKind
     }
     app.stop().await;
 }
+
+/// Whether two requests of one `webhook-id` overlapped (each answered after `busy`).
+fn overlapping(received: &[Received], busy: Duration) -> Vec<String> {
+    let mut by_id: std::collections::BTreeMap<String, Vec<std::time::Instant>> =
+        std::collections::BTreeMap::new();
+    for request in received {
+        by_id
+            .entry(request.webhook_id())
+            .or_default()
+            .push(request.at);
+    }
+    let mut overlaps = Vec::new();
+    for (id, mut arrivals) in by_id {
+        arrivals.sort();
+        for pair in arrivals.windows(2) {
+            if pair[1] - pair[0] < busy {
+                overlaps.push(format!("{id}: {:?} apart", pair[1] - pair[0]));
+            }
+        }
+    }
+    overlaps
+}
+
+pub async fn a_manual_retry_on_another_instance_never_runs_beside_the_scheduled_attempt() {
+    // The first instance sends one request at a time and takes at most four tasks: the
+    // manual retries asked for below can only be taken by the second, while the first is
+    // sending a scheduled attempt of the same delivery.
+    let first = TestApp::spawn_with(StoreKind::Jetstream, |settings| {
+        quick(settings);
+        settings.delivery.max_in_flight = 1;
+    })
+    .await;
+    let receiver = Receiver::start().await;
+    let busy = Duration::from_millis(600);
+    let slow = |status| Answer {
+        delay: busy,
+        ..Answer::status(status)
+    };
+    receiver.queue("/slow", (0..4).map(|_| slow(500)));
+    receiver.default_answer("/slow", slow(200));
+    let (destination, _) = register(
+        &first,
+        &receiver.url("/slow"),
+        json!({"retry": {"schedule": ["100ms", "100ms", "100ms"]}}),
+    )
+    .await;
+    for step in 2..6 {
+        first.notify("mars", mars(step), json!(null)).await;
+    }
+    receiver.wait_for("/slow", 1, WAIT).await;
+    let url = first.nats.as_ref().unwrap().url();
+    let second = TestApp::spawn_with(StoreKind::Memory, |settings| {
+        settings.store.kind = StoreKind::Jetstream;
+        settings.store.jetstream.url = url;
+        quick(settings);
+    })
+    .await;
+    for sequence in 1..=4 {
+        let id = format!("{destination}:mars@{sequence}");
+        let response = post_empty(&second, &format!("/api/v1/deliveries/{id}/retry")).await;
+        assert_eq!(response.status(), 202);
+    }
+    for sequence in 1..=4 {
+        let id = format!("{destination}:mars@{sequence}");
+        delivery_until(&first, &id, status_is("succeeded")).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let received = receiver.received_on("/slow");
+    let overlaps = overlapping(&received, busy - Duration::from_millis(20));
+    if !overlaps.is_empty() {
+        for sequence in 1..=4 {
+            let id = format!("{destination}:mars@{sequence}");
+            eprintln!(
+                "DEBUG {id}: {:?}",
+                attempts_of(&first, &id)
+                    .await
+                    .iter()
+                    .map(|a| (
+                        a["trigger"].clone(),
+                        a["delivered_at"].clone(),
+                        a["response_status_code"].clone()
+                    ))
+                    .collect::<Vec<_>>()
+            );
+        }
+    }
+    assert!(
+        overlaps.is_empty(),
+        "requests of one delivery at once: {overlaps:?}"
+    );
+    second.stop().await;
+    first.stop().await;
+}

@@ -182,6 +182,11 @@ async fn an_instance_with_delivery_off_sends_nothing_itself() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manual_retry_on_another_instance_waits_for_the_scheduled_attempt() {
+    deliveries::a_manual_retry_on_another_instance_never_runs_beside_the_scheduled_attempt().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deliveries_are_shared_by_instances_on_one_nats() {
     deliveries::instances_share_the_deliveries().await;
 }

@@ -10,6 +10,25 @@ use crate::store::error::{Answer, Failure, Operation, Outage, StoreError};
 use crate::store::types::{Publication, PublishAck, REQUEST_HASH_HEADER};
 
 impl JetstreamStore {
+    /// Sends `publication` as a core NATS message, which the stream over its subject stores
+    /// without answering: no ack to wait for or to process, and no word of a loss either.
+    /// For records whose loss costs nothing but a gap in an observer's view (delivery
+    /// outcomes); no headers, no idempotency key.
+    pub async fn send_unconfirmed(&self, publication: Publication) -> Result<(), StoreError> {
+        self.ensure_connected()?;
+        self.spec(&publication.stream)?;
+        self.context
+            .client()
+            .publish(publication.subject.as_str().to_owned(), publication.payload)
+            .await
+            .map_err(|error| {
+                StoreError::Unavailable(Outage::Request {
+                    operation: Operation::Publish,
+                    source: crate::store::error::Cause::new(error),
+                })
+            })
+    }
+
     pub async fn publish(&self, publication: Publication) -> Result<PublishAck, StoreError> {
         self.ensure_connected()?;
         let spec = self.spec(&publication.stream)?;
