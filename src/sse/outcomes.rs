@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::emitter::{BEHIND_CLOSE_GRACE, Emitter, FRAME_QUEUE, Limits, Outbox, Stop};
 use super::frame::{CloseReason, Frame, FrameContext, Phase, Resume};
-use super::session::{Ending, SessionSettings, failure, failure_and_close, response_body};
+use super::session::{Ending, SessionSettings, failure, failure_and_close, finish, response_body};
 use crate::domain::Start;
 use crate::metrics::OpenStreamGuard;
 use crate::serve::ConnectionControl;
@@ -69,18 +69,8 @@ pub fn spawn(
             .sse_open
             .with_label_values(&[plan.route, METRIC_LABEL]);
         let guard = OpenStreamGuard::new(open);
-        let closing = |reason| Some(Ending::close(vec![Frame::Closing(reason)]));
-        let ending = match run(&plan, &store, &settings, &mut emitter).await {
-            Ok(ending) => Some(ending),
-            Err(Stop::Gone) => None,
-            Err(Stop::Deadline) => closing(CloseReason::MaxDurationReached),
-            Err(Stop::Shutdown) => closing(CloseReason::ServerShutdown),
-            Err(Stop::Behind) => closing(CloseReason::EndOfStream),
-        };
-        drop(permit);
-        if let Some(Ending { frames, grace }) = ending {
-            emitter.close(frames, grace).await;
-        }
+        let ran = run(&plan, &store, &settings, &mut emitter).await;
+        finish(emitter, ran, permit).await;
         drop(guard);
     });
     response_body(receiver, outbox)

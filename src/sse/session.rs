@@ -59,18 +59,8 @@ pub fn spawn(
             .sse_open
             .with_label_values(&[plan.route, plan.schema.event_type.as_str()]);
         let guard = OpenStreamGuard::new(open);
-        let closing = |reason| Some(Ending::close(vec![Frame::Closing(reason)]));
-        let ending = match run(&plan, &store, &settings, &mut emitter).await {
-            Ok(ending) => Some(ending),
-            Err(Stop::Gone) => None,
-            Err(Stop::Deadline) => closing(CloseReason::MaxDurationReached),
-            Err(Stop::Shutdown) => closing(CloseReason::ServerShutdown),
-            Err(Stop::Behind) => closing(CloseReason::EndOfStream),
-        };
-        drop(permit);
-        if let Some(Ending { frames, grace }) = ending {
-            emitter.close(frames, grace).await;
-        }
+        let ran = run(&plan, &store, &settings, &mut emitter).await;
+        finish(emitter, ran, permit).await;
         drop(guard);
     });
     response_body(receiver, outbox)
@@ -96,6 +86,28 @@ pub(super) fn response_body(receiver: mpsc::Receiver<Bytes>, outbox: Arc<Outbox>
 
 fn admits(plan: &Plan, message: &SharedMessage) -> bool {
     plan.filter.admits(&message.subject, || message.polygon())
+}
+
+/// Ends a stream as `ran` says: its last frames (a closing frame naming why it stopped), no
+/// frame for a client already gone; the connection permit goes first, so a slow client's
+/// close grace holds no place of `sse.max_connections`.
+pub(super) async fn finish(
+    emitter: Emitter,
+    ran: Result<Ending, Stop>,
+    permit: OwnedSemaphorePermit,
+) {
+    let closing = |reason| Some(Ending::close(vec![Frame::Closing(reason)]));
+    let ending = match ran {
+        Ok(ending) => Some(ending),
+        Err(Stop::Gone) => None,
+        Err(Stop::Deadline) => closing(CloseReason::MaxDurationReached),
+        Err(Stop::Shutdown) => closing(CloseReason::ServerShutdown),
+        Err(Stop::Behind) => closing(CloseReason::EndOfStream),
+    };
+    drop(permit);
+    if let Some(Ending { frames, grace }) = ending {
+        emitter.close(frames, grace).await;
+    }
 }
 
 /// The frame of one notification (an `error` frame if it cannot be rendered), counted.

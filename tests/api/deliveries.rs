@@ -1256,6 +1256,14 @@ async fn outcomes_until(
         .collect()
 }
 
+/// The `type` of each outcome.
+fn types(outcomes: &[(String, Value)]) -> Vec<&str> {
+    outcomes
+        .iter()
+        .map(|(_, data)| data["type"].as_str().unwrap_or_default())
+        .collect()
+}
+
 pub async fn live_outcomes_stream_and_resume_after_last_event_id(kind: StoreKind) {
     let app = app(kind).await;
     let receiver = Receiver::start().await;
@@ -1266,14 +1274,9 @@ pub async fn live_outcomes_stream_and_resume_after_last_event_id(kind: StoreKind
     assert_eq!(opening.data["type"], "connection_established");
     app.notify("mars", mars(2), json!(null)).await;
     let seen = outcomes_until(&mut live, "attempt_succeeded").await;
-    let kinds: Vec<_> = seen.iter().map(|(_, data)| data["type"].clone()).collect();
     assert_eq!(
-        kinds,
-        [
-            json!("attempt_failed"),
-            json!("attempt_failed"),
-            json!("attempt_succeeded")
-        ]
+        types(&seen),
+        ["attempt_failed", "attempt_failed", "attempt_succeeded"]
     );
     let delivery = format!("{destination}:mars@1");
     for (number, (_, data)) in seen.iter().enumerate() {
@@ -1305,13 +1308,12 @@ pub async fn live_outcomes_stream_and_resume_after_last_event_id(kind: StoreKind
     narrowed.next(WAIT).await.unwrap();
     app.notify("mars", mars(3), json!(null)).await;
     let ended = outcomes_until(&mut narrowed, "destination_disabled").await;
-    let kinds: Vec<_> = ended.iter().map(|(_, data)| data["type"].clone()).collect();
     assert_eq!(
-        kinds,
+        types(&ended),
         [
-            json!("attempt_failed"),
-            json!("delivery_exhausted"),
-            json!("destination_disabled")
+            "attempt_failed",
+            "delivery_exhausted",
+            "destination_disabled"
         ]
     );
     assert!(
