@@ -50,6 +50,12 @@ fn ordered_config(delivery: &Delivery) -> LaneConfig {
     }
 }
 
+/// How long an ordered destination's waiting delivery sleeps at most before it reads its
+/// record again: its task holds the lane (nothing behind it may go), so a manual retry
+/// cannot be queued beside it; instead the retry brings `next_attempt_at` forward, and the
+/// waiting task, back within this step, makes the attempt.
+const ORDERED_STEP: Duration = Duration::from_secs(2);
+
 /// How often the queue is looked over for tasks to move (parked ones of a destination
 /// enabled again, an ordered lane left by a destination now unordered).
 const SWEEP_EVERY: Duration = Duration::from_secs(5);
@@ -372,8 +378,18 @@ async fn deliver(delivery: &Delivery, lease: Lease) {
         }
         return settle(lease, Settle::Retry(BUSY)).await;
     }
+    let ordered = destination.settings.ordering == Ordering::Ordered;
+    if ordered
+        && !forced
+        && let Some(due) = record.next_attempt_at
+        && due > now
+    {
+        // Not due yet: see `ORDERED_STEP`.
+        let wait = (due - now).to_std().unwrap_or(ORDERED_STEP);
+        return settle(lease, Settle::Retry(wait.min(ORDERED_STEP))).await;
+    }
     if task.trigger == Trigger::Manual
-        && destination.settings.ordering == Ordering::Unordered
+        && !ordered
         && scheduled_may_be_running(&record, &destination, now)
     {
         // Another instance may be sending the scheduled attempt right now.
@@ -412,7 +428,12 @@ async fn deliver(delivery: &Delivery, lease: Lease) {
         event,
         webhook_id: &webhook_id,
         number: record.attempts + 1,
-        trigger: task.trigger,
+        // An ordered destination's attempt brought forward by a retry is the manual one.
+        trigger: if ordered && !forced && record.manual_requested_at.is_some() {
+            Trigger::Manual
+        } else {
+            task.trigger
+        },
     };
     let outcome = {
         // Boxed, as the other large steps: a task's future is moved when spawned, and
@@ -556,7 +577,7 @@ async fn conclude(
     let attempt_written = delivery.records().record_attempt(&record.id, attempt);
     let record_written = delivery.records().change_from(record, revision, |stored| {
         stored.count(attempt);
-        if trigger == Trigger::Manual {
+        if attempt.trigger == Trigger::Manual {
             stored.manual_requested_at = None;
         }
         if forced && !status.is_terminal() {
@@ -598,6 +619,9 @@ async fn conclude(
         disable_gone(delivery, &destination.id, record).await;
     }
     match retry {
+        Some(delay) if destination.settings.ordering == Ordering::Ordered => {
+            Settle::Retry(delay.min(ORDERED_STEP))
+        }
         Some(delay) => Settle::Retry(delay),
         None => Settle::Ack,
     }

@@ -1450,3 +1450,45 @@ pub async fn a_manual_retry_on_another_instance_never_runs_beside_the_scheduled_
     second.stop().await;
     first.stop().await;
 }
+
+pub async fn a_retry_on_an_ordered_destination_brings_the_waiting_attempt_forward(kind: StoreKind) {
+    let app = app(kind).await;
+    let receiver = Receiver::start().await;
+    receiver.queue("/in-order", [Answer::status(500)]);
+    let (destination, _) = register(
+        &app,
+        &receiver.url("/in-order"),
+        json!({"ordering": "ordered", "retry": {"schedule": ["1h"]}}),
+    )
+    .await;
+    app.notify("mars", mars(2), json!(null)).await;
+    app.notify("mars", mars(3), json!(null)).await;
+    let first = format!("{destination}:mars@1");
+    delivery_until(&app, &first, status_is("retrying")).await;
+    // mars@2 waits behind mars@1's hour.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(receiver.received_on("/in-order").len(), 1);
+    let response = post_empty(&app, &format!("/api/v1/deliveries/{first}/retry")).await;
+    assert_eq!(response.status(), 202);
+    let done = delivery_until(&app, &first, status_is("succeeded")).await;
+    assert_eq!(done["attempts"], 2);
+    let attempts = attempts_of(&app, &first).await;
+    assert_eq!(attempts[1]["trigger"], "manual");
+    delivery_until(
+        &app,
+        &format!("{destination}:mars@2"),
+        status_is("succeeded"),
+    )
+    .await;
+    let order: Vec<String> = receiver
+        .received_on("/in-order")
+        .iter()
+        .map(Received::webhook_id)
+        .collect();
+    assert_eq!(
+        order,
+        ["mars@1", "mars@1", "mars@2"],
+        "order kept, once each"
+    );
+    app.stop().await;
+}

@@ -174,6 +174,7 @@ both_stores!(delivery_cases => deliveries:
     a_manual_retry_never_runs_beside_the_scheduled_attempt,
     a_replay_resends_exactly_the_history_asked_for,
     live_outcomes_stream_and_resume_after_last_event_id,
+    a_retry_on_an_ordered_destination_brings_the_waiting_attempt_forward,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

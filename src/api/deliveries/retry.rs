@@ -18,7 +18,7 @@ use crate::api::guard::Caller;
 use crate::api::state::AppState;
 use crate::delivery::attempt::Trigger;
 use crate::delivery::delivery_id::DeliveryId;
-use crate::delivery::destination::{DestinationId, State as Lifecycle};
+use crate::delivery::destination::{DestinationId, Ordering, State as Lifecycle};
 use crate::delivery::record::{DeliveryRecord, DeliveryStatus};
 use crate::delivery::task::DeliveryTask;
 
@@ -46,12 +46,34 @@ fn retryable(state: &AppState, record: &DeliveryRecord) -> Result<(), Refusal> {
 }
 
 /// Queues one manual attempt of `record` (and marks it asked for, so the scheduled attempt
-/// waits for it).
+/// waits for it). On an ordered destination an open delivery's task holds the lane, so
+/// there the retry brings its next scheduled attempt forward instead (the worker looks at
+/// it every few seconds) and queues nothing.
 pub(crate) async fn queue_attempt(
     state: &AppState,
     record: &DeliveryRecord,
     trigger: Trigger,
 ) -> Result<(), ApiError> {
+    let ordered = state
+        .delivery
+        .directory()
+        .get(&record.id.destination)
+        .is_some_and(|destination| destination.settings.ordering == Ordering::Ordered);
+    if trigger == Trigger::Manual && ordered && !record.status.is_terminal() {
+        state
+            .delivery
+            .records()
+            .change(record, |stored| {
+                let now = chrono::Utc::now();
+                stored.manual_requested_at = Some(now);
+                if stored.status == DeliveryStatus::Retrying {
+                    stored.next_attempt_at = Some(now);
+                }
+            })
+            .await
+            .map_err(DeliveryError::from)?;
+        return Ok(());
+    }
     if trigger == Trigger::Manual {
         state
             .delivery

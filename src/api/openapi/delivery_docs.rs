@@ -213,7 +213,7 @@ pub(crate) fn delivery_events() -> Details {
                 "200".to_owned(),
                 json!({
                     "description": "Server-Sent Events: `event: delivery-outcome` frames (`id:` the outcome id, `data:` a DeliveryOutcome), with the control, heartbeat and closing frames of a watch",
-                    "content": {"text/event-stream": {"schema": {"type": "object", "properties": {"event": {"type": "string"}, "id": {"type": "string"}, "data": {"type": "string", "contentMediaType": "application/json", "contentSchema": reference("DeliveryOutcome")}}}}}
+                    "content": {"text/event-stream": {"schema": super::parts::outcome_sse_event()}}
                 }),
             );
             responses.insert(

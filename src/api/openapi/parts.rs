@@ -14,24 +14,53 @@ pub(super) fn response(description: &str, schema: &str) -> Value {
     json!({"description": description, "content": json_content(reference(schema))})
 }
 
-/// One SSE event, chosen by its `event:` name; `data` is JSON of the frame schema.
-pub(super) fn sse_event() -> Value {
-    let branch = |event: &str, schema: Value| json!({"properties": {"event": {"const": event}, "data": {"contentMediaType": "application/json", "contentSchema": schema}}});
+fn sse_branch(event: &str, schema: Value) -> Value {
+    json!({"properties": {"event": {"const": event}, "data": {"contentMediaType": "application/json", "contentSchema": schema}}})
+}
+
+/// One SSE event of a stream whose frames are `branches` (see [`sse_branch`]).
+fn sse_event_of(branches: Vec<Value>) -> Value {
     json!({
         "type": "object",
         "required": ["event", "data"],
         "properties": {"event": {"type": "string"}, "id": {"type": "string"}, "retry": {"type": "integer"}, "data": {"type": "string"}},
-        "oneOf": [
-            branch("live-notification", json!({"oneOf": [reference("ConnectionEstablished"), reference("CloudEvent")]})),
-            branch("replay-control", json!({"oneOf": [reference("ReplayStarted"), reference("ReplayCompleted"), reference("LimitReached")]})),
-            branch("replay", reference("CloudEvent")),
-            branch("heartbeat", reference("Heartbeat")),
-            branch("error", reference("ErrorFrame")),
-            branch("connection-closing", reference("ConnectionClosing")),
-            branch("notification-deleted", reference("NotificationDeleted")),
-            branch("stream-wiped", reference("StreamWiped")),
-        ]
+        "oneOf": branches
     })
+}
+
+/// The frames every stream shares besides its payload frames.
+fn control_branches(live: Value) -> Vec<Value> {
+    vec![
+        sse_branch("live-notification", live),
+        sse_branch(
+            "replay-control",
+            json!({"oneOf": [reference("ReplayStarted"), reference("ReplayCompleted"), reference("LimitReached")]}),
+        ),
+        sse_branch("heartbeat", reference("Heartbeat")),
+        sse_branch("error", reference("ErrorFrame")),
+        sse_branch("connection-closing", reference("ConnectionClosing")),
+    ]
+}
+
+/// One SSE event of watch and replay, chosen by its `event:` name; `data` is JSON of the
+/// frame schema.
+pub(super) fn sse_event() -> Value {
+    let mut branches = control_branches(
+        json!({"oneOf": [reference("ConnectionEstablished"), reference("CloudEvent")]}),
+    );
+    branches.extend([
+        sse_branch("replay", reference("CloudEvent")),
+        sse_branch("notification-deleted", reference("NotificationDeleted")),
+        sse_branch("stream-wiped", reference("StreamWiped")),
+    ]);
+    sse_event_of(branches)
+}
+
+/// One SSE event of the delivery outcome stream.
+pub(super) fn outcome_sse_event() -> Value {
+    let mut branches = control_branches(reference("ConnectionEstablished"));
+    branches.push(sse_branch("delivery-outcome", reference("DeliveryOutcome")));
+    sse_event_of(branches)
 }
 
 pub(super) fn stream_response() -> Value {
