@@ -191,10 +191,12 @@ pub(crate) async fn delete_history(
 ) -> Result<Json<Value>, ApiError> {
     let result = delete_histories(&state, &caller, &dry, &headers, &body).await;
     let call = Audited::destructive("delivery_history_delete", "deliveries", &dry);
-    let outcome = audited(&state, &request, call, result, |outcome| {
-        outcome.message("deleted", "would be deleted")
-    })
-    .await?;
-    let message = outcome.message("deleted", "would be deleted");
-    Ok(outcome.answer(message, &request.request_id))
+    BulkOutcome::audited_answer(
+        &state,
+        &request,
+        call,
+        result,
+        ("deleted", "would be deleted"),
+    )
+    .await
 }

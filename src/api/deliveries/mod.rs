@@ -56,6 +56,23 @@ impl BulkOutcome {
         )
     }
 
+    /// Audits the call and answers `result`: `N <done>, M failed` (`<would>` for a dry run)
+    /// on the trail and in the envelope alike.
+    pub(crate) async fn audited_answer(
+        state: &AppState,
+        request: &crate::api::admin::AdminRequest,
+        call: crate::api::destinations::Audited<'_>,
+        result: Result<Self, ApiError>,
+        (done, would): (&str, &str),
+    ) -> Result<Json<Value>, ApiError> {
+        let outcome = crate::api::destinations::audited(state, request, call, result, |outcome| {
+            outcome.message(done, would)
+        })
+        .await?;
+        let message = outcome.message(done, would);
+        Ok(outcome.answer(message, &request.request_id))
+    }
+
     /// The answer: the admin envelope (`success` only when nothing failed) and the items.
     pub(crate) fn answer(self, message: String, request_id: &str) -> Json<Value> {
         let mut answer = json!({

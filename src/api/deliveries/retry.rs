@@ -305,10 +305,12 @@ pub(crate) async fn retry_bulk(
 ) -> Result<Json<Value>, ApiError> {
     let result = retry_many(&state, &caller, &dry, &headers, &body).await;
     let call = Audited::destructive("delivery_retry", "deliveries", &dry);
-    let outcome = audited(&state, &request, call, result, |outcome| {
-        outcome.message("retried", "would be retried")
-    })
-    .await?;
-    let message = outcome.message("retried", "would be retried");
-    Ok(outcome.answer(message, &request.request_id))
+    BulkOutcome::audited_answer(
+        &state,
+        &request,
+        call,
+        result,
+        ("retried", "would be retried"),
+    )
+    .await
 }
