@@ -17,6 +17,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod cloudevent;
+pub mod console;
 pub mod delivery;
 pub mod domain;
 pub mod metrics;

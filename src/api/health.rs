@@ -38,7 +38,8 @@ pub(crate) async fn landing(State(state): State<AppState>) -> Html<String> {
     Html(format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>Tidings</title></head><body>\
          <h1>Tidings {}</h1><p>Notification gateway (aviso v1 API). Event types: {event_types}.</p>\
-         <p><a href=\"/api/v1/schema\">/api/v1/schema</a> · <a href=\"/health\">/health</a> · \
+         <p><a href=\"/console/\">Console</a> · <a href=\"/swagger-ui/\">API documentation</a> · \
+         <a href=\"/api/v1/schema\">/api/v1/schema</a> · <a href=\"/health\">/health</a> · \
          <a href=\"/ready\">/ready</a></p></body></html>",
         env!("CARGO_PKG_VERSION")
     ))

@@ -5,6 +5,7 @@ mod admin;
 mod body;
 mod body_deadline;
 mod browse;
+mod console;
 mod cursor;
 mod deliveries;
 mod destinations;

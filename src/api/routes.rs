@@ -10,7 +10,9 @@ use super::openapi::delivery_docs as delivery;
 use super::openapi::route_docs as docs;
 use super::openapi::route_docs::Details;
 use super::state::AppState;
-use super::{admin, browse, deliveries, destinations, health, notify, observe, schema, stream};
+use super::{
+    admin, browse, console, deliveries, destinations, health, notify, observe, schema, stream,
+};
 
 /// Every admin route, and only those, lives under this prefix (a unit test holds the
 /// route table to it): CORS decides by it before routing.
@@ -373,6 +375,31 @@ fn public_routes() -> Vec<Entry> {
         ),
         entry(
             Method::GET,
+            "/console",
+            Public,
+            doc(
+                Tag::General,
+                "The console (redirects to /console/)",
+                docs::console_redirect,
+            ),
+            get(console::redirect),
+        ),
+        entry(
+            Method::GET,
+            "/console/",
+            Public,
+            doc(Tag::General, "The operator console", docs::landing),
+            get(console::index),
+        ),
+        entry(
+            Method::GET,
+            "/console/{asset}",
+            Public,
+            doc(Tag::General, "A file of the console", docs::console_asset),
+            get(console::asset),
+        ),
+        entry(
+            Method::GET,
             "/health",
             Public,
             doc(Tag::Health, "Liveness", docs::health),
@@ -472,7 +499,7 @@ fn admin_routes() -> Vec<Entry> {
         entry(
             Method::DELETE,
             "/api/v1/admin/notification/{id}",
-            destructive("delete"),
+            destructive("delete_notification"),
             admin_doc("Delete one notification", docs::delete_one),
             delete(admin::delete_one),
         ),
@@ -486,7 +513,7 @@ fn admin_routes() -> Vec<Entry> {
         entry(
             Method::DELETE,
             "/api/v1/admin/notifications/{event_type}",
-            destructive("purge"),
+            destructive("purge_by_identifier"),
             admin_doc(
                 "Purge the notifications matching an identifier",
                 docs::purge,
@@ -522,6 +549,24 @@ fn admin_routes() -> Vec<Entry> {
             get(admin::audit_trail),
         ),
     ]
+}
+
+/// The operation names the audit trail records, each once, in route-table order: what its
+/// `operation` filter accepts.
+pub(crate) fn audited_operations() -> &'static [&'static str] {
+    static OPERATIONS: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
+        let mut names = Vec::new();
+        for (route, _) in route_table() {
+            if let Audience::Admins { audit: Some(name) } | Audience::Owners { audit: Some(name) } =
+                route.audience
+                && !names.contains(&name)
+            {
+                names.push(name);
+            }
+        }
+        names
+    });
+    &OPERATIONS
 }
 
 /// The method and path of every served route (for tests and tools).

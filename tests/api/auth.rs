@@ -846,6 +846,7 @@ pub async fn every_route_of_the_table_refuses_anonymous_and_wrong_role_callers(k
                     "/api/v1/schema/role_reader".to_owned(),
                     None,
                 ),
+                "/console/{asset}" => (reqwest::Method::GET, "/console/app.js".to_owned(), None),
                 _ => (method.parse().unwrap(), path.clone(), None),
             };
             let response = call(&app, Anonymous, method, &path, body).await;

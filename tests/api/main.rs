@@ -100,6 +100,7 @@ both_stores!(operations_cases => operations:
     dry_runs_predict_exactly_what_the_real_call_removes,
     purge_by_identifier_removes_only_matches,
     every_destructive_request_is_audited,
+    the_audit_trail_filters_by_operation_outcome_and_dry_run,
     the_stream_overview_lists_managed_streams,
     watchers_hear_about_deletions_and_wipes,
     browsing_visits_every_notification_once_both_ways,

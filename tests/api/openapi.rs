@@ -31,7 +31,8 @@ pub async fn the_document_lists_every_served_route(kind: StoreKind) {
         let url = app.url(
             &path
                 .replace("{event_type}", "mars")
-                .replace("{id}", "mars@1"),
+                .replace("{id}", "mars@1")
+                .replace("{asset}", "app.js"),
         );
         let request = app.client.request(method.parse().unwrap(), url);
         let status = request.send().await.unwrap().status().as_u16();

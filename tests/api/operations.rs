@@ -297,6 +297,101 @@ pub async fn every_destructive_request_is_audited(kind: StoreKind) {
     app.stop().await;
 }
 
+/// The trail narrowed by operation, outcome and dry-run flag, each on its own and together;
+/// an unknown value is a 400 naming what is accepted.
+pub async fn the_audit_trail_filters_by_operation_outcome_and_dry_run(kind: StoreKind) {
+    let app = TestApp::spawn(kind).await;
+    app.notify_mars(1).await;
+    app.notify_mars(2).await;
+    app.delete("/api/v1/admin/notification/mars@1?dry_run=true")
+        .await;
+    app.delete("/api/v1/admin/notification/mars@1").await;
+    app.delete("/api/v1/admin/notification/mars@abc").await;
+    app.delete_json(
+        "/api/v1/admin/wipe/stream?dry_run=true",
+        &json!({"stream_name":"mars"}),
+    )
+    .await;
+    app.delete_json("/api/v1/admin/wipe/stream", &json!({"stream_name":"mars"}))
+        .await;
+    let shown = |query: &'static str| {
+        let app = &app;
+        async move {
+            let url = app.url(&format!("/api/v1/admin/audit?{query}"));
+            let (status, page) = body(app.client.get(url).send().await.unwrap()).await;
+            assert_eq!(status, 200, "{query}: {page}");
+            page["models"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|event| {
+                    let data = &event["data"];
+                    format!(
+                        "{} {} {}",
+                        data["operation"].as_str().unwrap(),
+                        data["outcome"].as_str().unwrap(),
+                        data["dry_run"]
+                    )
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        shown("operation=delete_notification").await,
+        [
+            "delete_notification refused false",
+            "delete_notification success false",
+            "delete_notification success true"
+        ]
+    );
+    assert_eq!(
+        shown("outcome=refused").await,
+        ["delete_notification refused false"]
+    );
+    assert_eq!(
+        shown("dry_run=true&dir=asc").await,
+        [
+            "delete_notification success true",
+            "wipe_stream success true"
+        ]
+    );
+    assert_eq!(
+        shown("operation=wipe_stream&dry_run=false&outcome=success").await,
+        ["wipe_stream success false"]
+    );
+    assert_eq!(shown("operation=wipe_all").await, Vec::<String>::new());
+    // A page of one, then the next: the cursor keeps the filter's place.
+    let url = app.url("/api/v1/admin/audit?dry_run=false&limit=1");
+    let (_, first) = body(app.client.get(url).send().await.unwrap()).await;
+    let cursor = first["pagination"]["next"].as_str().unwrap();
+    let url = app.url(&format!(
+        "/api/v1/admin/audit?dry_run=false&limit=1&next={cursor}"
+    ));
+    let (_, second) = body(app.client.get(url).send().await.unwrap()).await;
+    assert_eq!(
+        second["models"][0]["data"]["operation"],
+        "delete_notification"
+    );
+    assert_eq!(second["models"][0]["data"]["outcome"], "refused");
+    for (query, named) in [
+        ("operation=wipe", "operation 'wipe' is not audited"),
+        ("operation=%3E", "operation '>' is not audited"),
+        ("outcome=ok", "outcome must be success, refused or failed"),
+        ("dry_run=yes", "dry_run must be true or false"),
+        ("outcome=refused&outcome=failed", "given more than once"),
+    ] {
+        let url = app.url(&format!("/api/v1/admin/audit?{query}"));
+        let (status, error) = body(app.client.get(url).send().await.unwrap()).await;
+        assert_eq!(status, 400, "{query}");
+        assert!(
+            error["message"].as_str().unwrap().contains(named),
+            "{query}: {error}"
+        );
+        assert!(error["request_id"].is_string());
+    }
+    app.stop().await;
+}
+
 pub async fn the_stream_overview_lists_managed_streams(kind: StoreKind) {
     let app = TestApp::spawn(kind).await;
     app.notify_mars(1).await;

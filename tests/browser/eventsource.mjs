@@ -12,51 +12,19 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
-import { createRequire } from 'node:module';
-import path from 'node:path';
+
+import { HOST, freePort, launchChromium, loadPlaywright, logger, playwrightVersion, sleep, waitFor } from './lib.mjs';
 
 const OVERALL_TIMEOUT_MS = 60_000;
 const MAX_DURATION_S = 3;
-const HOST = '127.0.0.1';
 
-const started = Date.now();
-const log = (msg) => console.log(`browser: [${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${msg}`);
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const log = logger('browser');
 
 let tidings = null;
 let tidingsLog = '';
 let pageServer = null;
 let browser = null;
 let finished = false;
-
-function loadPlaywright() {
-  const deps = process.env.TIDINGS_BROWSER_DEPS;
-  const require = createRequire(deps ? path.join(path.resolve(deps), 'package.json') : import.meta.url);
-  return require('playwright-core');
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, HOST, () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitFor(what, predicate, timeoutMs, intervalMs = 50) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await predicate();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(intervalMs);
-  }
-}
 
 function startTidings(bin, port) {
   // Only our settings: drop any inherited TIDINGS* variable (config file, store choice, ...).
@@ -203,7 +171,6 @@ async function finish(ok, err) {
 async function main() {
   const bin = process.argv[2];
   if (!bin || !existsSync(bin)) throw new Error(`usage: node eventsource.mjs path/to/tidings (got ${bin})`);
-  const chromiumPath = process.env.TIDINGS_CHROMIUM || '/usr/bin/chromium';
   const { chromium } = loadPlaywright();
 
   const apiPort = await freePort();
@@ -228,13 +195,8 @@ async function main() {
   pageServer = await startPageServer(pagePort, pageHtml(watchUrl));
   log(`page served from ${pageUrl} (cross-origin to the API)`);
 
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--no-proxy-server'],
-  });
-  log(`chromium ${browser.version()} launched (playwright-core ${pwVersion()})`);
+  browser = await launchChromium(chromium);
+  log(`chromium ${browser.version()} launched (playwright-core ${playwrightVersion()})`);
   const page = await browser.newPage();
   const consoleLines = [];
   page.on('console', (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
@@ -319,16 +281,6 @@ async function main() {
   if (problems.length) throw new Error(problems.join('\n  '));
 
   log(`ok: mars@1..mars@15 each once in order, ${final.opens} opens, replayed after reconnect: ${replayed.join(' ')}`);
-}
-
-function pwVersion() {
-  try {
-    const deps = process.env.TIDINGS_BROWSER_DEPS;
-    const require = createRequire(deps ? path.join(path.resolve(deps), 'package.json') : import.meta.url);
-    return require('playwright-core/package.json').version;
-  } catch {
-    return '?';
-  }
 }
 
 const overall = setTimeout(() => finish(false, new Error(`overall timeout of ${OVERALL_TIMEOUT_MS / 1000}s exceeded`)), OVERALL_TIMEOUT_MS);

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Real-browser test: Chromium's EventSource on Tidings' GET watch, server-side close after
-# sse.max_duration, automatic reconnect and Last-Event-ID resume (tests/browser/eventsource.mjs).
+# Real-browser tests: Chromium's EventSource on Tidings' GET watch, server-side close after
+# sse.max_duration, automatic reconnect and Last-Event-ID resume (tests/browser/eventsource.mjs);
+# the operator console against Tidings on a real nats-server, screenshots of every page
+# (tests/browser/console.mjs; needs nats-server on PATH or NATS_SERVER_BIN).
 # Installs what is missing (Debian's chromium, playwright-core from npm) and is idempotent.
 #
 # Usage: tests/browser/run.sh path/to/tidings
@@ -53,4 +55,5 @@ fi
 
 echo "browser: $("$CHROMIUM" --version 2>/dev/null | head -n1), playwright-core $PLAYWRIGHT_VERSION"
 export TIDINGS_BROWSER_DEPS="$DEPS" TIDINGS_CHROMIUM="$CHROMIUM"
-NODE_PATH="$DEPS/node_modules" exec node "$HERE/eventsource.mjs" "$BIN"
+NODE_PATH="$DEPS/node_modules" node "$HERE/eventsource.mjs" "$BIN"
+NODE_PATH="$DEPS/node_modules" node "$HERE/console.mjs" "$BIN"

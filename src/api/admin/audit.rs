@@ -9,9 +9,11 @@ use bytes::Bytes;
 use serde::Serialize;
 
 use super::answer::{AdminAnswer, invalid, store_failure};
+use super::audit_filter::AuditFilter;
 use super::context::AdminRequest;
 use crate::api::error::ApiError;
 use crate::api::page_query::{page_json, take_page_request};
+use crate::api::routes::audited_operations;
 use crate::api::state::AppState;
 use crate::cloudevent;
 use crate::ops::browse;
@@ -143,19 +145,22 @@ pub(crate) async fn record(
     }
 }
 
-/// `GET /api/v1/admin/audit`: the trail, newest first, in pages.
+/// `GET /api/v1/admin/audit`: the trail, newest first, in pages, optionally narrowed to one
+/// operation, outcome or dry-run flag.
 pub(crate) async fn list(
     State(state): State<AppState>,
     request: AdminRequest,
     Query(mut pairs): Query<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
     let page_request = take_page_request(&mut pairs).map_err(|error| invalid(error.to_string()))?;
+    let records = AuditFilter::take(&mut pairs, audited_operations()).map_err(invalid)?;
     if let Some((key, _)) = pairs.first() {
         return Err(invalid(format!("unknown query parameter '{key}'")));
     }
     let stream = state.store.audit_stream();
-    let filter = format!("{}.>", stream.base());
-    let page = browse::page(&state.store, &stream, &filter, |_| true, &page_request)
+    let filter = records.subject_filter(stream.base());
+    let admits = |message: &crate::store::StoredMessage| records.admits(message);
+    let page = browse::page(&state.store, &stream, &filter, admits, &page_request)
         .await
         .map_err(|error| store_failure("read the audit trail", error))?;
     let models: Vec<Bytes> = page

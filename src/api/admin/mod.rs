@@ -6,6 +6,7 @@
 
 mod answer;
 mod audit;
+mod audit_filter;
 mod completion;
 mod context;
 mod delete;

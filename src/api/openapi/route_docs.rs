@@ -45,6 +45,22 @@ pub(crate) fn landing() -> Details {
     answers(content("HTML page", "text/html"))
 }
 
+pub(crate) fn console_redirect() -> Details {
+    answers(Map::from_iter([(
+        "308".to_owned(),
+        json!({"description": "Moved to /console/", "headers": {"Location": {"schema": {"type": "string"}}}}),
+    )]))
+}
+
+pub(crate) fn console_asset() -> Details {
+    let mut responses = content("The file (HTML, CSS or JavaScript)", "text/javascript");
+    responses.extend(errors(&[("404", "The console has no such file", "Error")]));
+    Details {
+        parameters: vec![path_parameter("asset", "File name, e.g. app.js")],
+        ..answers(responses)
+    }
+}
+
 pub(crate) fn health() -> Details {
     answers(errors(&[("200", "Alive", "Health")]))
 }
@@ -249,11 +265,28 @@ pub(crate) fn overview() -> Details {
 }
 
 pub(crate) fn audit() -> Details {
-    let parameters = page_parameters(
+    let mut parameters = page_parameters(
         json!({"type": "integer", "minimum": 1, "maximum": 1000}),
         json!({"type": "string", "enum": ["asc", "desc"]}),
         "Cursor",
         "Cursor",
     );
+    parameters.extend([
+        query_parameter(
+            "operation",
+            "Only records of this operation",
+            json!({"type": "string", "enum": crate::api::routes::audited_operations()}),
+        ),
+        query_parameter(
+            "outcome",
+            "Only records with this outcome",
+            json!({"type": "string", "enum": ["success", "refused", "failed"]}),
+        ),
+        query_parameter(
+            "dry_run",
+            "Only dry runs (`true`) or only real calls (`false`)",
+            json!({"type": "boolean"}),
+        ),
+    ]);
     admin(parameters, None, "A page of audit records", "AuditPage")
 }
