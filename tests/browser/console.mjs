@@ -89,18 +89,21 @@ async function startTidings(bin, name, settings) {
 async function startReceiver() {
   const port = await freePort();
   const received = [];
+  const script = { failures: 0 };
   const server = http.createServer((req, res) => {
     let body = '';
     req.on('data', (chunk) => { body += chunk; });
     req.on('end', () => {
       received.push({ url: req.url, headers: req.headers, body });
-      res.writeHead(200, { 'content-type': 'text/plain' });
-      res.end('thanks');
+      const fail = script.failures > 0;
+      if (fail) script.failures -= 1;
+      res.writeHead(fail ? 500 : 200, { 'content-type': 'text/plain' });
+      res.end(fail ? 'receiver broken' : 'thanks');
     });
   });
   await new Promise((resolve) => server.listen(port, HOST, resolve));
   servers.push(server);
-  return { url: `http://${HOST}:${port}/hook`, received };
+  return { url: `http://${HOST}:${port}/hook`, received, script };
 }
 
 async function api(base, method, route, body, token) {
@@ -203,6 +206,31 @@ async function browseAndDelete(page, base) {
   await page.click('#confirm-go');
   await waitFor('mars@7 deleted', async () => (await api(base, 'GET', '/api/v1/notification/mars@7')).status === 404, 5_000);
   log('browse: mars@7 opened, previewed (dry run: 1 in MARS), deleted');
+
+  await waitFor('the page reloaded without mars@7', async () => !(await page.isVisible('button[aria-label="Open mars@7"]')), 5_000);
+  await page.check('input[aria-label="Select mars@6"]');
+  await page.check('input[aria-label="Select mars@5"]');
+  await page.click('#browse-delete-selected');
+  await page.waitForSelector('#confirm-dialog[open]');
+  const bulk = await page.textContent('#confirm-body');
+  if (!bulk.includes('mars@6') || !bulk.includes('mars@5')) throw new Error(`bulk preview: ${bulk}`);
+  await page.click('#confirm-go');
+  await waitFor('mars@5 and mars@6 deleted', async () => (await api(base, 'GET', '/api/v1/notification/mars@5')).status === 404
+    && (await api(base, 'GET', '/api/v1/notification/mars@6')).status === 404, 5_000);
+  log('browse: a selection of two deleted after its preview');
+
+  await page.selectOption('#browse-step-op', 'gte');
+  await page.fill('#browse-step', '3');
+  await page.click('#browse-purge');
+  await page.waitForSelector('#confirm-dialog[open]');
+  const purge = await page.textContent('#confirm-body');
+  if (!purge.includes('Would remove2') && !purge.includes('Would remove 2')) throw new Error(`purge preview: ${purge}`);
+  await page.fill('#confirm-input', 'mars');
+  await page.click('#confirm-go');
+  await waitFor('mars@3 and mars@4 purged', async () => (await api(base, 'GET', '/api/v1/notification/mars@4')).status === 404
+    && (await api(base, 'GET', '/api/v1/notification/mars@3')).status === 404, 5_000);
+  if ((await api(base, 'GET', '/api/v1/notification/mars@2')).status !== 200) throw new Error('the purge removed mars@2');
+  log('browse: purge of step >= 3 previewed 2 and removed exactly those');
 }
 
 async function wipe(page, base) {
@@ -211,7 +239,7 @@ async function wipe(page, base) {
   await page.click('#admin-wipe-form button[type=submit]');
   await page.waitForSelector('#confirm-dialog[open]');
   const preview = await page.textContent('#confirm-body');
-  if (!preview.includes('6')) throw new Error(`wipe preview does not say 6: ${preview}`);
+  if (!preview.includes('Would remove2') && !preview.includes('Would remove 2')) throw new Error(`wipe preview does not say 2: ${preview}`);
   if (!(await page.isDisabled('#confirm-go'))) throw new Error('wipe could be confirmed without typing the name');
   await page.fill('#confirm-input', 'mars');
   if (!(await page.isDisabled('#confirm-go'))) throw new Error('the wrong name unlocked the wipe');
@@ -222,7 +250,22 @@ async function wipe(page, base) {
     const overview = await api(base, 'GET', '/api/v1/admin/streams');
     return overview.body.streams.find((stream) => stream.name === 'MARS').messages === 0;
   }, 10_000);
-  log('wipe: previewed 6, locked until MARS was typed, stream empty');
+  log('wipe: previewed 2, locked until MARS was typed, stream empty');
+
+  await publishMars(base, 50);
+  await page.fill('#admin-delete-id', 'mars@abc');
+  await page.click('#admin-delete-form button[type=submit]');
+  await page.waitForSelector('#messages .message.error .request-id');
+  const error = await page.textContent('#messages .message.error');
+  if (!error.includes('400')) throw new Error(`error message: ${error}`);
+  log(`a refused dry run is shown with the server's message and request id: ${error.replace('×', '').trim().slice(0, 120)}`);
+
+  await page.click('#admin-wipe-all');
+  await page.waitForSelector('#confirm-dialog[open]');
+  await page.fill('#confirm-input', 'wipe all');
+  await page.click('#confirm-go');
+  await waitFor('every stream empty', async () => (await api(base, 'GET', '/api/v1/admin/streams')).body.streams.every((stream) => stream.messages === 0), 10_000);
+  log('wipe all: confirmed by typing "wipe all", every stream empty');
   await page.goto(`${base}/console/#/audit`);
   await page.waitForSelector('#view table');
   const trail = await page.textContent('#view table');
@@ -245,6 +288,7 @@ async function delivery(page, base, receiver) {
   await page.fill('#destination-name', 'console-receiver');
   await page.selectOption('#subscription-0-event-type', 'mars');
   await page.fill('#subscription-0-class', 'od');
+  await page.fill('#destination-schedule', '1h');
   await page.click('#destination-create-submit');
   await page.waitForSelector('#destination-secret');
   const secret = await page.textContent('#destination-secret');
@@ -261,6 +305,46 @@ async function delivery(page, base, receiver) {
   await shot(page, '10-delivery-attempts');
   if (!receiver.received.some((request) => request.headers['webhook-id'] === id)) throw new Error(`the receiver did not get ${id}`);
   log(`delivery: destination made in the console, ${id} delivered (200), attempts shown`);
+
+  // A receiver that fails once: the delivery lands in the failed view; retry it, remove it.
+  receiver.script.failures = 1;
+  const failing = await publishMars(base, 43);
+  await page.goto(`${base}/console/#/deliveries/failed`);
+  await waitFor(`${failing} in the failed view`, async () => {
+    await page.reload();
+    await page.waitForSelector('#failed-results :is(table, p)');
+    return (await page.textContent('#failed-results')).includes(failing);
+  }, 15_000, 300);
+  await shot(page, '10b-failed-view');
+  await page.click('#failed-results button:text("Retry")');
+  await waitFor(`${failing} succeeded after the retry`, async () => {
+    const list = await api(base, 'GET', '/api/v1/deliveries?status=succeeded');
+    return list.body.models.some((item) => item.notification_id === failing);
+  }, 15_000, 200);
+  await page.reload();
+  await page.waitForSelector('#failed-results table');
+  await page.click('#failed-results button:text("Remove")');
+  await waitFor('the failed view empty', async () => (await page.textContent('#failed-results')).includes('Nothing has failed'), 10_000);
+  log(`failed view: ${failing} failed once (500), retried from the console (succeeded), removed`);
+
+  const destinations = await api(base, 'GET', '/api/v1/destinations');
+  const destination = destinations.body.models[0];
+  await page.goto(`${base}/console/#/destinations/${destination.id}`);
+  await page.click('#destination-test');
+  await waitFor('the test send answer', async () => (await page.textContent('#destination-result')).includes('success'), 10_000);
+  await page.click('#destination-rotate');
+  await page.waitForSelector('#confirm-dialog[open]');
+  await page.click('#confirm-go');
+  await page.waitForSelector('#destination-secret');
+  const rotated = await api(base, 'GET', `/api/v1/destinations/${destination.id}`);
+  if (rotated.body.secret_ids.length !== 2 || 'secret' in rotated.body) throw new Error(`after rotation: ${JSON.stringify(rotated.body)}`);
+  await shot(page, '10c-destination');
+  await page.click('#destination-toggle');
+  await waitFor('disabled', async () => (await api(base, 'GET', `/api/v1/destinations/${destination.id}`)).body.state === 'disabled', 5_000);
+  await page.waitForSelector('#destination-toggle:text("Enable")');
+  await page.click('#destination-toggle');
+  await waitFor('enabled again', async () => (await api(base, 'GET', `/api/v1/destinations/${destination.id}`)).body.state === 'enabled', 5_000);
+  log('destination: test send succeeded, secret rotated (shown once, two keys in force), disabled and enabled');
   await page.goto(`${base}/console/#/destinations`);
   await page.waitForSelector('#destinations-list table');
   await shot(page, '11-destinations');

@@ -53,7 +53,13 @@ pub(crate) fn console_redirect() -> Details {
 }
 
 pub(crate) fn console_asset() -> Details {
-    let mut responses = content("The file (HTML, CSS or JavaScript)", "text/javascript");
+    let text = json!({"schema": {"type": "string"}});
+    let mut responses = Map::from_iter([(
+        "200".to_owned(),
+        json!({"description": "The file", "content": {
+            "text/javascript": text, "text/css": text, "text/html": text,
+        }}),
+    )]);
     responses.extend(errors(&[("404", "The console has no such file", "Error")]));
     Details {
         parameters: vec![path_parameter("asset", "File name, e.g. app.js")],

@@ -47,17 +47,26 @@ async function route() {
   if (leave) leave();
   leave = null;
   clearMessages();
-  const view = document.getElementById('view');
-  fill(view, el('p', { class: 'muted' }, 'Loading…'));
+  // Each visit renders into its own container: a slow page finishing after the user moved
+  // on writes into a detached node instead of over the page now shown.
+  const view = el('div', { class: 'page' }, el('p', { class: 'muted' }, 'Loading…'));
+  fill(document.getElementById('view'), view);
+  const visit = ++visits;
   if (context.admin === null) await probeRights();
   try {
     const cleanup = await PAGES[name].render(view, context, rest.map(decodeURIComponent));
-    leave = typeof cleanup === 'function' ? cleanup : null;
+    if (typeof cleanup === 'function') {
+      if (visit === visits) leave = cleanup;
+      else cleanup();
+    }
   } catch (error) {
+    if (visit !== visits) return;
     fill(view);
     showError(error, `The ${name} page could not load`);
   }
 }
+
+let visits = 0;
 
 /** Whether the caller may use the admin routes: the stream overview answers 200 to admins. */
 async function probeRights() {
