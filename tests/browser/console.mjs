@@ -160,6 +160,7 @@ async function liveTail(page, base) {
   for (let step = 1; step <= 3; step++) await publishMars(base, step);
   await waitFor('3 rows in the tail', async () => (await tailIds(page)).length === 3, 10_000);
   await shot(page, '3-live-tail');
+  await everyControlLabelled(page, 'live tail');
   log('live tail shows mars@1..3');
 
   // The server ends the stream after sse.max_duration; the console reconnects with
@@ -183,6 +184,24 @@ async function liveTail(page, base) {
   if (count.trim() !== '7') throw new Error(`counter says ${count}, expected 7`);
   log('pause and resume: mars@7 once, counter 7, nothing lost or repeated');
   await page.click('#tail-stop');
+
+  await page.selectOption('#tail-start-kind', 'id');
+  await page.fill('#tail-from-id', '3');
+  await page.click('#tail-start');
+  await waitFor('history from mars@3', async () => (await tailIds(page)).length === 5, 10_000);
+  const history = await tailIds(page);
+  if (history.at(-1) !== 'mars@3' || history[0] !== 'mars@7') throw new Error(`from id 3: ${history.join(' ')}`);
+  await page.click('#tail-stop');
+  log('a tail from sequence 3 shows mars@3..7 first');
+}
+
+/** Every form control of the page has a label a screen reader can read. */
+async function everyControlLabelled(page, where) {
+  const unlabelled = await page.$$eval('input:not([type=hidden]):not([hidden]), select:not([hidden]), textarea', (controls) => controls
+    .filter((control) => !control.closest('dialog:not([open])'))
+    .filter((control) => !(control.labels && control.labels.length) && !control.getAttribute('aria-label'))
+    .map((control) => control.id || control.name || control.outerHTML.slice(0, 60)));
+  if (unlabelled.length) throw new Error(`${where}: controls without a label: ${unlabelled.join(', ')}`);
 }
 
 async function browseAndDelete(page, base) {
@@ -197,6 +216,7 @@ async function browseAndDelete(page, base) {
   const curl = await page.textContent('#browse-curl');
   if (!curl.includes(`${base}/api/v1/notification/mars%407`) && !curl.includes(`${base}/api/v1/notification/mars@7`)) throw new Error(`curl command ${curl}`);
   await shot(page, '4-browse');
+  await everyControlLabelled(page, 'browse');
   await page.click('#browse-delete-one');
   await page.waitForSelector('#confirm-dialog[open]');
   const preview = await page.textContent('#confirm-body');
@@ -279,6 +299,7 @@ async function wipe(page, base) {
   await page.click('#view form button[type=submit]');
   await sleep(300);
   await shot(page, '7-audit');
+  await everyControlLabelled(page, 'audit');
 }
 
 async function delivery(page, base, receiver) {
@@ -289,6 +310,7 @@ async function delivery(page, base, receiver) {
   await page.selectOption('#subscription-0-event-type', 'mars');
   await page.fill('#subscription-0-class', 'od');
   await page.fill('#destination-schedule', '1h');
+  await everyControlLabelled(page, 'new destination');
   await page.click('#destination-create-submit');
   await page.waitForSelector('#destination-secret');
   const secret = await page.textContent('#destination-secret');

@@ -21,7 +21,7 @@ function sequenceOf(id) {
 export async function render(view, context, [selectedType]) {
   const schema = await context.schema();
   const filter = typedFilter(schema, { idPrefix: 'tail', selected: selectedType });
-  const startKind = select([['now', 'from now'], ['id', 'from a sequence id'], ['date', 'from a date']], 'now', { id: 'tail-start-kind' });
+  const startKind = select([['now', 'from now'], ['id', 'from a sequence id'], ['date', 'from a date']], 'now', { id: 'tail-start-kind', 'aria-label': 'start' });
   const fromId = el('input', { id: 'tail-from-id', inputmode: 'numeric', placeholder: '1', hidden: true, 'aria-label': 'from sequence id' });
   const fromDate = el('input', { id: 'tail-from-date', type: 'datetime-local', step: 1, hidden: true, 'aria-label': 'from date' });
   startKind.addEventListener('change', () => {
