@@ -13,6 +13,7 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
+mod history;
 mod push;
 
 #[derive(Debug, Parser)]
@@ -28,7 +29,7 @@ struct Options {
     #[arg(long)]
     nats: Option<String>,
     /// Comma-separated scenarios: baseline, notify, replay, watch, idle, push, push-down,
-    /// push-memory.
+    /// push-memory, history.
     #[arg(
         long,
         default_value = "baseline,notify,replay,watch,idle",
@@ -100,6 +101,9 @@ struct Options {
     /// Destinations registered by push-memory.
     #[arg(long, default_value_t = 10_000)]
     push_memory_destinations: usize,
+    /// Stream sizes the history scenario fills to and measures at, in turn.
+    #[arg(long, default_value = "10000,100000,1000000", value_delimiter = ',')]
+    history_sizes: Vec<usize>,
     /// The gateway's delivery work-queue stream (one consumer per open lane), watched to
     /// know when every destination's lane is open (needs --nats).
     #[arg(long, default_value = "TIDINGS_DELIVERIES")]
@@ -610,6 +614,11 @@ async fn main() {
             .await,
             "push-down",
         );
+    }
+    if wants("history")
+        && let Err(error) = history::history(&options, &client, &run, Instant::now() + limit).await
+    {
+        emit(Err(error), "history");
     }
     if wants("push-memory") {
         emit(

@@ -7,7 +7,8 @@
 #   bench/run.sh --smoke    tiny numbers, debug build: what CI runs so the tool cannot rot
 #
 # Env: STORE=jetstream|memory (default jetstream), BENCH_ARGS (extra tidings-bench options),
-#      PART=all|core|push (default all: core = notify/replay/watch/idle, push = push delivery).
+#      PART=all|core|push|history (default all: core = notify/replay/watch/idle, push = push
+#      delivery; history = cost as the stream grows to 1M, on its own, not part of all).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -69,6 +70,10 @@ if [ "$SMOKE" = 1 ]; then
   bench --scenarios push,push-down,push-memory --push-destinations 2 --push-extra 3 \
     --push-notifications 20 --push-rate 50 --push-down 2s --push-drain 15s \
     --push-memory-destinations 20 --time-limit 30s
+  bench --scenarios history --history-sizes 200,500 --concurrency 8 --time-limit 60s
+elif [ "${PART:-all}" = history ]; then
+  # Alone on a fresh stream, so that every count is exact: 10k, 100k, 1M notifications.
+  bench --scenarios history --history-sizes 10000,100000,1000000 --time-limit 900s
 else
   if [ "${PART:-all}" != push ]; then
     bench "${ARGS[@]}"

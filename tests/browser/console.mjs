@@ -251,6 +251,15 @@ async function browseAndDelete(page, base) {
     && (await api(base, 'GET', '/api/v1/notification/mars@3')).status === 404, 5_000);
   if ((await api(base, 'GET', '/api/v1/notification/mars@2')).status !== 200) throw new Error('the purge removed mars@2');
   log('browse: purge of step >= 3 previewed 2 and removed exactly those');
+
+  // A polygon schema's form: point instead of the required polygon.
+  const polygon = 'POLYGON is browsed by point';
+  await page.goto(`${base}/console/#/browse/test_polygon`);
+  await page.fill('#browse-point', '10,10');
+  await page.click('#browse-form button[type=submit]');
+  await page.waitForSelector('#browse-results p.empty');
+  if (await page.isVisible('#messages .message.error')) throw new Error(`${polygon}: ${await page.textContent('#messages')}`);
+  log('browse: a polygon stream filtered by point');
 }
 
 async function wipe(page, base) {

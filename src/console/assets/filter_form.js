@@ -35,7 +35,7 @@ export function filterForm(schema, { idPrefix = 'filter', initial = {} } = {}) {
   }
   if (definition.polygon) {
     const point = el('input', { id: `${idPrefix}-point`, name: 'point', placeholder: 'lat,lon', autocomplete: 'off' });
-    readers.push(() => (point.value.trim() ? [['point', point.value.trim()]] : []));
+    readers.push(() => scalar('point', point.value.trim()));
     fields.push(field('point', point, { hint: 'instead of polygon: notifications whose polygon contains this point' }));
   }
   const node = el('div', { class: 'fields' }, fields);
