@@ -66,6 +66,7 @@ pub async fn serve(
         let mut builder = auto::Builder::new(TokioExecutor::new());
         builder
             .http1()
+            .half_close(true)
             .timer(TokioTimer::new())
             .header_read_timeout(limits.header_read_timeout);
         let connection = builder

@@ -86,6 +86,25 @@ pub(crate) struct Limits {
     pub connection: Option<ConnectionControl>,
 }
 
+/// Resolves once the client is gone: its response body was dropped (the connection ended),
+/// or it hung up while the stream had nothing to send (hyper does not read mid-response:
+/// see `serve`). Made once per live phase, not per frame.
+pub(crate) async fn client_gone(
+    sender: mpsc::Sender<Bytes>,
+    connection: Option<ConnectionControl>,
+) {
+    let hung_up = async {
+        match &connection {
+            Some(connection) => connection.hung_up().await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        () = sender.closed() => {}
+        () = hung_up => {}
+    }
+}
+
 /// A live frame waiting for room, not yet encoded: a notification frame shares its
 /// CloudEvent with every other watcher until it is written, so a backlog of many watchers
 /// does not copy the same notification per watcher.

@@ -18,7 +18,9 @@ use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 
-use super::emitter::{BEHIND_CLOSE_GRACE, CLOSE_GRACE, Emitter, FRAME_QUEUE, Limits, Outbox, Stop};
+use super::emitter::{
+    BEHIND_CLOSE_GRACE, CLOSE_GRACE, Emitter, FRAME_QUEUE, Limits, Outbox, Stop, client_gone,
+};
 use super::frame::{CloseReason, Frame, Phase};
 use crate::cloudevent;
 use crate::domain::{End, Sequence, Start};
@@ -306,14 +308,15 @@ async fn live(
         Ok(subscription) => subscription,
         Err(error) => return Ok(failure_and_close(&error)),
     };
-    let sender = emitter.sender.clone();
+    let gone = client_gone(emitter.sender.clone(), emitter.limits().connection.clone());
+    tokio::pin!(gone);
     let (shutdown, deadline) = (emitter.limits().shutdown.clone(), emitter.limits().deadline);
     loop {
         let queued = tokio::select! {
             biased;
             () = shutdown.cancelled() => return Err(Stop::Shutdown),
             () = sleep_until(deadline) => return Err(Stop::Deadline),
-            () = sender.closed() => return Err(Stop::Gone),
+            () = &mut gone => return Err(Stop::Gone),
             drained = emitter.drain_one(), if emitter.has_backlog() => drained,
             _ = heartbeat.tick() => emitter.queue(Frame::Heartbeat, None),
             retraction = retractions.recv() => match retraction {

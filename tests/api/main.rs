@@ -92,6 +92,7 @@ both_stores!(resume_cases => resume:
     get_forms_serve_the_same_streams_with_cors,
     configured_origins_are_the_only_ones_allowed,
     streams_over_the_cap_get_503,
+    a_watcher_that_hangs_up_frees_its_slot_before_any_heartbeat,
     two_thousand_watchers_each_get_every_notification,
 );
 

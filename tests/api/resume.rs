@@ -271,6 +271,36 @@ pub async fn streams_over_the_cap_get_503(kind: StoreKind) {
     app.stop().await;
 }
 
+/// A watcher that hangs up is noticed at once, not at its next heartbeat: hyper does not
+/// read mid-response (its read would cost each stream a 16 KiB buffer), so the session
+/// watches the socket itself.
+pub async fn a_watcher_that_hangs_up_frees_its_slot_before_any_heartbeat(kind: StoreKind) {
+    let app = TestApp::spawn_with(kind, |settings| {
+        settings.sse.max_connections = 1;
+        settings.sse.heartbeat = Duration::from_secs(600);
+    })
+    .await;
+    let body = json!({"event_type":"mars","identifier":{"class":"od"}});
+    for round in 0..3 {
+        let mut reader = app.stream("/api/v1/watch", body.clone(), None).await;
+        reader.next(5 * SECOND).await.unwrap();
+        drop(reader);
+        let deadline = tokio::time::Instant::now() + 3 * SECOND;
+        loop {
+            let response = app.post("/api/v1/watch", &body).await;
+            if response.status() == 200 {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "round {round}: the slot of a watcher that hung up was not freed within 3 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    app.stop().await;
+}
+
 pub async fn two_thousand_watchers_each_get_every_notification(kind: StoreKind) {
     let app = TestApp::spawn(kind).await;
     let watchers = 2000;
