@@ -14,11 +14,11 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
+use hyper::server::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
@@ -34,6 +34,32 @@ pub struct ConnectionLimits {
 
 /// A transient accept failure (out of file descriptors) is retried after this pause.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+/// What an HTTP/2 client with prior knowledge (h2c) sends first.
+const HTTP2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+/// How long to wait before peeking again at a connection that has sent part of the
+/// HTTP/2 preface and nothing else yet.
+const PREFACE_POLL: Duration = Duration::from_millis(5);
+
+/// Whether the client opens with the HTTP/2 preface. Decided by peeking, so nothing is
+/// consumed: hyper's read buffer starts empty and is sized for a request head. (A reader
+/// that consumes the first bytes and hands them back makes hyper grow its buffer to 16
+/// KiB on the second read, and an open stream keeps that buffer.) Most requests differ
+/// from the preface in their first byte.
+async fn speaks_http2(socket: &TcpStream) -> std::io::Result<bool> {
+    let mut seen = [0u8; HTTP2_PREFACE.len()];
+    loop {
+        let count = socket.peek(&mut seen).await?;
+        if count == 0 || seen[..count] != HTTP2_PREFACE[..count] {
+            return Ok(false);
+        }
+        if count == HTTP2_PREFACE.len() {
+            return Ok(true);
+        }
+        // Part of the preface so far; the socket stays readable, so wait before looking again.
+        tokio::time::sleep(PREFACE_POLL).await;
+    }
+}
 
 /// Serves `router` on `listener` until `shutdown` is cancelled, then waits for the open
 /// connections to finish (the caller bounds that wait).
@@ -61,20 +87,30 @@ pub async fn serve(
             tracing::debug!(%error, "cannot set TCP_NODELAY");
         }
         let control = ConnectionControl::new();
-        let io = TokioIo::new(GuardedIo::new(tcp, limits.idle_timeout, &control));
-        let service = TowerToHyperService::new(per_connection(router.clone(), remote, control));
-        let mut builder = auto::Builder::new(TokioExecutor::new());
-        builder
-            .http1()
-            .half_close(true)
-            .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_read_timeout);
-        let connection = builder
-            .serve_connection_with_upgrades(io, service)
-            .into_owned();
-        let connection = graceful.watch(connection);
+        let service =
+            TowerToHyperService::new(per_connection(router.clone(), remote, control.clone()));
+        let watcher = graceful.watcher();
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
+            // A client that sends nothing at all is held to the head timeout too.
+            let sniffed =
+                tokio::time::timeout(limits.header_read_timeout, speaks_http2(&tcp)).await;
+            let Ok(Ok(http2)) = sniffed else {
+                return;
+            };
+            let io = TokioIo::new(GuardedIo::new(tcp, limits.idle_timeout, &control));
+            let served = if http2 {
+                let mut builder = http2::Builder::new(TokioExecutor::new());
+                builder.timer(TokioTimer::new());
+                watcher.watch(builder.serve_connection(io, service)).await
+            } else {
+                let mut builder = http1::Builder::new();
+                builder
+                    .half_close(true)
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(limits.header_read_timeout);
+                watcher.watch(builder.serve_connection(io, service)).await
+            };
+            if let Err(error) = served {
                 tracing::debug!(%error, %remote, "connection ended with an error");
             }
         });

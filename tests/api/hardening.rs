@@ -184,6 +184,51 @@ pub async fn partial_headers_and_missing_bodies_do_not_hold_connections(kind: St
     app.stop().await;
 }
 
+/// The protocol is told from the first bytes without consuming them: HTTP/1 requests that
+/// trickle in byte by byte, an HTTP/2 preface that arrives in pieces, and a connection that
+/// sends nothing (closed at the head timeout).
+pub async fn http1_and_http2_are_told_apart_by_their_first_bytes(kind: StoreKind) {
+    let app = TestApp::spawn_with(kind, |settings| {
+        settings.http.header_read_timeout = SECOND;
+    })
+    .await;
+    let mut trickle = raw_connection(&app).await;
+    for byte in b"PATCH /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" {
+        trickle.write_all(&[*byte]).await.unwrap();
+        if *byte == b'P' || *byte == b'A' {
+            tokio::time::sleep(Duration::from_millis(30)).await;
+        }
+    }
+    let answer = read_until(&mut trickle, "request_id", 5 * SECOND).await;
+    assert!(answer.starts_with("HTTP/1.1 405"), "{answer}");
+    let mut get = raw_connection(&app).await;
+    get.write_all(b"G").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    get.write_all(b"ET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .await
+        .unwrap();
+    read_until(&mut get, "\"ok\"", 5 * SECOND).await;
+    // HTTP/2 with prior knowledge: the preface in two pieces, then an empty SETTINGS frame;
+    // the server answers with its own SETTINGS frame (type 4 on stream 0).
+    let mut h2 = raw_connection(&app).await;
+    h2.write_all(b"PRI * HTTP/2.0\r\n").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    h2.write_all(b"\r\nSM\r\n\r\n").await.unwrap();
+    h2.write_all(&[0, 0, 0, 4, 0, 0, 0, 0, 0]).await.unwrap();
+    let mut frame = [0u8; 9];
+    tokio::time::timeout(5 * SECOND, h2.read_exact(&mut frame))
+        .await
+        .expect("an HTTP/2 answer")
+        .unwrap();
+    assert_eq!(frame[3], 4, "the first frame is SETTINGS: {frame:?}");
+    let mut silent = raw_connection(&app).await;
+    assert!(
+        closed_within(&mut silent, 5 * SECOND).await,
+        "a connection that sends nothing"
+    );
+    app.stop().await;
+}
+
 async fn admin_status(app: &TestApp, host: &str, origin: Option<&str>) -> (u16, Option<String>) {
     let mut request = app
         .client

@@ -133,6 +133,7 @@ both_stores!(hardening_cases => hardening:
     a_watcher_that_never_reads_is_cut_off_by_its_byte_budget,
     a_watcher_that_never_reads_does_not_outlive_max_duration,
     partial_headers_and_missing_bodies_do_not_hold_connections,
+    http1_and_http2_are_told_apart_by_their_first_bytes,
     foreign_pages_cannot_drive_admin_routes,
     ipv4_clients_of_a_dual_stack_listener_count_as_loopback,
     stream_routes_answer_503_during_an_outage,

@@ -281,22 +281,22 @@ pub async fn a_watcher_that_hangs_up_frees_its_slot_before_any_heartbeat(kind: S
     })
     .await;
     let body = json!({"event_type":"mars","identifier":{"class":"od"}});
+    let mut reader = app.stream("/api/v1/watch", body.clone(), None).await;
     for round in 0..3 {
-        let mut reader = app.stream("/api/v1/watch", body.clone(), None).await;
         reader.next(5 * SECOND).await.unwrap();
         drop(reader);
         let deadline = tokio::time::Instant::now() + 3 * SECOND;
-        loop {
+        reader = loop {
             let response = app.post("/api/v1/watch", &body).await;
             if response.status() == 200 {
-                break;
+                break FrameReader::new(response);
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "round {round}: the slot of a watcher that hung up was not freed within 3 s"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        };
     }
     app.stop().await;
 }
