@@ -90,10 +90,15 @@ pub async fn serve(
         let service =
             TowerToHyperService::new(per_connection(router.clone(), remote, control.clone()));
         let watcher = graceful.watcher();
+        let stopping = shutdown.clone();
         tokio::spawn(async move {
-            // A client that sends nothing at all is held to the head timeout too.
-            let sniffed =
-                tokio::time::timeout(limits.header_read_timeout, speaks_http2(&tcp)).await;
+            // A client that sends nothing at all is held to the head timeout too, and is
+            // not waited for at shutdown.
+            let sniff = tokio::time::timeout(limits.header_read_timeout, speaks_http2(&tcp));
+            let sniffed = tokio::select! {
+                sniffed = sniff => sniffed,
+                () = stopping.cancelled() => return,
+            };
             let Ok(Ok(http2)) = sniffed else {
                 return;
             };

@@ -112,23 +112,39 @@ pub(super) async fn finish(
     }
 }
 
+/// The counters a notification frame moves, looked up once per phase: a lookup hashes
+/// the labels under a lock, which per frame was a visible part of a replay's cost.
+struct FrameCounters {
+    frames: prometheus::IntCounter,
+    replayed: prometheus::IntCounter,
+}
+
+impl FrameCounters {
+    fn new(plan: &Plan, settings: &SessionSettings) -> Self {
+        let event_type = plan.schema.event_type.as_str();
+        let metrics = &settings.metrics;
+        FrameCounters {
+            frames: metrics
+                .sse_frames
+                .with_label_values(&[plan.route, event_type]),
+            replayed: metrics.replay_delivered.with_label_values(&[event_type]),
+        }
+    }
+}
+
 /// The frame of one notification (an `error` frame if it cannot be rendered), counted.
 fn notification(
     plan: &Plan,
     settings: &SessionSettings,
+    counters: &FrameCounters,
     phase: Phase,
     message: &SharedMessage,
 ) -> Frame {
     match cloudevent::render_shared(&plan.schema, message, &settings.cloudevents) {
         Ok(cloudevent) => {
-            let labels = [plan.route, plan.schema.event_type.as_str()];
-            settings.metrics.sse_frames.with_label_values(&labels).inc();
+            counters.frames.inc();
             if phase == Phase::Replay {
-                settings
-                    .metrics
-                    .replay_delivered
-                    .with_label_values(&[plan.schema.event_type.as_str()])
-                    .inc();
+                counters.replayed.inc();
             }
             Frame::Notification {
                 phase,
@@ -250,6 +266,7 @@ async fn history(
         Err(error) => return emitter.send(failure(&error)).await,
     };
     let mut delivered = 0;
+    let counters = FrameCounters::new(plan, settings);
     let keep_alive_enabled = heartbeat.is_none();
     let sender = emitter.sender.clone();
     loop {
@@ -277,7 +294,7 @@ async fn history(
                         return emitter.send(Frame::LimitReached { max_allowed: plan.limit }).await;
                     }
                     delivered += 1;
-                    notification(plan, settings, Phase::Replay, &message)
+                    notification(plan, settings, &counters, Phase::Replay, &message)
                 }
                 Some(Ok(_)) => continue,
             },
@@ -310,6 +327,7 @@ async fn live(
     };
     let gone = client_gone(emitter.sender.clone(), emitter.limits().connection.clone());
     tokio::pin!(gone);
+    let counters = FrameCounters::new(plan, settings);
     let (shutdown, deadline) = (emitter.limits().shutdown.clone(), emitter.limits().deadline);
     loop {
         let queued = tokio::select! {
@@ -328,7 +346,7 @@ async fn live(
             item = subscription.next() => match item {
                 Some(Ok(message)) if admits(plan, &message) => {
                     let sequence = Some(message.sequence);
-                    emitter.queue(notification(plan, settings, Phase::Live, &message), sequence)
+                    emitter.queue(notification(plan, settings, &counters, Phase::Live, &message), sequence)
                 }
                 Some(Ok(_)) => Ok(()),
                 Some(Err(StoreError::SubscriberOverflow { .. })) => {
