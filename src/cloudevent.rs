@@ -6,6 +6,8 @@
 //! pages, single notifications and audit records (and, next, webhook deliveries), so they
 //! cannot drift apart.
 
+use std::io::Write;
+
 use bytes::Bytes;
 use cloudevents::{EventBuilder, EventBuilderV10};
 use serde_json::{Value, json};
@@ -55,10 +57,6 @@ pub fn render_shared(
     Ok(message.rendition.get_or_init(|| rendered).clone())
 }
 
-fn quoted(text: &str) -> String {
-    serde_json::Value::String(text.to_owned()).to_string()
-}
-
 /// The canonical identifier, rebuilt from the subject (and the polygon header).
 fn identifier_of(
     schema: &EventSchema,
@@ -77,51 +75,147 @@ fn identifier_of(
 /// [`render`] written directly, without a JSON tree: the hot path of replays and fan-out.
 /// The bytes are the same as the SDK's (a test holds them equal) except that a compact JSON
 /// payload is embedded as stored rather than re-sorted; Tidings stores payloads already in
-/// canonical (sorted, compact) form.
+/// canonical (sorted, compact) form. It writes into one buffer sized up front, with no
+/// intermediate strings: at replay rates every allocation per message shows.
 pub fn render_fast(
     schema: &EventSchema,
     message: &StoredMessage,
     settings: &CloudEventSettings,
 ) -> Result<Bytes, RenderError> {
-    let identifier = identifier_of(schema, message)?;
     let base = settings.base_url.trim_end_matches('/');
     let payload = &message.payload;
-    let mut out = String::with_capacity(payload.len() + 512);
-    out.push_str("{\"data\":{\"identifier\":");
-    out.push_str(&identifier.to_json().to_string());
-    out.push_str(",\"payload\":");
+    let mut out = Vec::with_capacity(payload.len() + message.subject.as_str().len() * 2 + 384);
+    out.extend_from_slice(b"{\"data\":{\"identifier\":");
+    write_identifier(&mut out, schema, message)?;
+    out.extend_from_slice(b",\"payload\":");
     if payload.is_empty() {
-        out.push_str("null");
-    } else if serde_json::from_slice::<serde::de::IgnoredAny>(payload).is_ok()
-        && let Ok(text) = std::str::from_utf8(payload)
-        && !text.contains(['\n', '\r', ' '])
+        out.extend_from_slice(b"null");
+    } else if !payload
+        .iter()
+        .any(|byte| matches!(byte, b'\n' | b'\r' | b' '))
+        && serde_json::from_slice::<serde::de::IgnoredAny>(payload).is_ok()
     {
-        out.push_str(text);
+        out.extend_from_slice(payload);
     } else {
-        out.push_str(&self::payload(payload).to_string());
+        let value = self::payload(payload);
+        serde_json::to_writer(&mut out, &value).map_err(|error| RenderError {
+            sequence: message.sequence.get(),
+            reason: error.to_string(),
+        })?;
     }
-    out.push_str("},\"datacontenttype\":\"application/json\",\"dataschema\":");
-    out.push_str(&quoted(&format!(
-        "{base}/api/v1/schema/{}",
-        schema.event_type
-    )));
-    out.push_str(",\"id\":");
-    out.push_str(&quoted(&event_id(schema, message.sequence)));
-    out.push_str(",\"source\":");
-    out.push_str(&quoted(base));
-    out.push_str(",\"specversion\":\"1.0\",\"time\":");
-    out.push_str(&quoted(
-        &message
-            .time
-            .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
-    ));
-    out.push_str(",\"type\":");
-    out.push_str(&quoted(&format!(
-        "{}{}",
-        settings.type_prefix, schema.event_type
-    )));
-    out.push('}');
+    out.extend_from_slice(b"},\"datacontenttype\":\"application/json\",\"dataschema\":\"");
+    escape_into(&mut out, base);
+    out.extend_from_slice(b"/api/v1/schema/");
+    escape_into(&mut out, schema.event_type.as_str());
+    out.extend_from_slice(b"\",\"id\":\"");
+    escape_into(&mut out, schema.event_type.as_str());
+    // Writing to a Vec cannot fail.
+    let _ = write!(out, "@{}", message.sequence);
+    out.extend_from_slice(b"\",\"source\":\"");
+    escape_into(&mut out, base);
+    out.extend_from_slice(b"\",\"specversion\":\"1.0\",\"time\":\"");
+    let _ = write!(out, "{}", message.time.format("%Y-%m-%dT%H:%M:%S%.fZ"));
+    out.extend_from_slice(b"\",\"type\":\"");
+    escape_into(&mut out, &settings.type_prefix);
+    escape_into(&mut out, schema.event_type.as_str());
+    out.extend_from_slice(b"\"}");
     Ok(Bytes::from(out))
+}
+
+/// `data.identifier` straight from the subject: the values decoded in place (borrowed when
+/// they hold no escape), written in key order as a JSON object, the polygon among them.
+fn write_identifier(
+    out: &mut Vec<u8>,
+    schema: &EventSchema,
+    message: &StoredMessage,
+) -> Result<(), RenderError> {
+    let failed = |reason: String| RenderError {
+        sequence: message.sequence.get(),
+        reason,
+    };
+    let subject = message.subject.as_str();
+    let mut tokens = subject.split('.');
+    tokens
+        .next()
+        .ok_or_else(|| failed(format!("subject {subject} has no base")))?;
+    let polygon = schema
+        .spatial_key()
+        .and_then(|key| message.polygon().map(|polygon| (key, polygon)));
+    let mut entries: Vec<(&str, Option<std::borrow::Cow<'_, str>>)> =
+        Vec::with_capacity(schema.key_order.len() + 1);
+    for key in &schema.key_order {
+        let token = tokens.next().ok_or_else(|| {
+            failed(format!(
+                "subject {subject} does not have {} values",
+                schema.key_order.len()
+            ))
+        })?;
+        let value = crate::subject::decode_token_borrowed(token)
+            .map_err(|error| failed(error.to_string()))?;
+        entries.push((key.as_str(), Some(value)));
+    }
+    if tokens.next().is_some() {
+        return Err(failed(format!(
+            "subject {subject} does not have {} values",
+            schema.key_order.len()
+        )));
+    }
+    if let Some((key, _)) = &polygon {
+        entries.push((key, None));
+    }
+    entries.sort_unstable_by(|left, right| left.0.cmp(right.0));
+    out.push(b'{');
+    for (index, (key, value)) in entries.iter().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        out.push(b'"');
+        escape_into(out, key);
+        out.extend_from_slice(b"\":");
+        match (value, &polygon) {
+            (Some(value), _) => {
+                out.push(b'"');
+                escape_into(out, value);
+                out.push(b'"');
+            }
+            (None, Some((_, polygon))) => serde_json::to_writer(&mut *out, &polygon.to_json())
+                .map_err(|error| failed(error.to_string()))?,
+            (None, None) => out.extend_from_slice(b"null"),
+        }
+    }
+    out.push(b'}');
+    Ok(())
+}
+
+/// The contents of a JSON string for `text`, escaped exactly as `serde_json` escapes it
+/// (the short escapes `\b \f \n \r \t`, `\u00XX` for the other control characters).
+fn escape_into(out: &mut Vec<u8>, text: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    for (index, &byte) in bytes.iter().enumerate() {
+        let escape: &[u8] = match byte {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x00..=0x1f => &[],
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..index]);
+        if escape.is_empty() {
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[usize::from(byte >> 4)]);
+            out.push(HEX[usize::from(byte & 0xf)]);
+        } else {
+            out.extend_from_slice(escape);
+        }
+        start = index + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
 }
 
 /// Renders `message` (already known to belong to `schema`'s stream) as compact JSON.
@@ -245,6 +339,16 @@ mod tests {
                 r#""time":"2026-11-22T05:37:08.406020562Z","type":"int.ecmwf.aviso.dissemination"}"#
             )
         );
+    }
+
+    #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them() {
+        let mut every: String = (0u8..=127).map(char::from).collect();
+        every.push_str("é\u{2028}😀");
+        let mut out = Vec::new();
+        escape_into(&mut out, &every);
+        let expected = serde_json::to_string(&every).unwrap();
+        assert_eq!(format!("\"{}\"", String::from_utf8(out).unwrap()), expected);
     }
 
     #[test]

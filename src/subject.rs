@@ -42,6 +42,15 @@ pub fn encode_token(value: &str) -> Result<String, SubjectError> {
     Ok(token)
 }
 
+/// [`decode_token`] without a copy when the token holds no escape (most do not).
+pub fn decode_token_borrowed(token: &str) -> Result<std::borrow::Cow<'_, str>, SubjectError> {
+    if token.contains('%') {
+        decode_token(token).map(std::borrow::Cow::Owned)
+    } else {
+        Ok(std::borrow::Cow::Borrowed(token))
+    }
+}
+
 /// Decodes one token, strictly: every `%` must start a two-digit hex escape.
 pub fn decode_token(token: &str) -> Result<String, SubjectError> {
     let malformed = || SubjectError::MalformedEscape(token.to_owned());
