@@ -114,7 +114,11 @@ pub fn render_fast(
     out.extend_from_slice(b"\",\"source\":\"");
     escape_into(&mut out, base);
     out.extend_from_slice(b"\",\"specversion\":\"1.0\",\"time\":\"");
-    let _ = write!(out, "{}", message.time.format("%Y-%m-%dT%H:%M:%S%.fZ"));
+    // chrono's own RFC 3339 writer: a `format` string would be parsed again per message.
+    let time = message
+        .time
+        .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+    out.extend_from_slice(time.as_bytes());
     out.extend_from_slice(b"\",\"type\":\"");
     escape_into(&mut out, &settings.type_prefix);
     escape_into(&mut out, schema.event_type.as_str());

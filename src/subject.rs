@@ -98,6 +98,29 @@ impl Subject {
         &self.0
     }
 
+    /// [`Self::decode_values`] borrowing every value that holds no escape: what a filter
+    /// check per message needs, without a string per value.
+    pub fn decode_values_borrowed(
+        &self,
+        expected: usize,
+    ) -> Result<Vec<std::borrow::Cow<'_, str>>, SubjectError> {
+        let mut tokens = self.0.split('.');
+        tokens
+            .next()
+            .ok_or_else(|| SubjectError::ForeignBase(self.0.clone()))?;
+        let mut values = Vec::with_capacity(expected);
+        for token in tokens {
+            values.push(decode_token_borrowed(token)?);
+        }
+        if values.len() != expected {
+            return Err(SubjectError::WrongTokenCount {
+                subject: self.0.clone(),
+                expected,
+            });
+        }
+        Ok(values)
+    }
+
     /// The decoded values after the base; `expected` is the `key_order` length.
     pub fn decode_values(&self, expected: usize) -> Result<Vec<String>, SubjectError> {
         let mut tokens = self.0.split('.');
@@ -191,7 +214,7 @@ impl SubjectFilter {
 
     /// Whether decoded values match every fixed position (the in-process check, used where
     /// a store cannot apply NATS wildcards itself).
-    pub fn matches_values(&self, values: &[String]) -> bool {
+    pub fn matches_values<S: AsRef<str>>(&self, values: &[S]) -> bool {
         if self.tokens.is_empty() {
             return true;
         }
@@ -201,7 +224,7 @@ impl SubjectFilter {
                 .iter()
                 .zip(values)
                 .all(|(pattern, value)| match pattern {
-                    TokenPattern::Exact(expected) => expected == value,
+                    TokenPattern::Exact(expected) => expected == value.as_ref(),
                     TokenPattern::Any => true,
                 })
     }

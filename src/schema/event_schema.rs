@@ -52,7 +52,7 @@ impl IdentifierFilter {
     /// browse and matching purges share. `polygon` (the stored polygon header) is read only
     /// when a spatial filter needs it; a subject that does not decode never passes.
     pub fn admits(&self, subject: &Subject, polygon: impl FnOnce() -> Option<Polygon>) -> bool {
-        let Ok(values) = subject.decode_values(self.subject.positions()) else {
+        let Ok(values) = subject.decode_values_borrowed(self.subject.positions()) else {
             return false;
         };
         let polygon = self.spatial.as_ref().and_then(|_| polygon());
@@ -61,10 +61,12 @@ impl IdentifierFilter {
 
     /// Whether decoded tokens and a polygon pass: [`Self::admits`] for callers that decode a
     /// subject once and check it against many filters (push-delivery routing).
-    pub(crate) fn matches(&self, values: &[String], polygon: Option<&Polygon>) -> bool {
+    pub(crate) fn matches<S: AsRef<str>>(&self, values: &[S], polygon: Option<&Polygon>) -> bool {
         self.subject.matches_values(values)
             && self.constraints.iter().all(|(position, constraint)| {
-                values.get(*position).is_some_and(|v| constraint.matches(v))
+                values
+                    .get(*position)
+                    .is_some_and(|v| constraint.matches(v.as_ref()))
             })
             && self
                 .spatial

@@ -102,8 +102,9 @@ pub async fn a_watcher_that_never_reads_is_cut_off_by_its_byte_budget(kind: Stor
         503,
         "the silent watcher holds the one slot"
     );
-    // 40 × 64 KiB: far more than the 256 KiB budget, the frame queue and the socket buffers.
-    flood(&app, 40).await;
+    // 100 × 64 KiB: far more than the 256 KiB budget plus what may wait beyond it (32
+    // frames in the channel, hyper's write queue, the socket buffers: about 3 MiB here).
+    flood(&app, 100).await;
     let deadline = Instant::now() + 30 * SECOND;
     while watch_status(&app).await != 200 {
         assert!(
