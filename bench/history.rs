@@ -129,8 +129,12 @@ async fn replay(
         .await
         .map_err(|e| e.to_string())?;
     let mut stream = response.bytes_stream();
+    const ID_LINE: &[u8] = b"\nid: ";
+    const CLOSING: &[u8] = b"event: connection-closing";
     let mut count = 0usize;
-    let mut tail = Vec::new();
+    // The last bytes of the previous chunk, fewer than a pattern: a match found in `window`
+    // always ends in the new chunk, so none is counted twice.
+    let (mut ids_tail, mut closing_tail) = (Vec::new(), Vec::new());
     let mut closed = false;
     while !closed && Instant::now() < deadline {
         let Ok(Some(Ok(chunk))) =
@@ -138,14 +142,19 @@ async fn replay(
         else {
             break;
         };
-        // Count "\nid: " occurrences across chunk boundaries without keeping the frames.
-        tail.extend_from_slice(&chunk);
-        count += tail.windows(5).filter(|window| window == b"\nid: ").count();
-        closed = tail
-            .windows(25)
-            .any(|window| window == b"event: connection-closing");
-        let keep = tail.len().min(24);
-        tail.drain(..tail.len() - keep);
+        ids_tail.extend_from_slice(&chunk);
+        count += ids_tail
+            .windows(ID_LINE.len())
+            .filter(|window| *window == ID_LINE)
+            .count();
+        let keep = ids_tail.len().min(ID_LINE.len() - 1);
+        ids_tail.drain(..ids_tail.len() - keep);
+        closing_tail.extend_from_slice(&chunk);
+        closed = closing_tail
+            .windows(CLOSING.len())
+            .any(|window| window == CLOSING);
+        let keep = closing_tail.len().min(CLOSING.len() - 1);
+        closing_tail.drain(..closing_tail.len() - keep);
     }
     let seconds = started.elapsed().as_secs_f64();
     Ok(json!({

@@ -36,6 +36,9 @@ use crate::domain::{Sequence, StreamKey};
 use crate::metrics::Metrics;
 use crate::settings::JetstreamSettings;
 
+/// How long a purge waits for NATS's answer (a filtered purge of a large stream is slow).
+const PURGE_WAIT: Duration = Duration::from_secs(600);
+
 pub struct JetstreamStore {
     client: async_nats::Client,
     context: jetstream::Context,
@@ -169,7 +172,16 @@ impl JetstreamStore {
         if dry_run || report.count == 0 {
             return Ok(report);
         }
-        let stream = self.stream_handle(key).await?;
+        // NATS takes seconds to purge by a wildcard filter over a stream of a million
+        // subjects: past the usual request timeout it would still purge while Tidings
+        // answered 503. The operation runs to its end anyway (see `api::admin`), so wait.
+        self.ensure_connected()?;
+        let mut patient = self.context.clone();
+        patient.set_timeout(PURGE_WAIT.max(self.request_timeout));
+        let stream = patient
+            .get_stream_no_info(key.stream_name())
+            .await
+            .map_err(|error| convert::request_error(Operation::OpenStream, error))?;
         let purge = match filter {
             Some(filter) => stream.purge().filter(filter).await,
             None => stream.purge().await,
