@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use serde_json::{Value, json};
 
-use crate::{Options, rss_kib};
+use crate::{Options, open_replay, rss_kib};
 
 /// Notifications per `stream` value: the filters below pick one step of each block.
 const BLOCK: usize = 1000;
@@ -120,15 +120,8 @@ async fn replay(
 ) -> Result<Value, String> {
     let memory = MemorySampler::start(options.pid);
     let before = options.pid.and_then(rss_kib);
-    let body = json!({"event_type": options.event_type, "identifier": {"class": "od"}, "from_id": from.to_string()});
     let started = Instant::now();
-    let response = client
-        .post(format!("{}/api/v1/replay", options.url))
-        .json(&body)
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut stream = response.bytes_stream();
+    let mut stream = open_replay(options, client, json!({"class": "od"}), from).await?;
     const ID_LINE: &[u8] = b"\nid: ";
     const CLOSING: &[u8] = b"event: connection-closing";
     let mut count = 0usize;

@@ -300,6 +300,23 @@ async fn notify(
     Ok((result, first))
 }
 
+/// Opens a replay of the bench's event type from sequence `from`: its body as a stream.
+async fn open_replay(
+    options: &Options,
+    client: &reqwest::Client,
+    identifier: Value,
+    from: u64,
+) -> Result<impl futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin + use<>, String> {
+    let body = json!({"event_type": options.event_type, "identifier": identifier, "from_id": from.to_string()});
+    let response = client
+        .post(format!("{}/api/v1/replay", options.url))
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(response.bytes_stream())
+}
+
 async fn replay(
     options: &Options,
     client: &reqwest::Client,
@@ -308,15 +325,9 @@ async fn replay(
     expected: usize,
     deadline: Instant,
 ) -> Result<Value, String> {
-    let body = json!({"event_type": options.event_type, "identifier": {"class": "od", "stream": format!("b{run}0")}, "from_id": from.to_string()});
+    let identifier = json!({"class": "od", "stream": format!("b{run}0")});
     let started = Instant::now();
-    let response = client
-        .post(format!("{}/api/v1/replay", options.url))
-        .json(&body)
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut stream = response.bytes_stream();
+    let mut stream = open_replay(options, client, identifier, from).await?;
     let mut buffer = Vec::new();
     let mut first_ms = None;
     let mut count = 0usize;

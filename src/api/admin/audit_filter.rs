@@ -122,15 +122,9 @@ impl AuditFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::query::pairs;
 
     const OPERATIONS: [&str; 2] = ["wipe_stream", "delete"];
-
-    fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
-        items
-            .iter()
-            .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
-            .collect()
-    }
 
     #[test]
     fn takes_its_parameters_and_leaves_the_rest() {

@@ -149,13 +149,7 @@ pub(crate) async fn events(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
-        items
-            .iter()
-            .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
-            .collect()
-    }
+    use crate::api::query::pairs;
 
     #[test]
     fn one_start_at_most() {
