@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
 mod history;
+mod many_streams;
 mod push;
 
 #[derive(Debug, Parser)]
@@ -29,7 +30,7 @@ struct Options {
     #[arg(long)]
     nats: Option<String>,
     /// Comma-separated scenarios: baseline, notify, replay, watch, idle, push, push-down,
-    /// push-memory, history.
+    /// push-memory, history, watch-streams.
     #[arg(
         long,
         default_value = "baseline,notify,replay,watch,idle",
@@ -101,6 +102,12 @@ struct Options {
     /// Destinations registered by push-memory.
     #[arg(long, default_value_t = 10_000)]
     push_memory_destinations: usize,
+    /// Streams of the watch-streams scenario (event types `<streams-prefix>000`…).
+    #[arg(long, default_value_t = 100)]
+    stream_count: usize,
+    /// Event-type prefix of the watch-streams scenario (see `bench/run.sh`, PART=streams).
+    #[arg(long, default_value = "bench_s")]
+    streams_prefix: String,
     /// Stream sizes the history scenario fills to and measures at, in turn.
     #[arg(long, default_value = "10000,100000,1000000", value_delimiter = ',')]
     history_sizes: Vec<usize>,
@@ -624,6 +631,12 @@ async fn main() {
             )
             .await,
             "push-down",
+        );
+    }
+    if wants("watch-streams") {
+        emit(
+            many_streams::watch_streams(&options, &client, Instant::now() + limit).await,
+            "watch-streams",
         );
     }
     if wants("history")

@@ -8,7 +8,8 @@
 #
 # Env: STORE=jetstream|memory (default jetstream), BENCH_ARGS (extra tidings-bench options),
 #      PART=all|core|push|history (default all: core = notify/replay/watch/idle, push = push
-#      delivery; history = cost as the stream grows to 1M, on its own, not part of all).
+#      delivery; history = cost as the stream grows to 1M; streams = 10,000 watchers on 100
+#      streams; these two run on their own, not as part of all).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,8 +48,19 @@ NATS_PID=$!
 PIDS+=("$NATS_PID")
 for _ in $(seq 1 100); do (echo >/dev/tcp/127.0.0.1/"$NATS_PORT") 2>/dev/null && break; sleep 0.1; done
 
+# PART=streams: 100 event types of a stream each (bench_s000 … bench_s099), for watch-streams.
+SCHEMA_PATHS=""
+if [ "${PART:-all}" = streams ] || [ "$SMOKE" = 1 ]; then
+  SCHEMA_PATHS="$WORK/streams.yaml"
+  for i in $(seq -f '%03g' 0 99); do
+    printf 'bench_s%s:\n  topic: {base: bench_s%s, key_order: [name]}\n  identifier:\n    name: {type: StringHandler, required: true}\n' "$i" "$i"
+  done >"$SCHEMA_PATHS"
+  # The bundled schema too, for the other scenarios of a smoke run.
+  SCHEMA_PATHS="$PWD/schema,$SCHEMA_PATHS"
+fi
+
 PORT="$(free_port)"
-env -u TIDINGS_CONFIG TIDINGS__LISTEN="127.0.0.1:$PORT" TIDINGS__STORE__KIND="${STORE:-jetstream}" \
+env -u TIDINGS_CONFIG TIDINGS__LISTEN="127.0.0.1:$PORT" TIDINGS__SCHEMA__PATHS="$SCHEMA_PATHS" TIDINGS__STORE__KIND="${STORE:-jetstream}" \
   TIDINGS__STORE__JETSTREAM__URL="nats://127.0.0.1:$NATS_PORT" TIDINGS__SSE__MAX_CONNECTIONS=20000 \
   TIDINGS__REPLAY__MAX_HISTORICAL_NOTIFICATIONS=1000000 \
   TIDINGS__DELIVERY__ALLOW_PRIVATE_NETWORKS=true \
@@ -71,6 +83,11 @@ if [ "$SMOKE" = 1 ]; then
     --push-notifications 20 --push-rate 50 --push-down 2s --push-drain 15s \
     --push-memory-destinations 20 --time-limit 30s
   bench --scenarios history --history-sizes 200,500 --concurrency 8 --time-limit 60s
+  bench --scenarios watch-streams --stream-count 10 --watchers 20 --rate 5 --watch-notifications 10 --time-limit 60s
+elif [ "${PART:-all}" = streams ]; then
+  # 10,000 watchers on 100 streams x 10 notifications/s for 30 s.
+  bench --scenarios watch-streams --stream-count 100 --watchers 10000 --rate 10 \
+    --watch-notifications 300 --time-limit 300s
 elif [ "${PART:-all}" = history ]; then
   # Alone on a fresh stream, so that every count is exact: 10k, 100k, 1M notifications.
   bench --scenarios history --history-sizes 10000,100000,1000000 --time-limit 900s
