@@ -37,6 +37,10 @@ struct Tally {
     latencies_ms: Vec<f64>,
     /// Per watcher: notifications seen once, and repeats.
     counts: Vec<(usize, usize)>,
+    /// Watchers the gateway cut off (an `error` frame, e.g. `slow_consumer`).
+    cut_off: usize,
+    /// Watchers whose stream ended or stalled before they saw everything.
+    ended_early: usize,
 }
 
 pub(crate) async fn watch_streams(
@@ -49,6 +53,8 @@ pub(crate) async fn watch_streams(
     let tally = Arc::new(Mutex::new(Tally {
         latencies_ms: Vec::new(),
         counts: Vec::new(),
+        cut_off: 0,
+        ended_early: 0,
     }));
     let opening = Instant::now();
     let mut readers = Vec::with_capacity(options.watchers);
@@ -69,16 +75,20 @@ pub(crate) async fn watch_streams(
             let mut stream = response.bytes_stream();
             let mut buffer = Vec::new();
             let mut seen = std::collections::HashSet::new();
-            let (mut repeats, mut mine) = (0, Vec::new());
+            let (mut repeats, mut mine, mut cut_off, mut ended) = (0, Vec::new(), false, false);
             while seen.len() < per_stream && Instant::now() < deadline {
                 let Ok(Some(Ok(chunk))) =
                     tokio::time::timeout(Duration::from_secs(20), stream.next()).await
                 else {
+                    ended = true;
                     break;
                 };
                 buffer.extend_from_slice(&chunk);
                 while let Some(end) = buffer.windows(2).position(|w| w == b"\n\n") {
                     let frame: Vec<u8> = buffer.drain(..end + 2).collect();
+                    if frame.starts_with(b"event: error") {
+                        cut_off = true;
+                    }
                     if !frame.windows(5).any(|w| w == b"\nid: ") {
                         continue;
                     }
@@ -95,6 +105,8 @@ pub(crate) async fn watch_streams(
                 }
             }
             let mut tally = tally.lock().await;
+            tally.cut_off += usize::from(cut_off);
+            tally.ended_early += usize::from(ended && seen.len() < per_stream);
             tally.latencies_ms.extend(mine);
             tally.counts.push((seen.len(), repeats));
         }));
@@ -148,6 +160,8 @@ pub(crate) async fn watch_streams(
         "missing": expected.saturating_sub(delivered),
         "duplicates": repeats,
         "publish_errors": publish_errors,
+        "watchers_cut_off": tally.cut_off,
+        "watchers_ended_early": tally.ended_early,
     });
     if let (Value::Object(map), Value::Object(summary)) =
         (&mut result, latency_summary(tally.latencies_ms.clone()))
