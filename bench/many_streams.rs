@@ -127,7 +127,9 @@ pub(crate) async fn watch_streams(
                     break;
                 }
                 ticker.tick().await;
-                let body = json!({"event_type": event_type, "identifier": {"name": "x"},
+                // A subject per notification: streams keep one message per subject by
+                // default, and a watcher is owed every notification, not the latest.
+                let body = json!({"event_type": event_type, "identifier": {"name": "x", "seq": index.to_string()},
                     "payload": {"index": index, "sent_us": now_micros()}});
                 match client.post(&url).json(&body).send().await {
                     Ok(response) if response.status() == 200 => {}

@@ -53,7 +53,7 @@ SCHEMA_PATHS=""
 if [ "${PART:-all}" = streams ] || [ "$SMOKE" = 1 ]; then
   SCHEMA_PATHS="$WORK/streams.yaml"
   for i in $(seq -f '%03g' 0 99); do
-    printf 'bench_s%s:\n  topic: {base: bench_s%s, key_order: [name]}\n  identifier:\n    name: {type: StringHandler, required: true}\n' "$i" "$i"
+    printf 'bench_s%s:\n  topic: {base: bench_s%s, key_order: [name, seq]}\n  identifier:\n    name: {type: StringHandler, required: true}\n    seq: {type: StringHandler, required: false}\n' "$i" "$i"
   done >"$SCHEMA_PATHS"
   # The bundled schema too, for the other scenarios of a smoke run.
   SCHEMA_PATHS="$PWD/schema,$SCHEMA_PATHS"
