@@ -88,7 +88,17 @@ pub struct DeliveryRecord {
     /// existed): no scheduled attempt follows, so its replay attempt decides how it ends.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub replay_only: bool,
+    /// The first attempt, when its record is small (see [`INLINE_ATTEMPT_LIMIT`]): written
+    /// with the delivery record in one write instead of a second key in the attempts
+    /// bucket, which is most of what a delivery that succeeds at once costs to record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_attempt: Option<AttemptRecord>,
 }
+
+/// The largest response body an attempt kept inside its delivery record may carry: larger
+/// ones go to the attempts bucket, so that listing delivery records stays cheap however
+/// much receivers answer.
+pub const INLINE_ATTEMPT_LIMIT: usize = 512;
 
 /// What the failed view keeps of a delivery's failures.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -130,6 +140,7 @@ impl DeliveryRecord {
             manual_requested_at: None,
             scheduled_deferred_at: None,
             replay_only: false,
+            first_attempt: None,
         }
     }
 
@@ -159,6 +170,17 @@ impl DeliveryRecord {
             entry.last_error = attempt.error;
             entry.last_response_status_code = attempt.response_status_code;
         }
+    }
+
+    /// Whether `attempt` is kept inside this record rather than under its own key: the
+    /// first attempt, when its response body is short.
+    pub fn keeps_inline(&self, attempt: &AttemptRecord) -> bool {
+        attempt.attempt == 1
+            && self.first_attempt.is_none()
+            && attempt
+                .response_body
+                .as_ref()
+                .is_none_or(|body| body.len() <= INLINE_ATTEMPT_LIMIT)
     }
 
     /// The §6 representation of its failed-view entry, if it has one.
@@ -230,5 +252,41 @@ mod tests {
         assert!(DeliveryStatus::parse("retrying").is_some_and(|s| !s.is_terminal()));
         assert!(DeliveryStatus::parse("cancelled").is_some_and(DeliveryStatus::is_terminal));
         assert_eq!(DeliveryStatus::parse("done"), None);
+    }
+
+    fn attempt(number: u32, body: usize) -> AttemptRecord {
+        AttemptRecord {
+            attempt: number,
+            trigger: super::super::attempt::Trigger::Scheduled,
+            // Whole milliseconds: the stored form keeps no more.
+            delivered_at: "2026-12-01T10:00:00.123Z".parse().unwrap(),
+            duration_ms: 3,
+            status: super::super::attempt::AttemptStatus::Success,
+            response_status_code: Some(200),
+            response_body: Some("x".repeat(body)),
+            response_body_truncated: false,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn only_a_short_first_attempt_rides_in_the_record() {
+        let id = DeliveryId {
+            destination: DestinationId::generate(Utc::now()).unwrap(),
+            event_type: "mars".to_owned(),
+            sequence: Sequence::new(1).unwrap(),
+        };
+        let mut record =
+            DeliveryRecord::pending(id, StreamKey::new("mars"), Utc::now(), Utc::now());
+        assert!(record.keeps_inline(&attempt(1, INLINE_ATTEMPT_LIMIT)));
+        assert!(!record.keeps_inline(&attempt(1, INLINE_ATTEMPT_LIMIT + 1)));
+        assert!(!record.keeps_inline(&attempt(2, 0)));
+        record.first_attempt = Some(attempt(1, 0));
+        // A repeated first attempt (its first record lost) goes to its own key.
+        assert!(!record.keeps_inline(&attempt(1, 0)));
+        let stored = serde_json::to_string(&record).unwrap();
+        let read: DeliveryRecord = serde_json::from_str(&stored).unwrap();
+        assert_eq!(read, record);
+        assert!(record.view().get("first_attempt").is_none());
     }
 }

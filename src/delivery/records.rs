@@ -2,7 +2,9 @@
 //! history retention as `max_age`), keyed so that a destination's deliveries and a
 //! delivery's attempts are prefixes (see [`super::record`]). Writes are read-modify-write on
 //! the revision read, so the router creating a record and a worker recording an attempt
-//! never lose each other's change.
+//! never lose each other's change. A short first attempt is kept inside its delivery record
+//! instead (see [`DeliveryRecord::keeps_inline`]): most deliveries succeed at once, and
+//! that halves what recording them writes.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -236,17 +238,28 @@ impl Records {
         Ok(())
     }
 
-    /// A delivery's attempts, oldest first.
-    pub async fn attempts(&self, id: &DeliveryId) -> Result<Vec<AttemptRecord>, RecordsError> {
-        let documents = self
-            .buckets()
-            .await?
-            .attempts
-            .list(Some(&key_of(id)))
-            .await?;
-        documents
-            .into_iter()
-            .map(|(key, document)| decode(&key, &document.value))
-            .collect()
+    /// A delivery's attempts, oldest first: the one its record keeps inline, if any, and
+    /// those under their own keys (not looked for when the record says there are none).
+    pub async fn attempts(
+        &self,
+        record: &DeliveryRecord,
+    ) -> Result<Vec<AttemptRecord>, RecordsError> {
+        let mut attempts: Vec<AttemptRecord> = record.first_attempt.iter().cloned().collect();
+        if record.attempts as usize > attempts.len() {
+            let documents = self
+                .buckets()
+                .await?
+                .attempts
+                .list(Some(&key_of(&record.id)))
+                .await?;
+            for (key, document) in documents {
+                let attempt: AttemptRecord = decode(&key, &document.value)?;
+                if !attempts.iter().any(|kept| kept.attempt == attempt.attempt) {
+                    attempts.push(attempt);
+                }
+            }
+        }
+        attempts.sort_by_key(|attempt| attempt.attempt);
+        Ok(attempts)
     }
 }

@@ -574,9 +574,20 @@ async fn conclude(
     let next_attempt_at = retry
         .and_then(|delay| chrono::Duration::from_std(delay).ok())
         .map(|delay| Utc::now() + delay);
-    let attempt_written = delivery.records().record_attempt(&record.id, attempt);
+    // A short first attempt rides in the delivery record: one write for both.
+    let inline = record.keeps_inline(attempt);
+    let attempt_written = async {
+        if inline {
+            Ok(())
+        } else {
+            delivery.records().record_attempt(&record.id, attempt).await
+        }
+    };
     let record_written = delivery.records().change_from(record, revision, |stored| {
         stored.count(attempt);
+        if inline {
+            stored.first_attempt = Some(attempt.clone());
+        }
         if attempt.trigger == Trigger::Manual {
             stored.manual_requested_at = None;
         }
@@ -590,7 +601,7 @@ async fn conclude(
             stored.next_attempt_at = next_attempt_at;
         }
     });
-    // Two keys, two buckets: written side by side.
+    // Two keys, two buckets (when the attempt has its own): written side by side.
     let (attempt_written, record_written) = tokio::join!(attempt_written, record_written);
     if let Err(error) = attempt_written {
         tracing::warn!(delivery = %record.id, %error, "attempt record not written");

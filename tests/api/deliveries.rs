@@ -248,7 +248,11 @@ pub async fn a_receiver_that_recovers_gets_the_delivery_and_retry_after_is_honou
     receiver.queue(
         "/flaky",
         [
-            Answer::status(503),
+            // Longer than a first attempt kept inside its delivery record may answer.
+            Answer {
+                body: Some("x".repeat(2000)),
+                ..Answer::status(503)
+            },
             Answer {
                 retry_after: Some("1".to_owned()),
                 ..Answer::status(429)
@@ -267,6 +271,18 @@ pub async fn a_receiver_that_recovers_gets_the_delivery_and_retry_after_is_honou
         waited >= Duration::from_millis(950),
         "Retry-After: 1 replaced 200ms: {waited:?}"
     );
+    let listed: Vec<(u64, u64, usize)> = attempts_of(&app, &one)
+        .await
+        .iter()
+        .map(|a| {
+            (
+                a["attempt"].as_u64().unwrap(),
+                a["response_status_code"].as_u64().unwrap(),
+                a["response_body"].as_str().unwrap().len(),
+            )
+        })
+        .collect();
+    assert_eq!(listed, [(1, 503, 2000), (2, 429, 8), (3, 200, 8)]);
     app.stop().await;
 }
 

@@ -19,6 +19,8 @@ pub struct Answer {
     pub status: u16,
     pub retry_after: Option<String>,
     pub delay: Duration,
+    /// The body answered; `scripted` when `None`.
+    pub body: Option<String>,
 }
 
 impl Answer {
@@ -27,6 +29,7 @@ impl Answer {
             status,
             retry_after: None,
             delay: Duration::ZERO,
+            body: None,
         }
     }
 }
@@ -158,8 +161,9 @@ async fn answer(
         tokio::time::sleep(answer.delay).await;
     }
     let status = StatusCode::from_u16(answer.status).unwrap();
+    let body = answer.body.unwrap_or_else(|| "scripted".to_owned());
     match answer.retry_after {
-        Some(value) => (status, [("retry-after", value)], "scripted").into_response(),
-        None => (status, "scripted").into_response(),
+        Some(value) => (status, [("retry-after", value)], body).into_response(),
+        None => (status, body).into_response(),
     }
 }

@@ -149,7 +149,7 @@ pub(crate) async fn attempts(
     let attempts = state
         .delivery
         .records()
-        .attempts(&record.id)
+        .attempts(&record)
         .await
         .map_err(DeliveryError::from)?;
     let (items, next, prev) = page::page(
