@@ -239,6 +239,7 @@ async fn notify(
     let latencies = Arc::new(Mutex::new(Vec::with_capacity(options.notifications)));
     let statuses = Arc::new(Mutex::new(BTreeMap::<String, usize>::new()));
     let first_id = Arc::new(Mutex::new(None::<u64>));
+    let cpu_before = cpu_now(options);
     let started = Instant::now();
     let mut workers = Vec::new();
     for _ in 0..options.concurrency {
@@ -299,12 +300,45 @@ async fn notify(
         "requests_per_second": latencies.len() as f64 / seconds,
         "statuses": statuses,
     });
+    cpu_per(options, cpu_before, latencies.len(), "request", &mut result);
     if let (Value::Object(map), Value::Object(summary)) = (&mut result, latency_summary(latencies))
     {
         map.extend(summary);
     }
     let first = *first_id.lock().await;
     Ok((result, first))
+}
+
+/// CPU seconds the gateway and nats-server have used so far (when their pids are given).
+fn cpu_now(options: &Options) -> (Option<f64>, Option<f64>) {
+    (
+        options.pid.and_then(push::cpu_seconds),
+        options.nats_pid.and_then(push::cpu_seconds),
+    )
+}
+
+/// Adds `gateway_cpu_us_per_<unit>` and `nats_cpu_us_per_<unit>` since `before` to `result`:
+/// on a shared machine what a request costs moves less than how many fit in a second.
+fn cpu_per(
+    options: &Options,
+    before: (Option<f64>, Option<f64>),
+    count: usize,
+    unit: &str,
+    result: &mut Value,
+) {
+    let (gateway, nats) = cpu_now(options);
+    let per =
+        |now: Option<f64>, then: Option<f64>| Some((now? - then?) * 1e6 / count.max(1) as f64);
+    if let Value::Object(map) = result {
+        map.insert(
+            format!("gateway_cpu_us_per_{unit}"),
+            json!(per(gateway, before.0)),
+        );
+        map.insert(
+            format!("nats_cpu_us_per_{unit}"),
+            json!(per(nats, before.1)),
+        );
+    }
 }
 
 /// Opens a replay of the bench's event type from sequence `from`: its body as a stream.
@@ -333,6 +367,7 @@ async fn replay(
     deadline: Instant,
 ) -> Result<Value, String> {
     let identifier = json!({"class": "od", "stream": format!("b{run}0")});
+    let cpu_before = cpu_now(options);
     let started = Instant::now();
     let mut stream = open_replay(options, client, identifier, from).await?;
     let mut buffer = Vec::new();
@@ -348,9 +383,13 @@ async fn replay(
             break;
         };
         buffer.extend_from_slice(&chunk);
-        while let Some(end) = buffer.windows(2).position(|w| w == b"\n\n") {
-            let frame: Vec<u8> = buffer.drain(..end + 2).collect();
-            let text = String::from_utf8_lossy(&frame);
+        // Every frame of the chunk read in place, what is left moved once: the reader must
+        // not cost more than the gateway it measures (they share the cores).
+        let mut start = 0;
+        while let Some(end) = buffer[start..].windows(2).position(|w| w == b"\n\n") {
+            let frame = &buffer[start..start + end + 2];
+            start += end + 2;
+            let text = String::from_utf8_lossy(frame);
             if let Some(id) = text.lines().find_map(|line| line.strip_prefix("id: ")) {
                 first_ms.get_or_insert(started.elapsed().as_secs_f64() * 1000.0);
                 let sequence: u64 = id
@@ -366,9 +405,10 @@ async fn replay(
                 closed = true;
             }
         }
+        buffer.drain(..start);
     }
     let seconds = started.elapsed().as_secs_f64();
-    Ok(json!({
+    let mut result = json!({
         "scenario": "replay",
         "expected": expected,
         "delivered": count,
@@ -377,7 +417,9 @@ async fn replay(
         "notifications_per_second": count as f64 / seconds,
         "first_notification_ms": first_ms,
         "seconds": seconds,
-    }))
+    });
+    cpu_per(options, cpu_before, count, "notification", &mut result);
+    Ok(result)
 }
 
 fn now_micros() -> u64 {

@@ -134,7 +134,7 @@ impl App {
             replicas: settings.store.jetstream.replicas,
         });
         delivery.start(&shutdown);
-        let state = AppState {
+        let state = AppState::new(api::AppStateParts {
             catalog,
             store,
             settings: Arc::new(settings),
@@ -146,7 +146,7 @@ impl App {
             destinations,
             attempter,
             delivery,
-        };
+        });
         Ok(Self {
             listener,
             metrics_listener,

@@ -34,4 +34,4 @@ pub use openapi::document as openapi_document;
 pub use request_id::{REQUEST_ID_HEADER, RequestId};
 pub use router::{metrics_router, router};
 pub use routes::{route_audiences, served_routes};
-pub use state::AppState;
+pub use state::{AppState, Shared as AppStateParts};

@@ -113,7 +113,7 @@ async fn accept(
     Ok(Accepted {
         status: "success",
         request_id: request_id.0.clone(),
-        processed_at: chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        processed_at: crate::sse::frame::seconds(chrono::Utc::now()),
         id: stored.id(&schema),
         duplicate: stored.duplicate,
     })

@@ -15,8 +15,27 @@ use crate::settings::Settings;
 use crate::sse::session::SessionSettings;
 use crate::store::Store;
 
+/// Cloned for every request, by each layer that carries it and by the handler's extractor:
+/// one reference count to bump, not one per part.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The parts of [`AppState`].
+pub struct Shared {
     pub catalog: Arc<Catalog>,
     pub store: Arc<Store>,
     pub settings: Arc<Settings>,
@@ -35,7 +54,7 @@ pub struct AppState {
     pub delivery: crate::delivery::service::Delivery,
 }
 
-impl AppState {
+impl Shared {
     /// The schema of an event type a request names, or the 400 listing the configured ones.
     pub(crate) fn schema(&self, event_type: &str) -> Result<Arc<EventSchema>, ApiError> {
         self.catalog.event_type(event_type).cloned().ok_or_else(|| {

@@ -98,8 +98,10 @@ pub struct FrameContext {
     pub topic: String,
 }
 
-fn seconds(time: DateTime<Utc>) -> String {
-    time.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+/// `2026-12-01T23:00:44Z`: aviso's form. Not through `format`, which parses its pattern
+/// on every call (it showed in the notify profile).
+pub(crate) fn seconds(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 fn now() -> String {
@@ -282,6 +284,13 @@ mod tests {
 
     fn text(frame: Frame) -> String {
         String::from_utf8(frame.encode(&context()).to_vec()).unwrap()
+    }
+
+    #[test]
+    fn timestamps_are_whole_seconds_with_z() {
+        let time: DateTime<Utc> = "2026-12-01T23:00:44.987654Z".parse().unwrap();
+        assert_eq!(seconds(time), "2026-12-01T23:00:44Z");
+        assert_eq!(seconds(time), time.format("%Y-%m-%dT%H:%M:%SZ").to_string());
     }
 
     #[test]
