@@ -2,11 +2,14 @@
 //! consumers, no sleeps): start by sequence or time, stop at the boundary, the end time,
 //! the limit, or when the server says nothing more is pending.
 
-use std::time::Duration;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, consumer};
 use chrono::{DateTime, Utc};
-use futures::stream::{self, BoxStream, StreamExt};
+use futures::stream::{self, BoxStream, Stream, StreamExt};
 
 use super::convert;
 use crate::store::error::{Operation, Outage, StoreError};
@@ -61,14 +64,16 @@ pub(crate) async fn read(
     let Some(messages) = open(context, name, &request).await? else {
         return Ok(stream::empty().boxed());
     };
-    let cursor = Cursor {
+    Ok(Reader {
         messages,
         request,
         delivered: 0,
         done: false,
         idle,
-    };
-    Ok(stream::unfold(cursor, Cursor::step).boxed())
+        idle_timer: Box::pin(tokio::time::sleep(idle)),
+        last_message_at: Instant::now(),
+    }
+    .boxed())
 }
 
 /// Whether the request selects nothing, so that no consumer need be created.
@@ -105,51 +110,84 @@ async fn open(
     Ok(Some(messages))
 }
 
-/// A read in progress: what it asked for and how far it got.
-struct Cursor {
+/// A read in progress: what it asked for and how far it got. A hand-written stream, not an
+/// `unfold`: that moved the whole consumer into a new future for every message, and a
+/// `timeout` per message put a timer in and out of the wheel each time (both showed in the
+/// replay profile); here one timer is re-armed only when it fires.
+struct Reader {
     messages: consumer::pull::Ordered,
     request: ReadRequest,
     delivered: usize,
-    /// Set once the read ended (last message given, or an error reported): the next step
+    /// Set once the read ended (last message given, or an error reported): the next poll
     /// ends the stream without asking the consumer again.
     done: bool,
+    /// How long the read waits for its next message at most.
     idle: Duration,
+    idle_timer: Pin<Box<tokio::time::Sleep>>,
+    last_message_at: Instant,
 }
 
-impl Cursor {
-    /// The next message of the read or the error that ends it; `None` once it is over.
-    async fn step(mut self) -> Option<(Result<SharedMessage, StoreError>, Self)> {
-        if self.done {
-            return None;
+impl Stream for Reader {
+    type Item = Result<SharedMessage, StoreError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if this.done {
+            return Poll::Ready(None);
         }
-        let (stored, pending) = match self.receive().await? {
+        loop {
+            match this.messages.poll_next_unpin(cx) {
+                Poll::Ready(None) => {
+                    this.done = true;
+                    return Poll::Ready(None);
+                }
+                Poll::Ready(Some(Err(error))) => {
+                    this.done = true;
+                    return Poll::Ready(Some(Err(convert::request_error(Operation::Read, error))));
+                }
+                Poll::Ready(Some(Ok(message))) => {
+                    this.last_message_at = Instant::now();
+                    return Poll::Ready(this.take(convert::from_consumer(&message)));
+                }
+                Poll::Pending => {}
+            }
+            if this.idle_timer.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            let quiet_until = this.last_message_at + this.idle;
+            if Instant::now() >= quiet_until {
+                this.done = true;
+                return Poll::Ready(Some(Err(StoreError::Unavailable(Outage::TimedOut(
+                    Operation::Read,
+                )))));
+            }
+            // Messages came since the timer was armed: wait out the rest from the last one.
+            this.idle_timer.as_mut().reset(quiet_until.into());
+        }
+    }
+}
+
+impl Reader {
+    /// What a received message makes of the read: the message, or its end.
+    fn take(
+        &mut self,
+        received: Result<(StoredMessage, u64), StoreError>,
+    ) -> Option<Result<SharedMessage, StoreError>> {
+        let (stored, pending) = match received {
             Ok(received) => received,
             Err(error) => {
                 self.done = true;
-                return Some((Err(error), self));
+                return Some(Err(error));
             }
         };
         if self.is_beyond(&stored) {
+            self.done = true;
             return None;
         }
         self.delivered += 1;
         self.done = pending == 0 || self.is_last(&stored);
-        Some((Ok(SharedMessage::new(stored)), self))
+        Some(Ok(SharedMessage::new(stored)))
     }
-
-    /// The next message from the consumer and the count still pending after it; `None`
-    /// when the consumer ends.
-    async fn receive(&mut self) -> Option<Result<(StoredMessage, u64), StoreError>> {
-        match tokio::time::timeout(self.idle, self.messages.next()).await {
-            Err(_) => Some(Err(StoreError::Unavailable(Outage::TimedOut(
-                Operation::Read,
-            )))),
-            Ok(None) => None,
-            Ok(Some(Err(error))) => Some(Err(convert::request_error(Operation::Read, error))),
-            Ok(Some(Ok(message))) => Some(convert::from_consumer(&message)),
-        }
-    }
-
     /// Whether the message lies past the read's last sequence or its end time.
     fn is_beyond(&self, stored: &StoredMessage) -> bool {
         stored.sequence.get() > self.request.last_sequence
