@@ -224,7 +224,9 @@ async fn run(
             })
             .await?;
         let heartbeat = watch.then_some(&mut heartbeat);
-        history(plan, store, settings, emitter, heartbeat).await?;
+        // Boxed: a replay's reading state would otherwise stay in every watcher's task for
+        // its whole life, live and idle included.
+        Box::pin(history(plan, store, settings, emitter, heartbeat)).await?;
         emitter.send(Frame::ReplayCompleted).await?;
         if !watch {
             return Ok(Ending::close(vec![Frame::Closing(
@@ -313,15 +315,15 @@ async fn live(
     heartbeat: &mut tokio::time::Interval,
 ) -> Result<Ending, Stop> {
     let mut retractions = store.retractions();
-    let mut subscription = match store
-        .subscribe(
-            &plan.schema.stream,
-            plan.nats_filter.clone(),
-            plan.boundary,
-            settings.watcher_buffer,
-        )
-        .await
-    {
+    // Boxed: the subscribing future is large and would stay part of the task's size (every
+    // idle watcher's) long after it finished.
+    let subscribing = Box::pin(store.subscribe(
+        &plan.schema.stream,
+        plan.nats_filter.clone(),
+        plan.boundary,
+        settings.watcher_buffer,
+    ));
+    let mut subscription = match subscribing.await {
         Ok(subscription) => subscription,
         Err(error) => return Ok(failure_and_close(&error)),
     };
