@@ -23,7 +23,7 @@ if [ "$SMOKE" = 1 ]; then
 else
   PROFILE=release
   cargo build --locked --release --bins -q
-  ARGS=(--notifications 20000 --concurrency 64 --watchers 200 --rate 200 --watch-notifications 2000 --idle 1000 --time-limit 120s)
+  ARGS=(--notifications 100000 --concurrency 64 --watchers 200 --rate 200 --watch-notifications 2000 --idle 1000 --time-limit 120s)
 fi
 BIN="$CARGO_TARGET_DIR/$PROFILE"
 NATS="${NATS_SERVER_BIN:-nats-server}"
