@@ -25,7 +25,7 @@ impl Settings {
             }
             builder = builder.add_source(config::File::from(path).format(config::FileFormat::Yaml));
         }
-        let settings: Settings = builder
+        let mut settings: Settings = builder
             .add_source(
                 config::Environment::with_prefix("TIDINGS")
                     .prefix_separator("__")
@@ -39,6 +39,16 @@ impl Settings {
             )
             .build()?
             .try_deserialize()?;
+        if settings
+            .schema
+            .paths
+            .iter()
+            .all(|path| path.as_os_str().is_empty())
+        {
+            // `TIDINGS__SCHEMA__PATHS=""` is "no paths" (the bundled schema), as the README
+            // says of an empty setting; an empty entry among others stays an error.
+            settings.schema.paths.clear();
+        }
         settings.validate()?;
         Ok(settings)
     }

@@ -70,6 +70,20 @@ fn env_sets_every_fixed_key() {
 }
 
 #[test]
+fn an_empty_schema_setting_means_the_bundled_schema_and_an_empty_entry_is_named() {
+    let settings = Settings::load_from(None, env(&[("TIDINGS__SCHEMA__PATHS", "")])).unwrap();
+    assert!(settings.schema.paths.is_empty());
+    let error = Settings::load_from(None, env(&[("TIDINGS__SCHEMA__PATHS", "a.yaml,,b.yaml")]))
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("schema.paths has an empty entry"),
+        "{error}"
+    );
+}
+
+#[test]
 fn rejects_unknown_keys() {
     let file = yaml("listen: 127.0.0.1:9000\nlisten_port: 3\n");
     let error = Settings::load_from(Some(file.path()), env(&[])).unwrap_err();

@@ -14,6 +14,7 @@ impl Settings {
     /// Rules that span fields or that serde cannot express.
     pub fn validate(&self) -> Result<(), SettingsError> {
         self.validate_addresses()?;
+        self.validate_schema_paths()?;
         self.validate_store_engines()?;
         self.validate_streaming()?;
         self.validate_auth()?;
@@ -42,6 +43,20 @@ impl Settings {
         }
         if delivery.outcomes_max_bytes < 65_536 {
             return invalid("delivery.outcomes_max_bytes must be at least 65536");
+        }
+        Ok(())
+    }
+
+    /// An empty entry among others (a stray comma) names no file: said as such, not as a
+    /// file that cannot be read.
+    fn validate_schema_paths(&self) -> Result<(), SettingsError> {
+        if self
+            .schema
+            .paths
+            .iter()
+            .any(|path| path.as_os_str().is_empty())
+        {
+            return invalid("schema.paths has an empty entry (a stray comma?)");
         }
         Ok(())
     }
