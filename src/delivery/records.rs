@@ -239,13 +239,15 @@ impl Records {
     }
 
     /// A delivery's attempts, oldest first: the one its record keeps inline, if any, and
-    /// those under their own keys (not looked for when the record says there are none).
+    /// those under their own keys (not looked for when the inline one is the only one; an
+    /// attempt whose record update was lost is still found under its key).
     pub async fn attempts(
         &self,
         record: &DeliveryRecord,
     ) -> Result<Vec<AttemptRecord>, RecordsError> {
         let mut attempts: Vec<AttemptRecord> = record.first_attempt.iter().cloned().collect();
-        if record.attempts as usize > attempts.len() {
+        let all_inline = record.first_attempt.is_some() && record.attempts <= 1;
+        if !all_inline {
             let documents = self
                 .buckets()
                 .await?
