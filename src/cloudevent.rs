@@ -137,33 +137,22 @@ fn write_identifier(
         sequence: message.sequence.get(),
         reason,
     };
-    let subject = message.subject.as_str();
-    let mut tokens = subject.split('.');
-    tokens
-        .next()
-        .ok_or_else(|| failed(format!("subject {subject} has no base")))?;
+    let values = message
+        .subject
+        .decode_values_borrowed(schema.key_order.len())
+        .map_err(|error| failed(error.to_string()))?;
     let polygon = schema
         .spatial_key()
         .and_then(|key| message.polygon().map(|polygon| (key, polygon)));
     let mut entries: Vec<(&str, Option<std::borrow::Cow<'_, str>>)> =
-        Vec::with_capacity(schema.key_order.len() + 1);
-    for key in &schema.key_order {
-        let token = tokens.next().ok_or_else(|| {
-            failed(format!(
-                "subject {subject} does not have {} values",
-                schema.key_order.len()
-            ))
-        })?;
-        let value = crate::subject::decode_token_borrowed(token)
-            .map_err(|error| failed(error.to_string()))?;
-        entries.push((key.as_str(), Some(value)));
-    }
-    if tokens.next().is_some() {
-        return Err(failed(format!(
-            "subject {subject} does not have {} values",
-            schema.key_order.len()
-        )));
-    }
+        Vec::with_capacity(values.len() + 1);
+    entries.extend(
+        schema
+            .key_order
+            .iter()
+            .map(String::as_str)
+            .zip(values.into_iter().map(Some)),
+    );
     if let Some((key, _)) = &polygon {
         entries.push((key, None));
     }

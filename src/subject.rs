@@ -123,18 +123,11 @@ impl Subject {
 
     /// The decoded values after the base; `expected` is the `key_order` length.
     pub fn decode_values(&self, expected: usize) -> Result<Vec<String>, SubjectError> {
-        let mut tokens = self.0.split('.');
-        tokens
-            .next()
-            .ok_or_else(|| SubjectError::ForeignBase(self.0.clone()))?;
-        let values = tokens.map(decode_token).collect::<Result<Vec<_>, _>>()?;
-        if values.len() != expected {
-            return Err(SubjectError::WrongTokenCount {
-                subject: self.0.clone(),
-                expected,
-            });
-        }
-        Ok(values)
+        Ok(self
+            .decode_values_borrowed(expected)?
+            .into_iter()
+            .map(std::borrow::Cow::into_owned)
+            .collect())
     }
 }
 
