@@ -309,6 +309,19 @@ async fn notify(
     Ok((result, first))
 }
 
+/// Appends `chunk` to `buffer` and hands every complete SSE frame in it (up to and with its
+/// blank line) to `each`, in place; what is left is moved to the front once. Readers must
+/// not cost more than the gateway they measure: they share its cores.
+pub(crate) fn each_frame(buffer: &mut Vec<u8>, chunk: &[u8], mut each: impl FnMut(&[u8])) {
+    buffer.extend_from_slice(chunk);
+    let mut start = 0;
+    while let Some(end) = buffer[start..].windows(2).position(|w| w == b"\n\n") {
+        each(&buffer[start..start + end + 2]);
+        start += end + 2;
+    }
+    buffer.drain(..start);
+}
+
 /// CPU seconds the gateway and nats-server have used so far (when their pids are given).
 fn cpu_now(options: &Options) -> (Option<f64>, Option<f64>) {
     (
@@ -382,13 +395,7 @@ async fn replay(
         else {
             break;
         };
-        buffer.extend_from_slice(&chunk);
-        // Every frame of the chunk read in place, what is left moved once: the reader must
-        // not cost more than the gateway it measures (they share the cores).
-        let mut start = 0;
-        while let Some(end) = buffer[start..].windows(2).position(|w| w == b"\n\n") {
-            let frame = &buffer[start..start + end + 2];
-            start += end + 2;
+        each_frame(&mut buffer, &chunk, |frame| {
             let text = String::from_utf8_lossy(frame);
             if let Some(id) = text.lines().find_map(|line| line.strip_prefix("id: ")) {
                 first_ms.get_or_insert(started.elapsed().as_secs_f64() * 1000.0);
@@ -404,8 +411,7 @@ async fn replay(
             if text.starts_with("event: connection-closing") {
                 closed = true;
             }
-        }
-        buffer.drain(..start);
+        });
     }
     let seconds = started.elapsed().as_secs_f64();
     let mut result = json!({
@@ -460,19 +466,17 @@ async fn watch(
                 else {
                     break;
                 };
-                buffer.extend_from_slice(&chunk);
-                while let Some(end) = buffer.windows(2).position(|w| w == b"\n\n") {
-                    let frame: Vec<u8> = buffer.drain(..end + 2).collect();
-                    let text = String::from_utf8_lossy(&frame);
+                each_frame(&mut buffer, &chunk, |frame| {
+                    let text = String::from_utf8_lossy(frame);
                     let Some(data) = text.lines().find_map(|line| line.strip_prefix("data: "))
                     else {
-                        continue;
+                        return;
                     };
                     if !text.contains("\nid: ") {
-                        continue;
+                        return;
                     }
                     let Ok(event) = serde_json::from_str::<Value>(data) else {
-                        continue;
+                        return;
                     };
                     let sent = event["data"]["payload"]["sent_us"].as_u64().unwrap_or(0);
                     let index = event["data"]["payload"]["index"]
@@ -482,7 +486,7 @@ async fn watch(
                         duplicates += 1;
                     }
                     mine.push(now_micros().saturating_sub(sent) as f64 / 1000.0);
-                }
+                });
             }
             latencies.lock().await.extend(mine);
             counts.lock().await.push((seen.len(), duplicates));

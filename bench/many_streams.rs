@@ -83,26 +83,24 @@ pub(crate) async fn watch_streams(
                     ended = true;
                     break;
                 };
-                buffer.extend_from_slice(&chunk);
-                while let Some(end) = buffer.windows(2).position(|w| w == b"\n\n") {
-                    let frame: Vec<u8> = buffer.drain(..end + 2).collect();
+                crate::each_frame(&mut buffer, &chunk, |frame| {
                     if frame.starts_with(b"event: error") {
                         cut_off = true;
                     }
                     if !frame.windows(5).any(|w| w == b"\nid: ") {
-                        continue;
+                        return;
                     }
                     let (Some(index), Some(sent)) = (
-                        number_after(&frame, b"\"index\":"),
-                        number_after(&frame, b"\"sent_us\":"),
+                        number_after(frame, b"\"index\":"),
+                        number_after(frame, b"\"sent_us\":"),
                     ) else {
-                        continue;
+                        return;
                     };
                     if !seen.insert(index) {
                         repeats += 1;
                     }
                     mine.push(now_micros().saturating_sub(sent) as f64 / 1000.0);
-                }
+                });
             }
             let mut tally = tally.lock().await;
             tally.cut_off += usize::from(cut_off);
