@@ -136,6 +136,12 @@ fn client() -> reqwest::Client {
 }
 
 async fn replay_ids(client: &reqwest::Client, base: &str) -> BTreeSet<u64> {
+    replay(client, base).await.0
+}
+
+/// The ids a full replay of mars from `base` delivers, and its frames other than
+/// notifications (what a failure report needs: why a replay ended early).
+async fn replay(client: &reqwest::Client, base: &str) -> (BTreeSet<u64>, String) {
     let response = client
         .post(format!("{base}/api/v1/replay"))
         .json(&json!({"event_type":"mars","identifier":{"class":"od"},"from_id":"1"}))
@@ -144,10 +150,17 @@ async fn replay_ids(client: &reqwest::Client, base: &str) -> BTreeSet<u64> {
         .unwrap();
     assert_eq!(response.status(), 200);
     let text = response.text().await.unwrap();
-    text.lines()
+    let ids = text
+        .lines()
         .filter_map(|line| line.strip_prefix("id: mars@"))
         .map(|id| id.parse().unwrap())
-        .collect()
+        .collect();
+    let others = text
+        .split("\n\n")
+        .filter(|frame| !frame.contains("id: mars@"))
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    (ids, others)
 }
 
 /// Reads `id:` lines from an SSE response until it ends or `count` ids arrived.
@@ -394,10 +407,10 @@ async fn killing_the_stream_leader_under_load_loses_nothing_acknowledged() {
         "the load produced {} notifications",
         acknowledged.len()
     );
-    let replayed = replay_ids(&client, &cluster.tidings[1]).await;
+    let (replayed, frames) = replay(&client, &cluster.tidings[1]).await;
     let lost: Vec<_> = acknowledged.difference(&replayed).collect();
     if !lost.is_empty() {
-        let mut report = String::new();
+        let mut report = format!("\nthe replay's other frames:\n{frames}");
         for id in &lost {
             for base in &cluster.tidings {
                 let response = client
