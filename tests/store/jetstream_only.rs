@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::stream;
 use bytes::Bytes;
+use futures::StreamExt;
 use tidings::store::{Publication, Reconciled, Store, StoreError};
 use tidings::subject::Subject;
 
@@ -185,4 +186,67 @@ async fn a_nats_restart_is_survived_without_restarting_tidings() {
     }
     let ack = backend.store.publish(publication(3)).await.unwrap();
     assert_eq!(ack.sequence.get(), 2);
+}
+
+/// A live consumer the server lost (deleted here; a restart or a leader change does the same)
+/// is recreated by async-nats from the stream's first message if it had delivered nothing
+/// yet. The hub must not hand that history to its subscribers again: a subscriber whose
+/// budget holds one message would be cut off by it as a slow client.
+#[tokio::test]
+async fn a_live_consumer_lost_before_its_first_message_sends_no_history() {
+    let backend = Backend::jetstream().await;
+    let alpha = backend.alpha();
+    let publication = |step: u64| Publication {
+        stream: alpha.clone(),
+        subject: Subject::build("alpha", ["eu", &step.to_string()]).unwrap(),
+        headers: Vec::new(),
+        payload: Bytes::from_static(b"null"),
+        idempotency_key: None,
+    };
+    for step in 1..=3 {
+        backend.store.publish(publication(step)).await.unwrap();
+    }
+    let one_message_budget = 1;
+    let mut live = backend
+        .store
+        .subscribe(&alpha, "alpha.>".to_owned(), 3, one_message_budget)
+        .await
+        .unwrap();
+    let context = jetstream(&backend).context();
+    let stream = context.get_stream("ALPHA").await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut deleted = 0;
+    while deleted == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no live consumer appeared"
+        );
+        let names: Vec<String> = stream
+            .consumer_names()
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        // The router's durable consumer is not the hub's. The hub's is deleted once its pull
+        // waits on the server, which then tells the hub at once: deleted before that, async-nats
+        // notices only by missed heartbeats, up to a minute later.
+        for name in names.iter().filter(|name| !name.starts_with("tidings_")) {
+            if stream.consumer_info(name).await.unwrap().num_waiting > 0 {
+                stream.delete_consumer(name).await.unwrap();
+                deleted += 1;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The hub recreates its consumer meanwhile; nothing reads the subscription yet, so
+    // anything the hub dispatches stays queued against its budget.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    backend.store.publish(publication(4)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let first = tokio::time::timeout(Duration::from_secs(15), live.next())
+        .await
+        .expect("a live message within 15 s")
+        .unwrap();
+    assert_eq!(first.map(|message| message.sequence.get()).ok(), Some(4));
 }

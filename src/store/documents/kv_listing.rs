@@ -2,6 +2,7 @@
 //! the bucket's stream delivering the last value of each matching key, ending when the
 //! server says nothing is pending (deleted keys are skipped).
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_nats::jetstream::{consumer, kv};
@@ -40,18 +41,17 @@ pub(super) async fn list(
         .create_consumer(config)
         .await
         .map_err(kv_error)?;
-    let mut records = Vec::new();
+    let mut records = BTreeMap::new();
     let name = consumer.cached_info().name.clone();
     if consumer.cached_info().num_pending == 0 {
         forget(store, &name).await;
-        return Ok(records);
+        return Ok(Vec::new());
     }
     let messages = consumer.messages().await.map_err(kv_error)?;
     let listed = read_all(messages, store, &mut records).await;
     forget(store, &name).await;
     listed?;
-    records.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(records)
+    Ok(records.into_iter().collect())
 }
 
 /// Deletes a listing's consumer at once: left to expire, one per listing would linger for
@@ -65,7 +65,7 @@ async fn forget(store: &kv::Store, name: &str) {
 async fn read_all(
     mut messages: consumer::pull::Ordered,
     store: &kv::Store,
-    records: &mut Vec<(String, Document)>,
+    records: &mut BTreeMap<String, Document>,
 ) -> Result<(), StoreError> {
     loop {
         let message = match tokio::time::timeout(IDLE, messages.next()).await {
@@ -81,16 +81,19 @@ async fn read_all(
             .info()
             .map_err(|_| StoreError::Unavailable(Outage::TimedOut(Operation::Documents)))?;
         let (revision, pending) = (info.stream_sequence, info.pending);
-        if !is_removal(&message)
-            && let Some(key) = message.subject.as_str().strip_prefix(store.prefix.as_str())
-        {
-            records.push((
-                key.to_owned(),
-                Document {
+        // Later revisions replace earlier ones and removals drop the key: the consumer sends
+        // one message per key, but one that async-nats (0.51) recreated before its first
+        // message (the server lost it) sends every revision from the bucket's start.
+        if let Some(key) = message.subject.as_str().strip_prefix(store.prefix.as_str()) {
+            if is_removal(&message) {
+                records.remove(key);
+            } else {
+                let document = Document {
                     value: message.payload.clone(),
                     revision,
-                },
-            ));
+                };
+                records.insert(key.to_owned(), document);
+            }
         }
         if pending == 0 {
             break;

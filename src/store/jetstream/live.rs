@@ -87,15 +87,21 @@ pub(crate) async fn run_hub(
     };
     let mut prune = tokio::time::interval(PRUNE_EVERY);
     let mut consecutive_errors = 0;
+    // The last sequence dispatched: async-nats (0.51) recreates an ordered consumer that lost
+    // its server-side state before delivering anything from the stream's first message, not
+    // from `after + 1`, and watchers must not be sent history again as if it were new.
+    let mut dispatched_up_to = after;
     loop {
         tokio::select! {
             next = messages.next() => match next {
                 Some(Ok(message)) => {
                     consecutive_errors = 0;
                     let stored = match convert::from_consumer(&message) {
+                        Ok((stored, _)) if stored.sequence.get() <= dispatched_up_to => continue,
                         Ok((stored, _)) => SharedMessage::new(stored),
                         Err(error) => return fail(&hubs, &name, &fanout, error),
                     };
+                    dispatched_up_to = stored.sequence.get();
                     let idle = match fanout.lock() {
                         Ok(mut locked) => {
                             locked.dispatch(&stored);

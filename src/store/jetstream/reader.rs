@@ -147,7 +147,15 @@ impl Stream for Reader {
                 }
                 Poll::Ready(Some(Ok(message))) => {
                     this.last_message_at = Instant::now();
-                    return Poll::Ready(this.take(convert::from_consumer(&message)));
+                    let received = convert::from_consumer(&message);
+                    match &received {
+                        Ok((stored, 0)) if this.precedes_start(stored) => {
+                            this.done = true;
+                            return Poll::Ready(None);
+                        }
+                        Ok((stored, _)) if this.precedes_start(stored) => continue,
+                        _ => return Poll::Ready(this.take(received)),
+                    }
                 }
                 Poll::Pending => {}
             }
@@ -188,6 +196,19 @@ impl Reader {
         self.done = pending == 0 || self.is_last(&stored);
         Some(Ok(SharedMessage::new(stored)))
     }
+    /// Whether the message lies before where the read starts. The server never sends one,
+    /// but async-nats (0.51) recreates an ordered consumer that lost its server-side state
+    /// (a NATS restart or leader change) from the stream's first message when it had not
+    /// delivered one yet, whatever the read asked for: a replay from sequence 4 then began
+    /// with 1, 2, 3 (seen in the cluster outage test).
+    fn precedes_start(&self, stored: &StoredMessage) -> bool {
+        match self.request.start {
+            Start::Beginning => false,
+            Start::Sequence(sequence) => stored.sequence < sequence,
+            Start::Time(time) => stored.time < time,
+        }
+    }
+
     /// Whether the message lies past the read's last sequence or its end time.
     fn is_beyond(&self, stored: &StoredMessage) -> bool {
         stored.sequence.get() > self.request.last_sequence
