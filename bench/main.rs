@@ -29,7 +29,7 @@ struct Options {
     /// NATS URL for the raw JetStream baseline (loopback only); omit to skip the baseline.
     #[arg(long)]
     nats: Option<String>,
-    /// Comma-separated scenarios: baseline, notify, replay, watch, idle, push, push-down,
+    /// Comma-separated scenarios: baseline, http-floor, notify, replay, watch, idle, push, push-down,
     /// push-memory, history, watch-streams.
     #[arg(
         long,
@@ -229,32 +229,36 @@ async fn baseline(options: &Options, deadline: Instant) -> Result<Value, String>
     }))
 }
 
-async fn notify(
+/// What a closed-loop load measured: one latency and one status per request.
+struct Load {
+    latencies: Vec<f64>,
+    statuses: BTreeMap<String, usize>,
+    seconds: f64,
+}
+
+/// `count` requests from `options.concurrency` connections, each sending its next request as
+/// soon as the last is answered; `call(index)` sends request `index` and names its outcome.
+async fn closed_loop<F, Fut>(
     options: &Options,
-    client: &reqwest::Client,
-    run: &str,
+    count: usize,
     deadline: Instant,
-) -> Result<(Value, Option<u64>), String> {
+    call: F,
+) -> Result<Load, String>
+where
+    F: Fn(usize) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = String> + Send,
+{
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let latencies = Arc::new(Mutex::new(Vec::with_capacity(options.notifications)));
+    let latencies = Arc::new(Mutex::new(Vec::with_capacity(count)));
     let statuses = Arc::new(Mutex::new(BTreeMap::<String, usize>::new()));
-    let first_id = Arc::new(Mutex::new(None::<u64>));
-    let cpu_before = cpu_now(options);
     let started = Instant::now();
     let mut workers = Vec::new();
     for _ in 0..options.concurrency {
-        let (client, next, latencies, statuses, first_id) = (
-            client.clone(),
+        let (next, latencies, statuses, call) = (
             next.clone(),
             latencies.clone(),
             statuses.clone(),
-            first_id.clone(),
-        );
-        let (url, run, count, event_type) = (
-            format!("{}/api/v1/notification", options.url),
-            run.to_owned(),
-            options.notifications,
-            options.event_type.clone(),
+            call.clone(),
         );
         workers.push(tokio::spawn(async move {
             loop {
@@ -262,24 +266,9 @@ async fn notify(
                 if index >= count || Instant::now() > deadline {
                     return;
                 }
-                let body = json!({"event_type": event_type, "identifier": identifier(&run, index), "payload": {"index": index}});
                 let sent = Instant::now();
-                let outcome = client.post(&url).json(&body).send().await;
+                let status = call(index).await;
                 let took = sent.elapsed().as_secs_f64() * 1000.0;
-                let status = match outcome {
-                    Ok(response) => {
-                        let status = response.status().as_u16();
-                        if status == 200
-                            && let Ok(answer) = response.json::<Value>().await
-                            && let Some(id) = answer["id"].as_str().and_then(|id| id.rsplit('@').next()?.parse::<u64>().ok())
-                        {
-                            let mut first = first_id.lock().await;
-                            *first = Some(first.map_or(id, |current: u64| current.min(id)));
-                        }
-                        status.to_string()
-                    }
-                    Err(error) => if error.is_timeout() { "timeout".to_owned() } else { "error".to_owned() },
-                };
                 latencies.lock().await.push(took);
                 *statuses.lock().await.entry(status).or_default() += 1;
             }
@@ -291,22 +280,118 @@ async fn notify(
     let seconds = started.elapsed().as_secs_f64();
     let latencies = latencies.lock().await.clone();
     let statuses = statuses.lock().await.clone();
-    let ok = statuses.get("200").copied().unwrap_or(0);
+    Ok(Load {
+        latencies,
+        statuses,
+        seconds,
+    })
+}
+
+/// How a request ended, as the load scenarios count it.
+fn outcome_name(outcome: &Result<reqwest::Response, reqwest::Error>) -> String {
+    match outcome {
+        Ok(response) => response.status().as_u16().to_string(),
+        Err(error) if error.is_timeout() => "timeout".to_owned(),
+        Err(_) => "error".to_owned(),
+    }
+}
+
+/// A load's JSON line: rate, statuses, CPU per request and latency percentiles.
+fn load_report(
+    options: &Options,
+    scenario: &str,
+    cpu_before: (Option<f64>, Option<f64>),
+    load: Load,
+) -> Value {
+    let ok = load.statuses.get("200").copied().unwrap_or(0);
     let mut result = json!({
-        "scenario": "notify",
-        "requests": latencies.len(),
+        "scenario": scenario,
+        "requests": load.latencies.len(),
         "concurrency": options.concurrency,
         "ok": ok,
-        "requests_per_second": latencies.len() as f64 / seconds,
-        "statuses": statuses,
+        "requests_per_second": load.latencies.len() as f64 / load.seconds,
+        "statuses": load.statuses,
     });
-    cpu_per(options, cpu_before, latencies.len(), "request", &mut result);
-    if let (Value::Object(map), Value::Object(summary)) = (&mut result, latency_summary(latencies))
+    cpu_per(
+        options,
+        cpu_before,
+        load.latencies.len(),
+        "request",
+        &mut result,
+    );
+    if let (Value::Object(map), Value::Object(summary)) =
+        (&mut result, latency_summary(load.latencies))
     {
         map.extend(summary);
     }
+    result
+}
+
+async fn notify(
+    options: &Options,
+    client: &reqwest::Client,
+    run: &str,
+    deadline: Instant,
+) -> Result<(Value, Option<u64>), String> {
+    let first_id = Arc::new(Mutex::new(None::<u64>));
+    let url = format!("{}/api/v1/notification", options.url);
+    let (client, run, event_type, first) = (
+        client.clone(),
+        run.to_owned(),
+        options.event_type.clone(),
+        first_id.clone(),
+    );
+    let call = move |index: usize| {
+        let body = json!({"event_type": event_type, "identifier": identifier(&run, index), "payload": {"index": index}});
+        let request = client.post(&url).json(&body).send();
+        let first = first.clone();
+        async move {
+            let outcome = request.await;
+            let status = outcome_name(&outcome);
+            if let Ok(response) = outcome
+                && response.status() == 200
+                && let Ok(answer) = response.json::<Value>().await
+                && let Some(id) = answer["id"]
+                    .as_str()
+                    .and_then(|id| id.rsplit('@').next()?.parse::<u64>().ok())
+            {
+                let mut first = first.lock().await;
+                *first = Some(first.map_or(id, |current: u64| current.min(id)));
+            }
+            status
+        }
+    };
+    let cpu_before = cpu_now(options);
+    let load = closed_loop(options, options.notifications, deadline, call).await?;
+    let result = load_report(options, "notify", cpu_before, load);
     let first = *first_id.lock().await;
     Ok((result, first))
+}
+
+/// The cheapest exchange the gateway serves (`GET /health`), with the notify scenario's
+/// client and concurrency: what HTTP alone costs on this machine, the ceiling any notify rate
+/// sits under.
+async fn http_floor(
+    options: &Options,
+    client: &reqwest::Client,
+    deadline: Instant,
+) -> Result<Value, String> {
+    let url = format!("{}/health", options.url);
+    let client = client.clone();
+    let call = move |_| {
+        let request = client.get(&url).send();
+        async move {
+            let outcome = request.await;
+            let status = outcome_name(&outcome);
+            if let Ok(response) = outcome {
+                let _ = response.bytes().await;
+            }
+            status
+        }
+    };
+    let cpu_before = cpu_now(options);
+    let load = closed_loop(options, options.notifications, deadline, call).await?;
+    Ok(load_report(options, "http-floor", cpu_before, load))
 }
 
 /// Appends `chunk` to `buffer` and hands every complete SSE frame in it (up to and with its
@@ -616,6 +701,12 @@ async fn main() {
     let wants = |name: &str| options.scenarios.iter().any(|scenario| scenario == name);
     if wants("baseline") {
         emit(baseline(&options, Instant::now() + limit).await, "baseline");
+    }
+    if wants("http-floor") {
+        emit(
+            http_floor(&options, &client, Instant::now() + limit).await,
+            "http-floor",
+        );
     }
     let mut first = None;
     let mut stored = 0;

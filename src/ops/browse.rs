@@ -123,17 +123,27 @@ impl<F: Fn(&StoredMessage) -> bool> Scan<'_, F> {
         Ok(found)
     }
 
-    /// The first `count` admitted messages after `after`, ascending.
+    /// The first `count` admitted messages after `after`, ascending: a first window of the
+    /// size a dense page needs (cheap for the store to read, see [`first_width`]), then the
+    /// rest of the stream in one read that stops at the page's end.
     async fn ascending_after(
         &self,
         after: u64,
         boundary: u64,
         count: usize,
     ) -> Result<Vec<SharedMessage>, StoreError> {
-        let window = self
-            .window(after + 1, boundary, count, Keep::Oldest)
-            .await?;
-        Ok(window.into())
+        let first_high = after.saturating_add(first_width(count)).min(boundary);
+        let mut found: Vec<SharedMessage> = self
+            .window(after + 1, first_high, count, Keep::Oldest)
+            .await?
+            .into();
+        if found.len() < count && first_high < boundary {
+            let rest = self
+                .window(first_high + 1, boundary, count - found.len(), Keep::Oldest)
+                .await?;
+            found.extend(rest);
+        }
+        Ok(found)
     }
 
     /// The last `count` admitted messages before `before`, descending; reads windows that
@@ -146,7 +156,7 @@ impl<F: Fn(&StoredMessage) -> bool> Scan<'_, F> {
     ) -> Result<Vec<SharedMessage>, StoreError> {
         let mut found = Vec::with_capacity(count.min(MAX_LIMIT + 1));
         let mut high = before.saturating_sub(1);
-        let mut width = (count as u64 * 4).max(256);
+        let mut width = first_width(count);
         while high >= 1 && found.len() < count {
             let low = high.saturating_sub(width - 1).max(1);
             let window = self
@@ -166,6 +176,13 @@ impl<F: Fn(&StoredMessage) -> bool> Scan<'_, F> {
         }
         Ok(found)
     }
+}
+
+/// The first window of a page of `count`: four times the page (a dense filter fills it),
+/// at least 256. Small windows are cheap on JetStream, which filters reads of up to 1,024
+/// sequences in the gateway instead of having the server count a filter over the stream.
+fn first_width(count: usize) -> u64 {
+    (count as u64 * 4).max(256)
 }
 
 /// Which end of a window a page keeps.
@@ -314,6 +331,39 @@ mod tests {
         }
         let most = *most_held.lock().unwrap();
         assert!(most <= 11, "{most} messages held for a page of 10");
+    }
+
+    #[tokio::test]
+    async fn sparse_matches_are_found_past_the_first_window_both_ways() {
+        let (store, stream) = store_with(3000).await;
+        let admits = |message: &StoredMessage| message.sequence.get().is_multiple_of(700);
+        let filter = format!("{}.>", stream.base());
+        let sequences = |page: &Page| -> Vec<u64> {
+            page.items.iter().map(|item| item.sequence.get()).collect()
+        };
+        let mut request = PageRequest {
+            direction: Direction::Asc,
+            cursor: None,
+            limit: 3,
+            from_time: None,
+            to_time: None,
+        };
+        let first = page(&store, &stream, &filter, admits, &request)
+            .await
+            .unwrap();
+        assert_eq!(sequences(&first), [700, 1400, 2100]);
+        request.cursor = first.next.as_deref().and_then(Cursor::decode);
+        let second = page(&store, &stream, &filter, admits, &request)
+            .await
+            .unwrap();
+        assert_eq!(sequences(&second), [2800]);
+        assert_eq!(second.next, None);
+        request.direction = Direction::Desc;
+        request.cursor = None;
+        let newest = page(&store, &stream, &filter, admits, &request)
+            .await
+            .unwrap();
+        assert_eq!(sequences(&newest), [2800, 2100, 1400]);
     }
 
     fn store_lookup(store: &Store, stream: &StreamKey, sequence: Sequence) -> SharedMessage {

@@ -160,6 +160,49 @@ pub async fn subject_filters_with_wildcards_select_messages(backend: &Backend) {
     );
 }
 
+/// Short reads and long ones select the same: the JetStream engine filters reads of up to
+/// 1,024 sequences itself (a filtered consumer costs the server a count over every subject)
+/// and leaves longer ones to the server.
+pub async fn filtered_reads_agree_whatever_their_span(backend: &Backend) {
+    let alpha = backend.alpha();
+    for step in 1..=1200 {
+        let region = if step % 2 == 1 { "eu" } else { "us" };
+        publish(backend, &alpha, region, step).await;
+    }
+    let read = |start: u64, last_sequence: u64, limit: Option<usize>| ReadRequest {
+        filter: "alpha.eu.*".to_owned(),
+        start: Start::Sequence(seq(start)),
+        last_sequence,
+        until: None,
+        limit,
+    };
+    let odd = |range: std::ops::RangeInclusive<u64>| -> Vec<u64> {
+        range.filter(|sequence| sequence % 2 == 1).collect()
+    };
+    assert_eq!(
+        sequences(backend, &alpha, read(1, 1200, None)).await,
+        odd(1..=1200)
+    );
+    assert_eq!(
+        sequences(backend, &alpha, read(101, 300, None)).await,
+        odd(101..=300)
+    );
+    assert_eq!(sequences(backend, &alpha, read(2, 4, None)).await, [3]);
+    assert_eq!(
+        sequences(backend, &alpha, read(1000, 1200, Some(3))).await,
+        [1001, 1003, 1005]
+    );
+    assert_eq!(
+        sequences(backend, &alpha, read(1200, 1200, None)).await,
+        Vec::<u64>::new()
+    );
+    let nowhere = ReadRequest {
+        filter: "alpha.nowhere.*".to_owned(),
+        ..read(1, 500, None)
+    };
+    assert!(sequences(backend, &alpha, nowhere).await.is_empty());
+}
+
 pub async fn latest_per_subject_unless_duplicates_are_allowed(backend: &Backend) {
     let (alpha, beta) = (backend.alpha(), backend.beta());
     publish(backend, &alpha, "eu", 1).await;

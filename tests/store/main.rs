@@ -39,6 +39,7 @@ both_engines!(
     reads_start_by_sequence_and_by_time,
     reads_end_by_sequence_time_or_limit,
     subject_filters_with_wildcards_select_messages,
+    filtered_reads_agree_whatever_their_span,
     latest_per_subject_unless_duplicates_are_allowed,
     deleted_messages_are_skipped_and_missing_ones_not_found,
     purge_keeps_the_stream_usable_and_sequences_counting,
