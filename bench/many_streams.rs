@@ -43,6 +43,9 @@ struct Tally {
     ended_early: usize,
 }
 
+/// A watcher that receives nothing (not even a heartbeat) for this long counts as ended.
+const STALLED_AFTER: Duration = Duration::from_secs(45);
+
 pub(crate) async fn watch_streams(
     options: &Options,
     client: &reqwest::Client,
@@ -56,12 +59,21 @@ pub(crate) async fn watch_streams(
         cut_off: 0,
         ended_early: 0,
     }));
+    // The shared client's 60 s limit covers a whole response, body included: opening 10,000
+    // watchers one after another takes 20 s or more on a loaded machine, so the first ones
+    // were cut by the client before the last notification (counted as lost). Watchers get
+    // a client of their own, bounded per read (`STALLED_AFTER`) and by the scenario's deadline.
+    let watch_client = reqwest::Client::builder()
+        .pool_max_idle_per_host(options.watchers + 8)
+        .connect_timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| format!("HTTP client: {e}"))?;
     let opening = Instant::now();
     let mut readers = Vec::with_capacity(options.watchers);
     for watcher in 0..options.watchers {
         let event_type = event_type(options, watcher % streams);
         let body = json!({"event_type": event_type, "identifier": {"name": "x"}});
-        let response = client
+        let response = watch_client
             .post(format!("{}/api/v1/watch", options.url))
             .json(&body)
             .send()
@@ -77,8 +89,10 @@ pub(crate) async fn watch_streams(
             let mut seen = std::collections::HashSet::new();
             let (mut repeats, mut mine, mut cut_off, mut ended) = (0, Vec::new(), false, false);
             while seen.len() < per_stream && Instant::now() < deadline {
+                // Longer than the gateway's 30 s heartbeat: a watcher opened early hears
+                // nothing else until the last one is open and publishing starts.
                 let Ok(Some(Ok(chunk))) =
-                    tokio::time::timeout(Duration::from_secs(20), stream.next()).await
+                    tokio::time::timeout(STALLED_AFTER, stream.next()).await
                 else {
                     ended = true;
                     break;

@@ -7,9 +7,10 @@
 #   bench/run.sh --smoke    tiny numbers, debug build: what CI runs so the tool cannot rot
 #
 # Env: STORE=jetstream|memory (default jetstream), BENCH_ARGS (extra tidings-bench options),
-#      PART=all|core|push|history (default all: core = notify/replay/watch/idle, push = push
-#      delivery; history = cost as the stream grows to 1M; streams = 10,000 watchers on 100
-#      streams; these two run on their own, not as part of all).
+#      PART=all|core|push|history|streams|floor (default all: core = notify/replay/watch/idle,
+#      push = push delivery; history = cost as the stream grows to 1M; streams = 10,000
+#      watchers on 100 streams; floor = raw publish, GET /health and notify side by side;
+#      the last three run on their own, not as part of all).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -88,10 +89,14 @@ if [ "$SMOKE" = 1 ]; then
     --push-memory-destinations 20 --time-limit 30s
   bench --scenarios history --history-sizes 200,500 --concurrency 8 --time-limit 60s
   bench --scenarios watch-streams --stream-count 10 --watchers 20 --rate 5 --watch-notifications 10 --time-limit 60s
+  bench --scenarios http-floor --notifications 100 --concurrency 4 --time-limit 30s
 elif [ "${PART:-all}" = streams ]; then
   # 10,000 watchers on 100 streams x 10 notifications/s for 30 s.
   bench --scenarios watch-streams --stream-count 100 --watchers 10000 --rate 10 \
     --watch-notifications 300 --time-limit 300s
+elif [ "${PART:-all}" = floor ]; then
+  # The raw publish, the cheapest HTTP exchange (GET /health) and notify, same client and run.
+  bench --scenarios baseline,http-floor,notify --notifications 100000 --concurrency 64
 elif [ "${PART:-all}" = history ]; then
   # Alone on a fresh stream, so that every count is exact: 10k, 100k, 1M notifications.
   bench --scenarios history --history-sizes 10000,100000,1000000 --time-limit 900s
