@@ -91,8 +91,7 @@ pub(crate) async fn watch_streams(
             while seen.len() < per_stream && Instant::now() < deadline {
                 // Longer than the gateway's 30 s heartbeat: a watcher opened early hears
                 // nothing else until the last one is open and publishing starts.
-                let Ok(Some(Ok(chunk))) =
-                    tokio::time::timeout(STALLED_AFTER, stream.next()).await
+                let Ok(Some(Ok(chunk))) = tokio::time::timeout(STALLED_AFTER, stream.next()).await
                 else {
                     ended = true;
                     break;

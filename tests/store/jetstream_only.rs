@@ -5,10 +5,22 @@ use std::time::Duration;
 use async_nats::jetstream::stream;
 use bytes::Bytes;
 use futures::StreamExt;
+use tidings::domain::StreamKey;
 use tidings::store::{Publication, Reconciled, Store, StoreError};
 use tidings::subject::Subject;
 
 use crate::backends::{Backend, connect_and_reconcile};
+
+/// A notification of `alpha` on its own subject (region `eu`, step `step`).
+fn eu_step(alpha: &StreamKey, step: u64) -> Publication {
+    Publication {
+        stream: alpha.clone(),
+        subject: Subject::build("alpha", ["eu", &step.to_string()]).unwrap(),
+        headers: Vec::new(),
+        payload: Bytes::from_static(b"null"),
+        idempotency_key: None,
+    }
+}
 
 fn jetstream(backend: &Backend) -> &tidings::store::JetstreamStore {
     backend.store.jetstream().expect("a jetstream backend")
@@ -106,17 +118,7 @@ async fn purge_managed_leaves_foreign_streams_alone() {
         .await
         .unwrap();
     let alpha = backend.alpha();
-    backend
-        .store
-        .publish(Publication {
-            stream: alpha.clone(),
-            subject: Subject::build("alpha", ["eu", "1"]).unwrap(),
-            headers: Vec::new(),
-            payload: Bytes::from_static(b"null"),
-            idempotency_key: None,
-        })
-        .await
-        .unwrap();
+    backend.store.publish(eu_step(&alpha, 1)).await.unwrap();
     backend.store.purge_managed(false).await.unwrap();
     let mut foreign = context.get_stream("FOREIGN").await.unwrap();
     assert_eq!(foreign.info().await.unwrap().state.messages, 1);
@@ -130,13 +132,7 @@ async fn a_deleted_stream_is_recreated_on_publish() {
     context.delete_stream("ALPHA").await.unwrap();
     let ack = backend
         .store
-        .publish(Publication {
-            stream: backend.alpha(),
-            subject: Subject::build("alpha", ["eu", "1"]).unwrap(),
-            headers: Vec::new(),
-            payload: Bytes::from_static(b"null"),
-            idempotency_key: None,
-        })
+        .publish(eu_step(&backend.alpha(), 1))
         .await
         .unwrap();
     assert_eq!(ack.sequence.get(), 1);
@@ -146,13 +142,7 @@ async fn a_deleted_stream_is_recreated_on_publish() {
 async fn a_nats_restart_is_survived_without_restarting_tidings() {
     let mut backend = Backend::jetstream().await;
     let alpha = backend.alpha();
-    let publication = |step: u64| Publication {
-        stream: alpha.clone(),
-        subject: Subject::build("alpha", ["eu", &step.to_string()]).unwrap(),
-        headers: Vec::new(),
-        payload: Bytes::from_static(b"null"),
-        idempotency_key: None,
-    };
+    let publication = |step: u64| eu_step(&alpha, step);
     backend.store.publish(publication(1)).await.unwrap();
     let nats = backend.nats.as_mut().unwrap();
     nats.kill();
@@ -196,13 +186,7 @@ async fn a_nats_restart_is_survived_without_restarting_tidings() {
 async fn a_live_consumer_lost_before_its_first_message_sends_no_history() {
     let backend = Backend::jetstream().await;
     let alpha = backend.alpha();
-    let publication = |step: u64| Publication {
-        stream: alpha.clone(),
-        subject: Subject::build("alpha", ["eu", &step.to_string()]).unwrap(),
-        headers: Vec::new(),
-        payload: Bytes::from_static(b"null"),
-        idempotency_key: None,
-    };
+    let publication = |step: u64| eu_step(&alpha, step);
     for step in 1..=3 {
         backend.store.publish(publication(step)).await.unwrap();
     }
