@@ -179,8 +179,8 @@ impl<F: Fn(&StoredMessage) -> bool> Scan<'_, F> {
 }
 
 /// The first window of a page of `count`: four times the page (a dense filter fills it),
-/// at least 256. Small windows are cheap on JetStream, which filters reads of up to 1,024
-/// sequences in the gateway instead of having the server count a filter over the stream.
+/// at least 256. Small windows are cheap on JetStream, which filters short reads with a broad
+/// filter in the gateway instead of having the server count it over the stream's subjects.
 fn first_width(count: usize) -> u64 {
     (count as u64 * 4).max(256)
 }
