@@ -128,6 +128,35 @@ fn mars(step: u64) -> Value {
     json!({"event_type":"mars","identifier":{"class":"od","expver":"1","domain":"g","date":"2025-07-06","time":"12","stream":"enfo","step":step}})
 }
 
+/// Stores `mars(step)` through `base`, retrying while the cluster answers 503: `/ready` says
+/// the instances are connected and their streams exist, but an R3 stream made a moment ago
+/// may still be electing its leader (CI saw the first notify after `up` answered 503). The
+/// idempotency key makes a retry of a notify that was stored after all store nothing new.
+async fn notify_stored(client: &reqwest::Client, base: &str, step: u64) -> u64 {
+    let deadline = Instant::now() + 30 * SECOND;
+    loop {
+        let response = client
+            .post(format!("{base}/api/v1/notification"))
+            .header("idempotency-key", format!("cluster-setup-{step}"))
+            .json(&mars(step))
+            .send()
+            .await
+            .unwrap();
+        match response.status().as_u16() {
+            200 => {
+                let body: Value = response.json().await.unwrap();
+                return body["id"]
+                    .as_str()
+                    .and_then(|id| id.strip_prefix("mars@"))
+                    .and_then(|sequence| sequence.parse().ok())
+                    .expect("an id mars@<sequence>");
+            }
+            503 if Instant::now() < deadline => tokio::time::sleep(SECOND / 4).await,
+            status => panic!("notify of step {step} through {base}: {status}"),
+        }
+    }
+}
+
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(20 * SECOND)
@@ -208,13 +237,7 @@ async fn a_watcher_on_one_instance_sees_what_another_instance_stores() {
     let reader = tokio::spawn(collect_ids(watch, 3, 20 * SECOND));
     tokio::time::sleep(SECOND).await;
     for step in 1..=3 {
-        let response = client
-            .post(format!("{}/api/v1/notification", cluster.tidings[1]))
-            .json(&mars(step))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
+        notify_stored(&client, &cluster.tidings[1], step).await;
     }
     let (ids, text) = reader.await.unwrap();
     assert_eq!(ids, [1, 2, 3], "{text}");
@@ -305,13 +328,7 @@ async fn killing_the_stream_leader_under_load_loses_nothing_acknowledged() {
     let cluster = Cluster::up();
     let client = client();
     // Create the stream and learn its leader.
-    let first = client
-        .post(format!("{}/api/v1/notification", cluster.tidings[0]))
-        .json(&mars(0))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(first.status(), 200);
+    notify_stored(&client, &cluster.tidings[0], 0).await;
     let leader = stream_leader(&cluster.nats_urls[0]).await;
     let leader_index: usize = leader
         .trim_start_matches('n')
@@ -496,13 +513,7 @@ async fn a_full_nats_outage_flips_readiness_and_watchers_resume_without_loss() {
     let cluster = Cluster::up();
     let client = client();
     for step in 1..=3 {
-        let response = client
-            .post(format!("{}/api/v1/notification", cluster.tidings[0]))
-            .json(&mars(step))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
+        notify_stored(&client, &cluster.tidings[0], step).await;
     }
     let watch = client
         .post(format!("{}/api/v1/watch", cluster.tidings[1]))
