@@ -251,7 +251,11 @@ pub async fn documents_write_conditionally_list_by_prefix_and_watch(backend: &Ba
     );
     let mut seen = Vec::new();
     while seen.len() < 6 {
-        let change = tokio::time::timeout(WAIT, changes.next())
+        // Longer than `WAIT`: on JetStream the watch is async-nats' ordered push consumer, and
+        // in one CI run (52 store tests, each with its own nats-server, on 2 cores) it
+        // delivered nothing for 10 s; alone it passed 12 runs of 12. Its recovery from a
+        // stall goes by missed heartbeats, 5 s apart.
+        let change = tokio::time::timeout(3 * WAIT, changes.next())
             .await
             .expect("a change")
             .expect("the watch is open");
