@@ -167,6 +167,11 @@ impl Emitter {
         }
     }
 
+    /// What the stream's control frames carry.
+    pub(crate) fn context(&self) -> &FrameContext {
+        &self.context
+    }
+
     pub(crate) fn limits(&self) -> &Limits {
         &self.limits
     }
@@ -218,6 +223,11 @@ impl Emitter {
     /// Sends a frame, waiting while the budget is used up (history: back-pressure).
     pub(crate) async fn send(&mut self, frame: Frame) -> Result<(), Stop> {
         let bytes = frame.encode(&self.context);
+        self.send_encoded(bytes).await
+    }
+
+    /// Sends frames already encoded (one frame, or a chunk of them), as [`Emitter::send`].
+    pub(crate) async fn send_encoded(&mut self, bytes: Bytes) -> Result<(), Stop> {
         while self.outbox.queued() > 0 && self.outbox.queued() + bytes.len() > self.limits.budget {
             let outbox = self.outbox.clone();
             self.wait_for(outbox.taken.notified()).await?;

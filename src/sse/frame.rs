@@ -1,6 +1,8 @@
 //! Typed SSE frames and their exact wire form: `event: <name>`, an `id:` line on
 //! notification frames, one `data:` line of compact JSON with sorted keys, a blank line.
 
+use std::io::Write as _;
+
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
@@ -159,16 +161,28 @@ fn replay_started(context: &FrameContext, bounds: &ReplayBounds, resume: Option<
 
 /// A notification frame: its CloudEvent as rendered once, with the `id:` line.
 fn notification(phase: Phase, id: &str, cloudevent: &[u8]) -> Bytes {
+    let mut bytes = Vec::with_capacity(cloudevent.len() + id.len() + 48);
+    write_notification(&mut bytes, phase, id, cloudevent);
+    Bytes::from(bytes)
+}
+
+/// Appends a notification frame to `out`: how a replay gathers many frames into one chunk
+/// without a buffer (and an id string) per frame.
+pub(crate) fn write_notification(
+    out: &mut Vec<u8>,
+    phase: Phase,
+    id: impl std::fmt::Display,
+    cloudevent: &[u8],
+) {
     let event = match phase {
         Phase::Replay => "replay",
         Phase::Live => "live-notification",
         Phase::Outcome => "delivery-outcome",
     };
-    let mut bytes = Vec::with_capacity(cloudevent.len() + id.len() + 48);
-    bytes.extend_from_slice(format!("event: {event}\nid: {id}\ndata: ").as_bytes());
-    bytes.extend_from_slice(cloudevent);
-    bytes.extend_from_slice(b"\n\n");
-    Bytes::from(bytes)
+    // Writing into a Vec cannot fail.
+    let _ = write!(out, "event: {event}\nid: {id}\ndata: ");
+    out.extend_from_slice(cloudevent);
+    out.extend_from_slice(b"\n\n");
 }
 
 fn limit_reached(context: &FrameContext, max_allowed: usize) -> Bytes {
@@ -199,6 +213,19 @@ fn closing(context: &FrameContext, reason: CloseReason) -> Bytes {
 }
 
 impl Frame {
+    /// Appends the frame to `out` (a chunk of several): a notification frame is written in
+    /// place, any other is encoded first.
+    pub fn encode_into(&self, context: &FrameContext, out: &mut Vec<u8>) {
+        match self {
+            Frame::Notification {
+                phase,
+                id,
+                cloudevent,
+            } => write_notification(out, *phase, id, cloudevent),
+            other => out.extend_from_slice(&other.encode(context)),
+        }
+    }
+
     pub fn encode(&self, context: &FrameContext) -> Bytes {
         let request_id = &context.request_id;
         let topic = &context.topic;
@@ -321,6 +348,32 @@ mod tests {
             "event: replay\nid: mars@1\ndata: {\"id\":\"mars@1\"}\n\n"
         );
         assert_eq!(text(Frame::KeepAlive), ": keep-alive\n\n");
+    }
+
+    #[test]
+    fn frames_appended_to_a_chunk_are_the_frames_encoded_alone() {
+        let frames = [
+            Frame::Notification {
+                phase: Phase::Replay,
+                id: "mars@7".to_owned(),
+                cloudevent: Bytes::from_static(b"{\"id\":\"mars@7\"}"),
+            },
+            Frame::KeepAlive,
+            Frame::Notification {
+                phase: Phase::Live,
+                id: "mars@8".to_owned(),
+                cloudevent: Bytes::from_static(b"{}"),
+            },
+        ];
+        let mut chunk = Vec::new();
+        for frame in &frames {
+            frame.encode_into(&context(), &mut chunk);
+        }
+        let alone: Vec<u8> = frames
+            .iter()
+            .flat_map(|frame| frame.encode(&context()).to_vec())
+            .collect();
+        assert_eq!(chunk, alone);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 mod emitter;
 pub mod frame;
+mod history;
 pub mod outcomes;
 mod plan;
 pub mod session;

@@ -22,11 +22,12 @@ use super::emitter::{
     BEHIND_CLOSE_GRACE, CLOSE_GRACE, Emitter, FRAME_QUEUE, Limits, Outbox, Stop, client_gone,
 };
 use super::frame::{CloseReason, Frame, Phase};
+use super::history;
 use crate::cloudevent;
 use crate::domain::{End, Sequence, Start};
 use crate::metrics::OpenStreamGuard;
 use crate::serve::ConnectionControl;
-use crate::store::{ReadRequest, Retraction, SharedMessage, Store, StoreError};
+use crate::store::{Retraction, SharedMessage, Store, StoreError};
 
 pub use super::plan::{Kind, Plan, SessionSettings};
 
@@ -86,7 +87,7 @@ pub(super) fn response_body(receiver: mpsc::Receiver<Bytes>, outbox: Arc<Outbox>
     Body::from_stream(frames)
 }
 
-fn admits(plan: &Plan, message: &SharedMessage) -> bool {
+pub(super) fn admits(plan: &Plan, message: &SharedMessage) -> bool {
     plan.filter.admits(&message.subject, || message.polygon())
 }
 
@@ -114,13 +115,13 @@ pub(super) async fn finish(
 
 /// The counters a notification frame moves, looked up once per phase: a lookup hashes
 /// the labels under a lock, which per frame was a visible part of a replay's cost.
-struct FrameCounters {
+pub(super) struct FrameCounters {
     frames: prometheus::IntCounter,
     replayed: prometheus::IntCounter,
 }
 
 impl FrameCounters {
-    fn new(plan: &Plan, settings: &SessionSettings) -> Self {
+    pub(super) fn new(plan: &Plan, settings: &SessionSettings) -> Self {
         let event_type = plan.schema.event_type.as_str();
         let metrics = &settings.metrics;
         FrameCounters {
@@ -133,7 +134,7 @@ impl FrameCounters {
 }
 
 /// The frame of one notification (an `error` frame if it cannot be rendered), counted.
-fn notification(
+pub(super) fn notification(
     plan: &Plan,
     settings: &SessionSettings,
     counters: &FrameCounters,
@@ -226,7 +227,7 @@ async fn run(
         let heartbeat = watch.then_some(&mut heartbeat);
         // Boxed: a replay's reading state would otherwise stay in every watcher's task for
         // its whole life, live and idle included.
-        Box::pin(history(plan, store, settings, emitter, heartbeat)).await?;
+        Box::pin(history::deliver(plan, store, settings, emitter, heartbeat)).await?;
         emitter.send(Frame::ReplayCompleted).await?;
         if !watch {
             return Ok(Ending::close(vec![Frame::Closing(
@@ -241,68 +242,6 @@ async fn run(
             .await?;
     }
     live(plan, store, settings, emitter, &mut heartbeat).await
-}
-
-/// Delivers history up to the last deliverable sequence, waiting for a slow client.
-async fn history(
-    plan: &Plan,
-    store: &Store,
-    settings: &SessionSettings,
-    emitter: &mut Emitter,
-    mut heartbeat: Option<&mut tokio::time::Interval>,
-) -> Result<(), Stop> {
-    let start = plan.start.unwrap_or(Start::Beginning);
-    let until = match plan.end {
-        Some(End::Time(time)) => Some(time),
-        _ => None,
-    };
-    let request = ReadRequest {
-        filter: plan.nats_filter.clone(),
-        start,
-        last_sequence: plan.last_deliverable,
-        until,
-        limit: None,
-    };
-    let mut read = match store.read(&plan.schema.stream, request).await {
-        Ok(read) => read,
-        Err(error) => return emitter.send(failure(&error)).await,
-    };
-    let mut delivered = 0;
-    let counters = FrameCounters::new(plan, settings);
-    let keep_alive_enabled = heartbeat.is_none();
-    let sender = emitter.sender.clone();
-    loop {
-        let keep_alive_at = emitter.last_sent + settings.keep_alive;
-        let heartbeat_tick = async {
-            match heartbeat.as_mut() {
-                Some(interval) => {
-                    interval.tick().await;
-                }
-                None => std::future::pending::<()>().await,
-            }
-        };
-        let frame = tokio::select! {
-            biased;
-            () = emitter.limits().shutdown.cancelled() => return Err(Stop::Shutdown),
-            () = sleep_until(emitter.limits().deadline) => return Err(Stop::Deadline),
-            () = sender.closed() => return Err(Stop::Gone),
-            () = heartbeat_tick => Frame::Heartbeat,
-            () = sleep_until(keep_alive_at), if keep_alive_enabled => Frame::KeepAlive,
-            item = read.next() => match item {
-                None => return Ok(()),
-                Some(Err(error)) => return emitter.send(failure(&error)).await,
-                Some(Ok(message)) if admits(plan, &message) => {
-                    if delivered == plan.limit {
-                        return emitter.send(Frame::LimitReached { max_allowed: plan.limit }).await;
-                    }
-                    delivered += 1;
-                    notification(plan, settings, &counters, Phase::Replay, &message)
-                }
-                Some(Ok(_)) => continue,
-            },
-        };
-        emitter.send(frame).await?;
-    }
 }
 
 /// Delivers live notifications above the boundary without ever waiting for the client: a

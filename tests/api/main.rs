@@ -61,6 +61,7 @@ both_stores!(stream_cases => stream:
     replay_honours_start_and_end_cursors,
     replay_applies_constraints_and_spatial_filters,
     replay_limit_is_request_wide,
+    a_long_replay_arrives_whole_and_in_order,
     replay_validation_errors_are_json,
     live_watch_opens_with_connection_established,
     watch_with_history_hands_over_without_gap_or_duplicate,

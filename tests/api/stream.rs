@@ -186,6 +186,44 @@ async fn rejected(app: &TestApp, path: &str, body: Value) -> Value {
     response.json().await.unwrap()
 }
 
+/// A history much larger than one write (replays gather frames into chunks of 32 KiB):
+/// every notification arrives once, whole and in order, and a limit falling inside a
+/// chunk still stops at exactly the limit.
+pub async fn a_long_replay_arrives_whole_and_in_order(kind: StoreKind) {
+    let app = TestApp::spawn_with(kind, |settings| {
+        settings.replay.max_historical_notifications = 150
+    })
+    .await;
+    let note = "n".repeat(1000);
+    for step in 1..=200 {
+        app.notify("mars", mars(step), json!({"step": step, "note": note}))
+            .await;
+    }
+    let frames = app
+        .replay(json!({"event_type":"mars","identifier":{"class":"od"},"from_id":"1"}))
+        .await;
+    let replayed: Vec<&crate::helpers::Frame> = frames
+        .iter()
+        .filter(|frame| frame.event == "replay")
+        .collect();
+    assert_eq!(replayed.len(), 150);
+    for (index, frame) in replayed.iter().enumerate() {
+        let step = index as u64 + 1;
+        assert_eq!(frame.id.as_deref(), Some(format!("mars@{step}").as_str()));
+        assert_eq!(frame.data["data"]["payload"]["step"], step);
+        assert_eq!(frame.data["data"]["payload"]["note"], note.as_str());
+    }
+    assert_eq!(
+        kinds(&frames[151..]),
+        [
+            "replay-control:notification_replay_limit_reached",
+            "replay-control:replay_completed",
+            "connection-closing"
+        ]
+    );
+    app.stop().await;
+}
+
 pub async fn replay_validation_errors_are_json(kind: StoreKind) {
     let app = TestApp::spawn(kind).await;
     let body = rejected(
