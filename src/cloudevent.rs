@@ -316,6 +316,7 @@ mod tests {
             headers: Vec::new(),
             payload: Bytes::from_static(br#"{"url":"x"}"#),
             rendition: Default::default(),
+            live_frame: Default::default(),
         };
         let settings = CloudEventSettings {
             base_url: "http://localhost:8000".to_owned(),
@@ -377,6 +378,7 @@ mod tests {
                 headers: Vec::new(),
                 payload: Bytes::copy_from_slice(payload),
                 rendition: Default::default(),
+                live_frame: Default::default(),
             };
             let fast = render_fast(mars, &message, &settings).unwrap();
             let sdk = render(mars, &message, &settings).unwrap();
@@ -411,6 +413,7 @@ mod tests {
             headers: publication.headers,
             payload: publication.payload,
             rendition: Default::default(),
+            live_frame: Default::default(),
         };
         assert_eq!(
             render_fast(polygon, &message, &settings).unwrap(),

@@ -119,6 +119,7 @@ impl Pending {
     fn new(frame: Frame, sequence: Option<Sequence>) -> Self {
         let size = match &frame {
             Frame::Notification { id, cloudevent, .. } => cloudevent.len() + id.len() + 48,
+            Frame::Encoded(bytes) => bytes.len(),
             _ => 256,
         };
         Self {

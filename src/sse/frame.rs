@@ -61,6 +61,9 @@ pub enum Frame {
         id: String,
         cloudevent: Bytes,
     },
+    /// A frame encoded once and shared by many streams: a live notification, the same for
+    /// all its watchers.
+    Encoded(Bytes),
     Heartbeat,
     Error {
         error: &'static str,
@@ -222,6 +225,7 @@ impl Frame {
                 id,
                 cloudevent,
             } => write_notification(out, *phase, id, cloudevent),
+            Frame::Encoded(bytes) => out.extend_from_slice(bytes),
             other => out.extend_from_slice(&other.encode(context)),
         }
     }
@@ -265,6 +269,7 @@ impl Frame {
                 id,
                 cloudevent,
             } => notification(*phase, id, cloudevent),
+            Frame::Encoded(bytes) => bytes.clone(),
             Frame::Heartbeat => frame(
                 "heartbeat",
                 &object(json!({"timestamp": now(), "topic": topic})),

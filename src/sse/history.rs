@@ -67,6 +67,8 @@ pub(super) async fn deliver(
     };
     let keep_alive_enabled = heartbeat.is_none();
     let sender = emitter.sender.clone();
+    let deadline = sleep_until(emitter.limits().deadline);
+    tokio::pin!(deadline);
     loop {
         let keep_alive_at = emitter.last_sent + settings.keep_alive;
         let heartbeat_tick = async {
@@ -80,7 +82,7 @@ pub(super) async fn deliver(
         let first = tokio::select! {
             biased;
             () = emitter.limits().shutdown.cancelled() => return Err(Stop::Shutdown),
-            () = sleep_until(emitter.limits().deadline) => return Err(Stop::Deadline),
+            () = &mut deadline => return Err(Stop::Deadline),
             () = sender.closed() => return Err(Stop::Gone),
             () = heartbeat_tick => {
                 emitter.send(Frame::Heartbeat).await?;

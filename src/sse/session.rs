@@ -21,10 +21,10 @@ use tokio_util::sync::CancellationToken;
 use super::emitter::{
     BEHIND_CLOSE_GRACE, CLOSE_GRACE, Emitter, FRAME_QUEUE, Limits, Outbox, Stop, client_gone,
 };
-use super::frame::{CloseReason, Frame, Phase};
+use super::frame::{self, CloseReason, Frame, Phase};
 use super::history;
 use crate::cloudevent;
-use crate::domain::{End, Sequence, Start};
+use crate::domain::{End, EventId, Sequence, Start};
 use crate::metrics::OpenStreamGuard;
 use crate::serve::ConnectionControl;
 use crate::store::{Retraction, SharedMessage, Store, StoreError};
@@ -160,6 +160,33 @@ pub(super) fn notification(
     }
 }
 
+/// A live notification's frame, encoded by its first watcher and shared by the rest (a
+/// stream has one event type, so one frame fits all), counted.
+fn live_frame(
+    plan: &Plan,
+    settings: &SessionSettings,
+    counters: &FrameCounters,
+    message: &SharedMessage,
+) -> Frame {
+    if let Some(frame) = message.live_frame.get() {
+        counters.frames.inc();
+        return Frame::Encoded(frame.clone());
+    }
+    match cloudevent::render_shared(&plan.schema, message, &settings.cloudevents) {
+        Ok(cloudevent) => {
+            counters.frames.inc();
+            let id = EventId::new(plan.schema.event_type.as_str(), message.sequence);
+            let mut frame = Vec::with_capacity(cloudevent.len() + 96);
+            frame::write_notification(&mut frame, Phase::Live, id, &cloudevent);
+            Frame::Encoded(message.live_frame.get_or_init(|| frame.into()).clone())
+        }
+        Err(error) => Frame::Error {
+            error: "CloudEvent creation failed",
+            message: error.to_string(),
+        },
+    }
+}
+
 /// A store failure as aviso reports it: an `error` frame.
 pub(super) fn failure(error: &StoreError) -> Frame {
     Frame::Error {
@@ -269,12 +296,16 @@ async fn live(
     let gone = client_gone(emitter.sender.clone(), emitter.limits().connection.clone());
     tokio::pin!(gone);
     let counters = FrameCounters::new(plan, settings);
-    let (shutdown, deadline) = (emitter.limits().shutdown.clone(), emitter.limits().deadline);
+    let shutdown = emitter.limits().shutdown.clone();
+    // One timer for the whole live phase: a new one per frame went in and out of the timer
+    // wheel for every notification of every watcher.
+    let deadline = sleep_until(emitter.limits().deadline);
+    tokio::pin!(deadline);
     loop {
         let queued = tokio::select! {
             biased;
             () = shutdown.cancelled() => return Err(Stop::Shutdown),
-            () = sleep_until(deadline) => return Err(Stop::Deadline),
+            () = &mut deadline => return Err(Stop::Deadline),
             () = &mut gone => return Err(Stop::Gone),
             drained = emitter.drain_one(), if emitter.has_backlog() => drained,
             _ = heartbeat.tick() => emitter.queue(Frame::Heartbeat, None),
@@ -287,7 +318,7 @@ async fn live(
             item = subscription.next() => match item {
                 Some(Ok(message)) if admits(plan, &message) => {
                     let sequence = Some(message.sequence);
-                    emitter.queue(notification(plan, settings, &counters, Phase::Live, &message), sequence)
+                    emitter.queue(live_frame(plan, settings, &counters, &message), sequence)
                 }
                 Some(Ok(_)) => Ok(()),
                 Some(Err(StoreError::SubscriberOverflow { .. })) => {

@@ -106,6 +106,7 @@ impl MemoryStore {
             headers: publication.headers,
             payload: publication.payload,
             rendition: OnceLock::new(),
+            live_frame: OnceLock::new(),
         });
         if stream.spec.policy.max_messages_per_subject == 1
             && let Some(previous) = stream

@@ -29,6 +29,9 @@ pub struct StoredMessage {
     /// The message as its watchers receive it, rendered once by the first of them and
     /// shared by the rest (a stream has one event type, so one rendering fits all).
     pub rendition: OnceLock<Bytes>,
+    /// Its whole `live-notification` frame, encoded once and shared by every watcher: a
+    /// watcher's frame then costs a reference, not a buffer and a copy of the CloudEvent.
+    pub live_frame: OnceLock<Bytes>,
 }
 
 impl StoredMessage {

@@ -174,6 +174,7 @@ mod tests {
             headers: Vec::new(),
             payload: bytes::Bytes::from(payload.to_owned()),
             rendition: std::sync::OnceLock::new(),
+            live_frame: std::sync::OnceLock::new(),
         };
         let refused_real = message(r#"{"outcome":"refused","dry_run":false,"count":null}"#);
         let success_dry = message(r#"{"outcome":"success","dry_run":true}"#);

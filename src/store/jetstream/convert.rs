@@ -184,6 +184,7 @@ pub(crate) fn from_consumer(
             headers: headers_of(message.headers.as_ref()),
             payload: message.payload.clone(),
             rendition: OnceLock::new(),
+            live_frame: OnceLock::new(),
         },
         info.pending,
     ))
@@ -199,6 +200,7 @@ pub(crate) fn from_stream_message(
         headers: headers_of(Some(&message.headers)),
         payload: message.payload,
         rendition: OnceLock::new(),
+        live_frame: OnceLock::new(),
     })
 }
 
