@@ -27,21 +27,8 @@ else
   ARGS=(--notifications 100000 --concurrency 64 --watchers 200 --rate 200 --watch-notifications 2000 --idle 1000 --time-limit 120s)
 fi
 BIN="$CARGO_TARGET_DIR/$PROFILE"
-NATS="${NATS_SERVER_BIN:-nats-server}"
-WORK="$(mktemp -d)"
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_for() { # url
-  for _ in $(seq 1 200); do curl -sf "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  echo "bench: $1 did not answer" >&2; return 1
-}
+# shellcheck source=bench/common.sh
+source bench/common.sh
 
 NATS_PORT="$(free_port)"
 "$NATS" -js -a 127.0.0.1 -p "$NATS_PORT" -sd "$WORK/nats" >"$WORK/nats.log" 2>&1 &

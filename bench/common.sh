@@ -1,0 +1,17 @@
+# Sourced by the bench scripts: a work dir removed on exit with every process started into
+# PIDS, a free loopback port, and waiting for a URL to answer.
+NATS="${NATS_SERVER_BIN:-nats-server}"
+WORK="$(mktemp -d)"
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+wait_for() { # url
+  for _ in $(seq 1 300); do curl -sf "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  echo "bench: $1 did not answer" >&2; return 1
+}
