@@ -10,8 +10,9 @@
 # yourself (README, "Comparing with aviso-server", says how it was done for bench/RESULTS.md)
 # and name its binary in AVISO_BIN. Each gateway gets a fresh nats-server (they would
 # otherwise both claim the `mars.>` subjects). aviso runs with the configuration written
-# below: its defaults, its own `mars` schema without the auth block, JetStream on the
-# nats-server, and its historical-replay cap raised to the bench's count as Tidings' is.
+# below: the values of its shipped configuration/config.yaml, its own `mars` schema without
+# the auth block, JetStream on the nats-server, and its historical-replay cap raised to the
+# bench's count as Tidings' is.
 #
 # Env: AVISO_VERSION (recorded in the first line; the binary has no --version flag),
 #      RUNS (default 3), NOTIFICATIONS (default 20000: aviso's replay paces itself with its
@@ -45,7 +46,12 @@ application:
   base_url: "http://127.0.0.1:$1"
   static_files_path: "$WORK/static"
 watch_endpoint:
+  sse_heartbeat_interval_sec: 30
+  connection_max_duration_sec: 3600
+  replay_batch_size: 100
   max_historical_notifications: 1000000
+  replay_batch_delay_ms: 100
+  concurrent_notification_processing: 15
 notification_backend:
   kind: jetstream
   jetstream:
@@ -90,7 +96,7 @@ start_gateway() { # name; sets PORT and GATEWAY_PID
   esac
   GATEWAY_PID=$!
   PIDS+=("$GATEWAY_PID")
-  wait_for "http://127.0.0.1:$PORT/health"
+  wait_for "http://127.0.0.1:$PORT/ready"
 }
 
 stop() { kill "$GATEWAY_PID" "$NATS_PID" 2>/dev/null || true; wait "$GATEWAY_PID" "$NATS_PID" 2>/dev/null || true; }

@@ -364,7 +364,10 @@ async fn notify(
     let cpu_before = cpu_now(options);
     let load = closed_loop(options, options.notifications, deadline, call).await?;
     let result = load_report(options, "notify", cpu_before, load);
-    let first = *first_id.lock().await;
+    // aviso answers a notify without its id: the replay then starts at the stream's first
+    // sequence (its filter still selects only this run's notifications).
+    let stored_any = result["ok"].as_u64().unwrap_or(0) > 0;
+    let first = first_id.lock().await.or(stored_any.then_some(1));
     Ok((result, first))
 }
 
@@ -405,6 +408,24 @@ pub(crate) fn each_frame(buffer: &mut Vec<u8>, chunk: &[u8], mut each: impl FnMu
         start += end + 2;
     }
     buffer.drain(..start);
+}
+
+/// The event id a notification frame carries: its `id:` line, or (aviso sends none) the
+/// `id` of the CloudEvent in a `replay` or `live-notification` frame, the last `"id":"` of
+/// the data (the CloudEvent's keys are sorted, so `id` follows `data`). `None` for control
+/// frames.
+pub(crate) fn frame_event_id(text: &str) -> Option<&str> {
+    if let Some(id) = text.lines().find_map(|line| line.strip_prefix("id: ")) {
+        return Some(id);
+    }
+    if !(text.starts_with("event: replay\n") || text.starts_with("event: live-notification\n")) {
+        return None;
+    }
+    let data = text.lines().find_map(|line| line.strip_prefix("data: "))?;
+    let key = "\"id\":\"";
+    let start = data.rfind(key)? + key.len();
+    let length = data[start..].find('"')?;
+    Some(&data[start..start + length])
 }
 
 /// CPU seconds the gateway and nats-server have used so far (when their pids are given).
@@ -482,7 +503,7 @@ async fn replay(
         };
         each_frame(&mut buffer, &chunk, |frame| {
             let text = String::from_utf8_lossy(frame);
-            if let Some(id) = text.lines().find_map(|line| line.strip_prefix("id: ")) {
+            if let Some(id) = frame_event_id(&text) {
                 first_ms.get_or_insert(started.elapsed().as_secs_f64() * 1000.0);
                 let sequence: u64 = id
                     .rsplit('@')
@@ -557,7 +578,7 @@ async fn watch(
                     else {
                         return;
                     };
-                    if !text.contains("\nid: ") {
+                    if frame_event_id(&text).is_none() {
                         return;
                     }
                     let Ok(event) = serde_json::from_str::<Value>(data) else {
@@ -786,5 +807,22 @@ async fn main() {
             push::memory(&options, &client, &run, Instant::now() + limit).await,
             "push-memory",
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::frame_event_id;
+
+    #[test]
+    fn event_ids_come_from_the_id_line_or_the_cloudevent() {
+        let tidings = "event: replay\nid: mars@7\ndata: {\"id\":\"mars@7\"}\n\n";
+        assert_eq!(frame_event_id(tidings), Some("mars@7"));
+        let aviso = "event: live-notification\ndata: {\"data\":{\"payload\":{\"index\":3}},\"dataschema\":\"x\",\"id\":\"mars@9\",\"source\":\"x\"}\n\n";
+        assert_eq!(frame_event_id(aviso), Some("mars@9"));
+        let control = "event: live-notification\ndata: {\"request_id\":\"r\",\"type\":\"connection_established\"}\n\n";
+        assert_eq!(frame_event_id(control), None);
+        let closing = "event: connection-closing\ndata: {\"reason\":\"end_of_stream\"}\n\n";
+        assert_eq!(frame_event_id(closing), None);
     }
 }
