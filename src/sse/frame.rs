@@ -188,6 +188,17 @@ pub(crate) fn write_notification(
     out.extend_from_slice(b"\n\n");
 }
 
+/// A `live-notification` frame, and the CloudEvent it carries as a slice of the same buffer.
+pub(crate) fn live_notification(id: impl std::fmt::Display, cloudevent: &[u8]) -> (Bytes, Bytes) {
+    let mut frame = Vec::with_capacity(cloudevent.len() + 96);
+    write_notification(&mut frame, Phase::Live, id, cloudevent);
+    let frame = Bytes::from(frame);
+    // The frame ends with the CloudEvent and a blank line.
+    let end = frame.len().saturating_sub(2);
+    let within = frame.slice(end.saturating_sub(cloudevent.len())..end);
+    (frame, within)
+}
+
 fn limit_reached(context: &FrameContext, max_allowed: usize) -> Bytes {
     frame(
         "replay-control",
@@ -379,6 +390,20 @@ mod tests {
             .flat_map(|frame| frame.encode(&context()).to_vec())
             .collect();
         assert_eq!(chunk, alone);
+    }
+
+    #[test]
+    fn a_live_frame_carries_its_cloudevent_in_the_same_buffer() {
+        let (frame, cloudevent) = live_notification("mars@3", b"{\"id\":\"mars@3\"}");
+        assert_eq!(
+            &frame[..],
+            b"event: live-notification\nid: mars@3\ndata: {\"id\":\"mars@3\"}\n\n"
+        );
+        assert_eq!(&cloudevent[..], b"{\"id\":\"mars@3\"}");
+        assert_eq!(
+            cloudevent.as_ptr() as usize - frame.as_ptr() as usize,
+            "event: live-notification\nid: mars@3\ndata: ".len()
+        );
     }
 
     #[test]

@@ -161,7 +161,9 @@ pub(super) fn notification(
 }
 
 /// A live notification's frame, encoded by its first watcher and shared by the rest (a
-/// stream has one event type, so one frame fits all), counted.
+/// stream has one event type, so one frame fits all), counted. A message not rendered yet
+/// keeps its CloudEvent as a slice of the frame: one buffer on the message, not two (the
+/// memory store keeps its messages).
 fn live_frame(
     plan: &Plan,
     settings: &SessionSettings,
@@ -172,19 +174,23 @@ fn live_frame(
         counters.frames.inc();
         return Frame::Encoded(frame.clone());
     }
-    match cloudevent::render_shared(&plan.schema, message, &settings.cloudevents) {
-        Ok(cloudevent) => {
-            counters.frames.inc();
-            let id = EventId::new(plan.schema.event_type.as_str(), message.sequence);
-            let mut frame = Vec::with_capacity(cloudevent.len() + 96);
-            frame::write_notification(&mut frame, Phase::Live, id, &cloudevent);
-            Frame::Encoded(message.live_frame.get_or_init(|| frame.into()).clone())
-        }
-        Err(error) => Frame::Error {
-            error: "CloudEvent creation failed",
-            message: error.to_string(),
+    let cloudevent = match message.rendition.get() {
+        Some(rendered) => rendered.clone(),
+        None => match cloudevent::render_fast(&plan.schema, message, &settings.cloudevents) {
+            Ok(rendered) => rendered,
+            Err(error) => {
+                return Frame::Error {
+                    error: "CloudEvent creation failed",
+                    message: error.to_string(),
+                };
+            }
         },
-    }
+    };
+    counters.frames.inc();
+    let id = EventId::new(plan.schema.event_type.as_str(), message.sequence);
+    let (encoded, within) = frame::live_notification(id, &cloudevent);
+    let _ = message.rendition.set(within);
+    Frame::Encoded(message.live_frame.get_or_init(|| encoded).clone())
 }
 
 /// A store failure as aviso reports it: an `error` frame.

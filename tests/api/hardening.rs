@@ -102,9 +102,11 @@ pub async fn a_watcher_that_never_reads_is_cut_off_by_its_byte_budget(kind: Stor
         503,
         "the silent watcher holds the one slot"
     );
-    // 100 × 64 KiB: far more than the 256 KiB budget plus what may wait beyond it (32
-    // frames in the channel, hyper's write queue, the socket buffers: about 3 MiB here).
-    flood(&app, 100).await;
+    // 250 × 64 KiB: far more than the 256 KiB budget plus what may wait beyond it: 32
+    // frames in the channel (2 MiB), hyper's write queue, and the loopback socket's send
+    // and receive buffers, which autotune to several MiB (100 notifications were once not
+    // enough under the full suite's load).
+    flood(&app, 250).await;
     let deadline = Instant::now() + 30 * SECOND;
     while watch_status(&app).await != 200 {
         assert!(
