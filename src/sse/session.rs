@@ -153,10 +153,15 @@ pub(super) fn notification(
                 cloudevent,
             }
         }
-        Err(error) => Frame::Error {
-            error: "CloudEvent creation failed",
-            message: error.to_string(),
-        },
+        Err(error) => render_failure(&error),
+    }
+}
+
+/// The `error` frame sent in place of a notification whose CloudEvent cannot be rendered.
+fn render_failure(error: &cloudevent::RenderError) -> Frame {
+    Frame::Error {
+        error: "CloudEvent creation failed",
+        message: error.to_string(),
     }
 }
 
@@ -178,12 +183,7 @@ fn live_frame(
         Some(rendered) => rendered.clone(),
         None => match cloudevent::render_fast(&plan.schema, message, &settings.cloudevents) {
             Ok(rendered) => rendered,
-            Err(error) => {
-                return Frame::Error {
-                    error: "CloudEvent creation failed",
-                    message: error.to_string(),
-                };
-            }
+            Err(error) => return render_failure(&error),
         },
     };
     counters.frames.inc();
