@@ -395,28 +395,8 @@ async fn killing_the_stream_leader_under_load_loses_nothing_acknowledged() {
     // Service resumed by itself: both instances accept notifications again (steps no
     // worker used: with one notification kept per identifier, a reused step replaces).
     for (index, base) in cluster.tidings.iter().enumerate() {
-        let deadline = Instant::now() + 20 * SECOND;
-        loop {
-            let response = client
-                .post(format!("{base}/api/v1/notification"))
-                .json(&mars(99_000 + index as u64))
-                .send()
-                .await
-                .unwrap();
-            if response.status() == 200 {
-                let body: Value = response.json().await.unwrap();
-                let id = body["id"]
-                    .as_str()
-                    .unwrap()
-                    .trim_start_matches("mars@")
-                    .parse::<u64>()
-                    .unwrap();
-                acknowledged.lock().unwrap().insert(id);
-                break;
-            }
-            assert!(Instant::now() < deadline, "{base} did not resume");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        let id = notify_stored(&client, base, 99_000 + index as u64).await;
+        acknowledged.lock().unwrap().insert(id);
     }
     let acknowledged = acknowledged.lock().unwrap().clone();
     assert!(
