@@ -323,6 +323,72 @@ async fn deliveries_survive_the_loss_of_a_nats_node() {
     }
 }
 
+/// Read-your-writes across instances: nats-server puts each read's consumer on a random
+/// peer of the R3 stream, and a follower may not yet hold what the leader just acknowledged.
+/// Each round stores a notification through one instance and replays at once through the
+/// other: by sequence from the previous round's (both arrive), with a filter only the
+/// previous one matches (it alone arrives, and the replay ends although the consumer's
+/// server says nothing more is pending before the stream's end), and with a filter nothing
+/// matches; and bounded by a time after the previous one was stored (only it arrives) and
+/// by a time to come (both arrive).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_notification_is_replayable_through_another_instance_as_soon_as_it_is_acknowledged() {
+    let cluster = Cluster::up();
+    let client = client();
+    let mut previous = notify_stored(&client, &cluster.tidings[0], 0).await;
+    let rounds = 40;
+    let mut wrong = Vec::new();
+    for round in 1..=rounds {
+        let (writer, reader) = if round % 2 == 0 {
+            (&cluster.tidings[0], &cluster.tidings[1])
+        } else {
+            (&cluster.tidings[1], &cluster.tidings[0])
+        };
+        let between = chrono::Utc::now().to_rfc3339();
+        let id = notify_stored(&client, writer, round).await;
+        let until = |to_date: &str| json!({"event_type":"mars","identifier":{"class":"od"},"from_id":previous.to_string(),"to_date":to_date});
+        let to_come = (chrono::Utc::now() + chrono::TimeDelta::hours(1)).to_rfc3339();
+        let by_step = |step: u64| json!({"event_type":"mars","identifier":{"class":"od","step":step},"from_id":"1"});
+        for (body, expected) in [
+            (
+                json!({"event_type":"mars","identifier":{"class":"od"},"from_id":previous.to_string()}),
+                vec![previous, id],
+            ),
+            (by_step(round - 1), vec![previous]),
+            (by_step(99_999), vec![]),
+            (until(&between), vec![previous]),
+            (until(&to_come), vec![previous, id]),
+        ] {
+            let response = client
+                .post(format!("{reader}/api/v1/replay"))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+            let text = response.text().await.unwrap();
+            let ids: Vec<u64> = text
+                .lines()
+                .filter_map(|line| line.strip_prefix("id: mars@"))
+                .map(|id| id.parse().unwrap())
+                .collect();
+            if ids != expected || !text.contains("replay_completed") {
+                wrong.push(format!(
+                    "round {round}, {body}: expected {expected:?}, got:\n{text}"
+                ));
+            }
+        }
+        previous = id;
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} of {} replays went wrong:\n{}",
+        wrong.len(),
+        5 * rounds,
+        wrong.join("\n")
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn killing_the_stream_leader_under_load_loses_nothing_acknowledged() {
     let cluster = Cluster::up();

@@ -265,8 +265,8 @@ impl JetstreamStore {
         time: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
         self.ensure_connected()?;
-        self.spec(key)?;
-        reader::last_sequence_at(&self.context, &key.stream_name(), time).await
+        let replicated = self.spec(key)?.policy.replicas > 1;
+        reader::last_sequence_at(&self.context, &key.stream_name(), time, replicated).await
     }
 
     pub async fn read(
@@ -275,12 +275,13 @@ impl JetstreamStore {
         request: ReadRequest,
     ) -> Result<BoxStream<'static, Result<SharedMessage, StoreError>>, StoreError> {
         self.ensure_connected()?;
-        self.spec(key)?;
+        let replicated = self.spec(key)?.policy.replicas > 1;
         reader::read(
             &self.context,
             &key.stream_name(),
             request,
             self.request_timeout * 2,
+            replicated,
         )
         .await
     }

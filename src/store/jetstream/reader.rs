@@ -1,18 +1,27 @@
 //! Finite reads through one ordered consumer per read (flow-controlled, no per-batch
 //! consumers, no sleeps): start by sequence or time, stop at the boundary, the end time,
 //! the limit, or when the server says nothing more is pending.
+//!
+//! On a replicated stream the consumer's word that nothing more is pending is not taken:
+//! nats-server places a read's R1 consumer on a random peer of the stream, and a follower
+//! may not yet hold what the leader acknowledged a moment ago (or, catching up after a
+//! restart, much more). Such a read asks the stream leader for what is left before the
+//! boundary (see [`Source::Leader`]).
 
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use async_nats::jetstream::message::StreamMessage;
+use async_nats::jetstream::stream::{ConsumerErrorKind, RawMessageError, RawMessageErrorKind};
 use async_nats::jetstream::{self, consumer};
 use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
 use futures::stream::{self, BoxStream, Stream, StreamExt};
 
 use super::convert;
-use crate::store::error::{Operation, Outage, StoreError};
+use crate::store::error::{Cause, Failure, Operation, Outage, StoreError};
 use crate::store::types::{ReadRequest, SharedMessage, Start, StoredMessage};
 use crate::subject::nats_filter_matches;
 
@@ -25,6 +34,37 @@ use crate::subject::nats_filter_matches;
 /// millisecond. Browse windows start at this size. (With deleted messages inside the stream
 /// the server walks its subjects for an unfiltered consumer too: see bench/RESULTS.md.)
 const LOCAL_FILTER_SPAN: u64 = 1024;
+
+/// How many times a read's consumer is created before the read fails. nats-server puts the
+/// R1 consumer of a replicated stream on a random peer it believes online, and for some
+/// seconds after a server dies it still believes so: a creation placed there goes
+/// unanswered until it times out (a replay right after a leader was killed failed so in
+/// CI). Each new try lands on another random peer.
+const CREATE_ATTEMPTS: usize = 3;
+
+/// Creates the ordered consumer of a read, trying again when a creation timed out.
+async fn create_ordered(
+    context: &jetstream::Context,
+    name: &str,
+    config: consumer::pull::OrderedConfig,
+) -> Result<jetstream::consumer::Consumer<consumer::pull::OrderedConfig>, StoreError> {
+    let mut attempt = 1;
+    loop {
+        match context
+            .create_consumer_on_stream(config.clone(), name)
+            .await
+        {
+            Ok(consumer) => return Ok(consumer),
+            Err(error)
+                if attempt < CREATE_ATTEMPTS && error.kind() == ConsumerErrorKind::TimedOut =>
+            {
+                tracing::debug!(stream = name, attempt, "read consumer creation timed out");
+                attempt += 1;
+            }
+            Err(error) => return Err(convert::request_error(Operation::OpenReplayConsumer, error)),
+        }
+    }
+}
 
 fn deliver_policy(start: Start) -> Result<consumer::DeliverPolicy, StoreError> {
     Ok(match start {
@@ -41,43 +81,127 @@ fn deliver_policy(start: Start) -> Result<consumer::DeliverPolicy, StoreError> {
     })
 }
 
-/// The sequence before the first message stored after `time`: a consumer starting by time
-/// reports the sequence it starts after, so no message is read.
+/// The sequence before the first message stored after `time` (the last sequence when none
+/// is). On a replicated stream the stream leader is asked, as a consumer's server may miss
+/// the newest messages (see the module's doc).
 pub(crate) async fn last_sequence_at(
     context: &jetstream::Context,
     name: &str,
     time: DateTime<Utc>,
+    replicated: bool,
 ) -> Result<u64, StoreError> {
     let after = time
         .checked_add_signed(chrono::TimeDelta::nanoseconds(1))
         .unwrap_or(time);
+    if replicated {
+        match first_at_leader(context, name, after).await? {
+            // A server older than 2.11 ignores `start_time` and answers with the first
+            // message: then only a consumer can say.
+            Some((sequence, stored)) if stored >= after => return Ok(sequence - 1),
+            Some(_) => {}
+            None => {
+                let stream = context
+                    .get_stream(name)
+                    .await
+                    .map_err(|error| convert::request_error(Operation::StreamInfo, error))?;
+                return Ok(stream.cached_info().state.last_sequence);
+            }
+        }
+    }
+    // A consumer starting by time reports the sequence it starts after, so no message is
+    // read.
     let config = consumer::pull::OrderedConfig {
         deliver_policy: deliver_policy(Start::Time(after))?,
         ..Default::default()
     };
-    let consumer = context
-        .create_consumer_on_stream(config, name)
-        .await
-        .map_err(|error| convert::request_error(Operation::OpenReplayConsumer, error))?;
+    let consumer = create_ordered(context, name, config).await?;
     Ok(consumer.cached_info().delivered.stream_sequence)
 }
 
+/// `STREAM.MSG.GET` with a start time (async-nats has no builder for it): the sequence and
+/// time of the first message stored at or after `time`, `None` when there is none.
+async fn first_at_leader(
+    context: &jetstream::Context,
+    name: &str,
+    time: DateTime<Utc>,
+) -> Result<Option<(u64, DateTime<Utc>)>, StoreError> {
+    #[derive(serde::Serialize)]
+    struct Request {
+        start_time: String,
+        next_by_subj: &'static str,
+        no_hdr: bool,
+    }
+    #[derive(serde::Deserialize)]
+    struct Found {
+        message: FoundMessage,
+    }
+    #[derive(serde::Deserialize)]
+    struct FoundMessage {
+        seq: u64,
+        time: DateTime<Utc>,
+    }
+    let request = Request {
+        start_time: time.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+        next_by_subj: ">",
+        no_hdr: true,
+    };
+    let response: jetstream::response::Response<Found> = context
+        .request(format!("STREAM.MSG.GET.{name}"), &request)
+        .await
+        .map_err(|error| convert::request_error(Operation::GetMessage, error))?;
+    match response {
+        jetstream::response::Response::Ok(found) => {
+            Ok(Some((found.message.seq.max(1), found.message.time)))
+        }
+        jetstream::response::Response::Err { error }
+            if error.error_code() == jetstream::ErrorCode::NO_MESSAGE_FOUND =>
+        {
+            Ok(None)
+        }
+        jetstream::response::Response::Err { error } => {
+            Err(StoreError::Backend(Failure::Refused {
+                operation: Operation::GetMessage,
+                source: Cause::new(error),
+            }))
+        }
+    }
+}
+
 /// Reads `request` from stream `name`; `idle` bounds the wait for each message.
+/// `replicated` says the stream has more than one replica, so that the consumer may sit on
+/// a follower behind the leader.
 pub(crate) async fn read(
     context: &jetstream::Context,
     name: &str,
     request: ReadRequest,
     idle: Duration,
+    replicated: bool,
 ) -> Result<BoxStream<'static, Result<SharedMessage, StoreError>>, StoreError> {
     if is_empty(&request) {
         return Ok(stream::empty().boxed());
     }
+    let leader = if replicated {
+        Some(
+            context
+                .get_stream_no_info(name)
+                .await
+                .map_err(|error| convert::request_error(Operation::OpenStream, error))?,
+        )
+    } else {
+        None
+    };
     let local_filter = filters_locally(&request);
-    let Some(messages) = open(context, name, &request, local_filter).await? else {
-        return Ok(stream::empty().boxed());
+    let source = match open(context, name, &request, local_filter).await? {
+        Opened::Messages(messages) => Source::Consumer(messages),
+        Opened::NothingPending { after } => match leader.clone() {
+            // The consumer's server may be behind: ask the leader from where it started.
+            Some(stream) => Source::Leader(Box::new(LeaderTail::new(stream, &request, after + 1))),
+            None => return Ok(stream::empty().boxed()),
+        },
     };
     Ok(Reader {
-        messages,
+        source,
+        leader,
         request,
         local_filter,
         delivered: 0,
@@ -111,13 +235,22 @@ fn filters_locally(request: &ReadRequest) -> bool {
         }
 }
 
-/// The ordered consumer's messages, or `None` when the server says none is pending.
+/// What opening a read's consumer gave.
+enum Opened {
+    Messages(Box<consumer::pull::Ordered>),
+    /// The consumer's server holds nothing the read selects after stream sequence `after`.
+    NothingPending {
+        after: u64,
+    },
+}
+
+/// The ordered consumer's messages, unless its server says none is pending.
 async fn open(
     context: &jetstream::Context,
     name: &str,
     request: &ReadRequest,
     local_filter: bool,
-) -> Result<Option<consumer::pull::Ordered>, StoreError> {
+) -> Result<Opened, StoreError> {
     let config = consumer::pull::OrderedConfig {
         filter_subject: if local_filter {
             String::new()
@@ -127,18 +260,78 @@ async fn open(
         deliver_policy: deliver_policy(request.start)?,
         ..Default::default()
     };
-    let consumer = context
-        .create_consumer_on_stream(config, name)
-        .await
-        .map_err(|error| convert::request_error(Operation::OpenReplayConsumer, error))?;
-    if consumer.cached_info().num_pending == 0 {
-        return Ok(None);
+    let consumer = create_ordered(context, name, config).await?;
+    let info = consumer.cached_info();
+    if info.num_pending == 0 {
+        return Ok(Opened::NothingPending {
+            after: info.delivered.stream_sequence,
+        });
     }
     let messages = consumer
         .messages()
         .await
         .map_err(|error| convert::request_error(Operation::Read, error))?;
-    Ok(Some(messages))
+    Ok(Opened::Messages(Box::new(messages)))
+}
+
+/// Where a read's next messages come from.
+enum Source {
+    Consumer(Box<consumer::pull::Ordered>),
+    /// The stream leader, one `STREAM.MSG.GET` (which only the leader answers) at a time.
+    /// A read on a replicated stream comes here when its consumer says nothing more is
+    /// pending before the boundary: usually one request answers that nothing is left, and
+    /// when the consumer's server was behind, the rest arrives this way.
+    Leader(Box<LeaderTail>),
+}
+
+/// The part of a read asked of the stream leader.
+struct LeaderTail {
+    stream: jetstream::stream::Stream<()>,
+    /// The read's filter, or every subject.
+    subject: String,
+    /// The first stream sequence not yet asked for.
+    next: u64,
+    in_flight: Option<BoxFuture<'static, Result<StreamMessage, RawMessageError>>>,
+}
+
+impl LeaderTail {
+    fn new(stream: jetstream::stream::Stream<()>, request: &ReadRequest, next: u64) -> Self {
+        let subject = if request.filter.is_empty() {
+            ">".to_owned()
+        } else {
+            request.filter.clone()
+        };
+        Self {
+            stream,
+            subject,
+            next,
+            in_flight: None,
+        }
+    }
+
+    /// The next stored message at or after `next` that matches, `None` when there is none.
+    fn poll_next_message(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Option<StoredMessage>, StoreError>> {
+        let in_flight = self.in_flight.get_or_insert_with(|| {
+            let (stream, subject, next) = (self.stream.clone(), self.subject.clone(), self.next);
+            Box::pin(async move { stream.get_first_raw_message_by_subject(subject, next).await })
+        });
+        let answer = match in_flight.as_mut().poll(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(answer) => answer,
+        };
+        self.in_flight = None;
+        Poll::Ready(match answer {
+            Ok(message) => convert::from_stream_message(message).map(|stored| {
+                self.next = stored.sequence.get() + 1;
+                Some(stored)
+            }),
+            Err(error) if error.kind() == RawMessageErrorKind::NoMessageFound => Ok(None),
+            Err(error) => Err(convert::request_error(Operation::Read, error)),
+        })
+    }
 }
 
 /// A read in progress: what it asked for and how far it got. A hand-written stream, not an
@@ -146,7 +339,9 @@ async fn open(
 /// `timeout` per message put a timer in and out of the wheel each time (both showed in the
 /// replay profile); here one timer is re-armed only when it fires.
 struct Reader {
-    messages: consumer::pull::Ordered,
+    source: Source,
+    /// The stream, for asking its leader: set when the stream is replicated.
+    leader: Option<jetstream::stream::Stream<()>>,
     request: ReadRequest,
     /// The consumer is unfiltered: messages not matching `request.filter` are skipped here.
     local_filter: bool,
@@ -165,40 +360,67 @@ impl Stream for Reader {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
-        if this.done {
-            return Poll::Ready(None);
-        }
         loop {
-            match this.messages.poll_next_unpin(cx) {
-                Poll::Ready(None) => {
-                    this.done = true;
-                    return Poll::Ready(None);
-                }
-                Poll::Ready(Some(Err(error))) => {
-                    this.done = true;
-                    return Poll::Ready(Some(Err(convert::request_error(Operation::Read, error))));
-                }
-                Poll::Ready(Some(Ok(message))) => {
-                    this.last_message_at = Instant::now();
-                    match this.take(convert::from_consumer(&message)) {
-                        Step::Skip => continue,
-                        Step::Give(item) => return Poll::Ready(item),
+            if this.done {
+                return Poll::Ready(None);
+            }
+            let (stored, pending) = match &mut this.source {
+                Source::Leader(tail) => match tail.poll_next_message(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Ok(Some(stored))) => (stored, None),
+                    Poll::Ready(Ok(None)) => {
+                        this.done = true;
+                        return Poll::Ready(None);
                     }
-                }
-                Poll::Pending => {}
+                    Poll::Ready(Err(error)) => {
+                        this.done = true;
+                        return Poll::Ready(Some(Err(error)));
+                    }
+                },
+                Source::Consumer(messages) => match messages.poll_next_unpin(cx) {
+                    Poll::Ready(None) => {
+                        this.done = true;
+                        return Poll::Ready(None);
+                    }
+                    Poll::Ready(Some(Err(error))) => {
+                        this.done = true;
+                        return Poll::Ready(Some(Err(convert::request_error(
+                            Operation::Read,
+                            error,
+                        ))));
+                    }
+                    Poll::Ready(Some(Ok(message))) => {
+                        this.last_message_at = Instant::now();
+                        match convert::from_consumer(&message) {
+                            Ok((stored, pending)) => (stored, Some(pending)),
+                            Err(error) => {
+                                this.done = true;
+                                return Poll::Ready(Some(Err(error)));
+                            }
+                        }
+                    }
+                    Poll::Pending => {
+                        if this.idle_timer.as_mut().poll(cx).is_pending() {
+                            return Poll::Pending;
+                        }
+                        let quiet_until = this.last_message_at + this.idle;
+                        if Instant::now() >= quiet_until {
+                            this.done = true;
+                            return Poll::Ready(Some(Err(StoreError::Unavailable(
+                                Outage::TimedOut(Operation::Read),
+                            ))));
+                        }
+                        // Messages came since the timer was armed: wait out the rest from
+                        // the last one.
+                        this.idle_timer.as_mut().reset(quiet_until.into());
+                        continue;
+                    }
+                },
+            };
+            match this.take(stored, pending) {
+                Step::Skip => continue,
+                Step::Give(item) => return Poll::Ready(item),
             }
-            if this.idle_timer.as_mut().poll(cx).is_pending() {
-                return Poll::Pending;
-            }
-            let quiet_until = this.last_message_at + this.idle;
-            if Instant::now() >= quiet_until {
-                this.done = true;
-                return Poll::Ready(Some(Err(StoreError::Unavailable(Outage::TimedOut(
-                    Operation::Read,
-                )))));
-            }
-            // Messages came since the timer was armed: wait out the rest from the last one.
-            this.idle_timer.as_mut().reset(quiet_until.into());
         }
     }
 }
@@ -212,29 +434,43 @@ enum Step {
 }
 
 impl Reader {
-    fn take(&mut self, received: Result<(StoredMessage, u64), StoreError>) -> Step {
-        let (stored, pending) = match received {
-            Ok(received) => received,
-            Err(error) => {
-                self.done = true;
-                return Step::Give(Some(Err(error)));
-            }
-        };
+    /// Takes a received message; `pending` is what the consumer's server still holds after
+    /// it for this read (`None` for a message from the leader).
+    fn take(&mut self, stored: StoredMessage, pending: Option<u64>) -> Step {
         if self.is_beyond(&stored) {
             self.done = true;
             return Step::Give(None);
         }
-        let at_the_end = pending == 0 || stored.sequence.get() >= self.request.last_sequence;
-        if self.precedes_start(&stored) || !self.matches(&stored) {
-            if at_the_end {
-                self.done = true;
-                return Step::Give(None);
-            }
-            return Step::Skip;
+        let wanted = !self.precedes_start(&stored) && self.matches(&stored);
+        if wanted {
+            self.delivered += 1;
         }
-        self.delivered += 1;
-        self.done = at_the_end || self.is_last(&stored);
-        Step::Give(Some(Ok(SharedMessage::new(stored))))
+        let at_boundary = stored.sequence.get() >= self.request.last_sequence;
+        let limit_reached = self
+            .request
+            .limit
+            .is_some_and(|limit| self.delivered >= limit);
+        if at_boundary || limit_reached {
+            self.done = true;
+        } else if pending == Some(0) {
+            // The consumer's server holds nothing more before the boundary.
+            match &self.leader {
+                Some(stream) => {
+                    let next = stored.sequence.get() + 1;
+                    self.source = Source::Leader(Box::new(LeaderTail::new(
+                        stream.clone(),
+                        &self.request,
+                        next,
+                    )));
+                }
+                None => self.done = true,
+            }
+        }
+        match (wanted, self.done) {
+            (true, _) => Step::Give(Some(Ok(SharedMessage::new(stored)))),
+            (false, true) => Step::Give(None),
+            (false, false) => Step::Skip,
+        }
     }
 
     /// Whether the message matches the read's filter: always when the server applied it.
@@ -261,15 +497,6 @@ impl Reader {
     fn is_beyond(&self, stored: &StoredMessage) -> bool {
         stored.sequence.get() > self.request.last_sequence
             || self.request.until.is_some_and(|until| stored.time > until)
-    }
-
-    /// Whether the (just counted) message is the read's last: its last sequence or its limit.
-    fn is_last(&self, stored: &StoredMessage) -> bool {
-        stored.sequence.get() >= self.request.last_sequence
-            || self
-                .request
-                .limit
-                .is_some_and(|limit| self.delivered >= limit)
     }
 }
 
