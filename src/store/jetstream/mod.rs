@@ -331,7 +331,9 @@ impl JetstreamStore {
     pub async fn stream_info(&self, key: &StreamKey) -> Result<StreamInfo, StoreError> {
         self.ensure_connected()?;
         let spec = self.spec(key)?;
-        let mut stream = match self.context.get_stream(key.stream_name()).await {
+        // `get_stream` asks the server for the stream's info: its answer is the info (a
+        // second `info()` request cost every replay, watch and browse one more round trip).
+        let stream = match self.context.get_stream(key.stream_name()).await {
             Ok(stream) => stream,
             Err(error)
                 if matches!(error.kind(), GetStreamErrorKind::JetStream(ref inner)
@@ -347,10 +349,7 @@ impl JetstreamStore {
             }
             Err(error) => return Err(convert::request_error(Operation::StreamInfo, error)),
         };
-        let info = stream
-            .info()
-            .await
-            .map_err(|error| convert::request_error(Operation::StreamInfo, error))?;
+        let info = stream.cached_info();
         let state = &info.state;
         let has_messages = state.messages > 0;
         Ok(StreamInfo {
