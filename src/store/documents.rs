@@ -11,6 +11,7 @@ mod memory_bucket;
 use std::time::Duration;
 
 use async_nats::jetstream::kv;
+use async_nats::jetstream::stream::LastRawMessageErrorKind;
 use bytes::Bytes;
 use futures::stream::{BoxStream, StreamExt};
 
@@ -70,6 +71,25 @@ fn kv_error(error: impl super::jetstream::convert::NatsError) -> StoreError {
     request_error(Operation::Documents, error)
 }
 
+/// Whether `key` can name a KV record (what async-nats checks before a KV read): a key with
+/// a wildcard would select other records' subjects.
+fn is_valid_key(key: &str) -> bool {
+    !key.is_empty()
+        && !key.starts_with('.')
+        && !key.ends_with('.')
+        && !key.contains("..")
+        && key
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || b"-/_=.".contains(&byte))
+}
+
+/// Whether a KV stream message is a removal (a delete or purge marker).
+fn is_removal(headers: Option<&async_nats::HeaderMap>) -> bool {
+    headers
+        .and_then(|headers| headers.get("KV-Operation"))
+        .is_some_and(|operation| matches!(operation.as_str(), "DEL" | "PURGE"))
+}
+
 impl Documents {
     pub(crate) fn in_memory(max_age: Option<Duration>) -> Self {
         Self {
@@ -86,14 +106,23 @@ impl Documents {
     pub async fn get(&self, key: &str) -> Result<Option<Document>, StoreError> {
         match &self.engine {
             Engine::Memory(bucket) => bucket.get(key),
+            // Asked of the bucket stream's leader (`STREAM.MSG.GET`): a KV entry read is a
+            // direct get, which any replica of an R3 bucket answers, one that may not hold
+            // yet what another instance wrote a moment ago.
+            Engine::Kv(_) if !is_valid_key(key) => Ok(None),
             Engine::Kv(store) => {
-                let entry = store.entry(key).await.map_err(kv_error)?;
-                Ok(entry
-                    .filter(|entry| entry.operation == kv::Operation::Put)
-                    .map(|entry| Document {
-                        value: entry.value,
-                        revision: entry.revision,
-                    }))
+                let subject = format!("{}{key}", store.prefix);
+                match store.stream.get_last_raw_message_by_subject(&subject).await {
+                    Ok(message) if is_removal(Some(&message.headers)) => Ok(None),
+                    Ok(message) => Ok(Some(Document {
+                        value: message.payload,
+                        revision: message.sequence,
+                    })),
+                    Err(error) if error.kind() == LastRawMessageErrorKind::NoMessageFound => {
+                        Ok(None)
+                    }
+                    Err(error) => Err(kv_error(error)),
+                }
             }
         }
     }
@@ -186,6 +215,14 @@ impl Documents {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_with_wildcards_or_empty_tokens_name_no_record() {
+        assert!(is_valid_key("destinations.d_1-x/y=z"));
+        for key in ["", ".a", "a.", "a..b", "a.*", "a.>", "a b", "é"] {
+            assert!(!is_valid_key(key), "{key:?}");
+        }
+    }
 
     #[tokio::test]
     async fn memory_lists_by_prefix_and_watchers_see_every_change() {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::StreamExt;
 use tidings::store::work_queue::{LaneConfig, Settle, Task, WorkQueue};
-use tidings::store::{BucketOptions, WriteError};
+use tidings::store::{BucketOptions, Document, WriteError};
 use tidings::subject::Subject;
 
 use crate::backends::Backend;
@@ -248,6 +248,29 @@ pub async fn documents_write_conditionally_list_by_prefix_and_watch(backend: &Ba
     assert_eq!(
         bucket.get("d1.a.1").await.unwrap().unwrap().value,
         Bytes::from("two")
+    );
+    assert_eq!(
+        bucket.get("d2.a.1").await.unwrap(),
+        None,
+        "a deleted record"
+    );
+    assert_eq!(
+        bucket.get("d9.a.1").await.unwrap(),
+        None,
+        "a record never written"
+    );
+    assert_eq!(
+        bucket.get("d1.a.*").await.unwrap(),
+        None,
+        "a wildcard names no record"
+    );
+    let revision = bucket.put("d3.a.1", Bytes::from("w")).await.unwrap();
+    assert_eq!(
+        bucket.get("d3.a.1").await.unwrap(),
+        Some(Document {
+            value: Bytes::from("w"),
+            revision
+        })
     );
     let mut seen = Vec::new();
     while seen.len() < 6 {

@@ -8,20 +8,12 @@ use std::time::Duration;
 use async_nats::jetstream::{consumer, kv};
 use futures::StreamExt;
 
-use super::{Document, kv_error};
+use super::{Document, is_removal, kv_error};
 use crate::store::error::{Operation, Outage, StoreError};
+use crate::store::jetstream::consumers::create_retrying;
 
 /// The longest wait for the next record of a listing.
 const IDLE: Duration = Duration::from_secs(5);
-
-/// Whether a KV stream message is a removal (delete or purge marker).
-fn is_removal(message: &async_nats::jetstream::Message) -> bool {
-    message
-        .headers
-        .as_ref()
-        .and_then(|headers| headers.get("KV-Operation"))
-        .is_some_and(|operation| matches!(operation.as_str(), "DEL" | "PURGE"))
-}
 
 pub(super) async fn list(
     store: &kv::Store,
@@ -36,11 +28,11 @@ pub(super) async fn list(
         deliver_policy: consumer::DeliverPolicy::LastPerSubject,
         ..Default::default()
     };
-    let consumer = store
-        .stream
-        .create_consumer(config)
-        .await
-        .map_err(kv_error)?;
+    let consumer = create_retrying(&store.stream_name, || {
+        store.stream.create_consumer(config.clone())
+    })
+    .await
+    .map_err(kv_error)?;
     let mut records = BTreeMap::new();
     let name = consumer.cached_info().name.clone();
     if consumer.cached_info().num_pending == 0 {
@@ -85,7 +77,7 @@ async fn read_all(
         // one message per key, but one that async-nats (0.51) recreated before its first
         // message (the server lost it) sends every revision from the bucket's start.
         if let Some(key) = message.subject.as_str().strip_prefix(store.prefix.as_str()) {
-            if is_removal(&message) {
+            if is_removal(message.headers.as_ref()) {
                 records.remove(key);
             } else {
                 let document = Document {

@@ -3,6 +3,7 @@
 //! by all subscribers, and a connection that retries forever while requests fail fast.
 
 mod connection;
+pub(crate) mod consumers;
 pub(crate) mod convert;
 mod kv_errors;
 mod live;

@@ -14,13 +14,13 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::message::StreamMessage;
-use async_nats::jetstream::stream::{ConsumerErrorKind, RawMessageError, RawMessageErrorKind};
+use async_nats::jetstream::stream::{RawMessageError, RawMessageErrorKind};
 use async_nats::jetstream::{self, consumer};
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use futures::stream::{self, BoxStream, Stream, StreamExt};
 
-use super::convert;
+use super::{consumers, convert};
 use crate::store::error::{Cause, Failure, Operation, Outage, StoreError};
 use crate::store::types::{ReadRequest, SharedMessage, Start, StoredMessage};
 use crate::subject::nats_filter_matches;
@@ -35,35 +35,17 @@ use crate::subject::nats_filter_matches;
 /// the server walks its subjects for an unfiltered consumer too: see bench/RESULTS.md.)
 const LOCAL_FILTER_SPAN: u64 = 1024;
 
-/// How many times a read's consumer is created before the read fails. nats-server puts the
-/// R1 consumer of a replicated stream on a random peer it believes online, and for some
-/// seconds after a server dies it still believes so: a creation placed there goes
-/// unanswered until it times out (a replay right after a leader was killed failed so in
-/// CI). Each new try lands on another random peer.
-const CREATE_ATTEMPTS: usize = 3;
-
-/// Creates the ordered consumer of a read, trying again when a creation timed out.
+/// Creates the ordered consumer of a read (see [`consumers::create_retrying`]).
 async fn create_ordered(
     context: &jetstream::Context,
     name: &str,
     config: consumer::pull::OrderedConfig,
 ) -> Result<jetstream::consumer::Consumer<consumer::pull::OrderedConfig>, StoreError> {
-    let mut attempt = 1;
-    loop {
-        match context
-            .create_consumer_on_stream(config.clone(), name)
-            .await
-        {
-            Ok(consumer) => return Ok(consumer),
-            Err(error)
-                if attempt < CREATE_ATTEMPTS && error.kind() == ConsumerErrorKind::TimedOut =>
-            {
-                tracing::debug!(stream = name, attempt, "read consumer creation timed out");
-                attempt += 1;
-            }
-            Err(error) => return Err(convert::request_error(Operation::OpenReplayConsumer, error)),
-        }
-    }
+    consumers::create_retrying(name, || {
+        context.create_consumer_on_stream(config.clone(), name)
+    })
+    .await
+    .map_err(|error| convert::request_error(Operation::OpenReplayConsumer, error))
 }
 
 fn deliver_policy(start: Start) -> Result<consumer::DeliverPolicy, StoreError> {
