@@ -125,6 +125,17 @@ pub async fn reads_end_by_sequence_time_or_limit(backend: &Backend) {
     let mut request = everything(&alpha, 6);
     request.limit = Some(4);
     assert_eq!(sequences(backend, &alpha, request).await, [1, 2, 3, 4]);
+    // The same from a sequence (on JetStream a short read from a sequence goes by sequence).
+    let from_two = |mut request: ReadRequest| {
+        request.start = Start::Sequence(seq(2));
+        request
+    };
+    let mut request = from_two(everything(&alpha, 6));
+    request.until = Some(middle);
+    assert_eq!(sequences(backend, &alpha, request).await, [2, 3]);
+    let mut request = from_two(everything(&alpha, 6));
+    request.limit = Some(2);
+    assert_eq!(sequences(backend, &alpha, request).await, [2, 3]);
 }
 
 pub async fn subject_filters_with_wildcards_select_messages(backend: &Backend) {
@@ -160,9 +171,10 @@ pub async fn subject_filters_with_wildcards_select_messages(backend: &Backend) {
     );
 }
 
-/// Short reads and long ones select the same: the JetStream engine filters reads of up to
-/// 1,024 sequences itself (a filtered consumer costs the server a count over every subject)
-/// and leaves longer ones to the server.
+/// Short reads and long ones select the same: the JetStream engine reads up to 512
+/// sequences one get per sequence, filters reads of up to 1,024 sequences itself (a filtered
+/// consumer costs the server a count over every subject) and leaves longer ones to the
+/// server.
 pub async fn filtered_reads_agree_whatever_their_span(backend: &Backend) {
     let alpha = backend.alpha();
     for step in 1..=1200 {
@@ -230,6 +242,11 @@ pub async fn deleted_messages_are_skipped_and_missing_ones_not_found(backend: &B
         sequences(backend, &alpha, everything(&alpha, 3)).await,
         [1, 3]
     );
+    let from_one = ReadRequest {
+        start: Start::Sequence(seq(1)),
+        ..everything(&alpha, 3)
+    };
+    assert_eq!(sequences(backend, &alpha, from_one).await, [1, 3]);
     assert!(backend.store.get(&alpha, seq(2)).await.unwrap().is_none());
     assert_eq!(
         backend.store.delete(&alpha, seq(2)).await.unwrap(),

@@ -96,6 +96,19 @@ impl NatsError for jetstream::stream::RawMessageError {
     }
 }
 
+impl NatsError for jetstream::stream::DirectGetError {
+    fn is_outage(&self) -> bool {
+        use jetstream::stream::DirectGetErrorKind as Kind;
+        match self.kind() {
+            Kind::TimedOut | Kind::Request => true,
+            Kind::ErrorResponse(status, _) => {
+                status == async_nats::StatusCode::NO_RESPONDERS || status.as_u16() == 503
+            }
+            Kind::NotFound | Kind::InvalidSubject | Kind::Other => false,
+        }
+    }
+}
+
 impl NatsError for jetstream::stream::DeleteMessageError {
     fn is_outage(&self) -> bool {
         use jetstream::stream::DeleteMessageErrorKind as Kind;

@@ -2,6 +2,7 @@
 //! before answering, reads through ordered consumers, one live consumer per stream shared
 //! by all subscribers, and a connection that retries forever while requests fail fast.
 
+mod by_sequence;
 mod connection;
 pub(crate) mod consumers;
 pub(crate) mod convert;

@@ -1,6 +1,7 @@
 //! Finite reads through one ordered consumer per read (flow-controlled, no per-batch
 //! consumers, no sleeps): start by sequence or time, stop at the boundary, the end time,
-//! the limit, or when the server says nothing more is pending.
+//! the limit, or when the server says nothing more is pending. Short reads with a broad
+//! filter go by sequence instead (see [`by_sequence`]).
 //!
 //! On a replicated stream the consumer's word that nothing more is pending is not taken:
 //! nats-server places a read's R1 consumer on a random peer of the stream, and a follower
@@ -20,13 +21,13 @@ use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use futures::stream::{self, BoxStream, Stream, StreamExt};
 
-use super::{consumers, convert};
+use super::{by_sequence, consumers, convert};
 use crate::store::error::{Cause, Failure, Operation, Outage, StoreError};
 use crate::store::types::{ReadRequest, SharedMessage, Start, StoredMessage};
 use crate::subject::nats_filter_matches;
 
-/// Reads spanning at most this many sequences with a broad filter go through an unfiltered
-/// consumer and are filtered here. Creating a consumer with a filter ending in a wildcard
+/// Reads spanning at most this many sequences with a broad filter (and more than
+/// [`by_sequence::SPAN`]) go through an unfiltered consumer and are filtered here. Creating a consumer with a filter ending in a wildcard
 /// makes nats-server count what it matches among all the stream's subjects: 25–40 ms per
 /// consumer on a stream of a million subjects with a per-subject limit (aviso's policy),
 /// whatever the read's span, against half a millisecond unfiltered (or for a filter ending
@@ -161,6 +162,13 @@ pub(crate) async fn read(
 ) -> Result<BoxStream<'static, Result<SharedMessage, StoreError>>, StoreError> {
     if is_empty(&request) {
         return Ok(stream::empty().boxed());
+    }
+    if by_sequence::applies(&request) {
+        let stream = context
+            .get_stream_no_info(name)
+            .await
+            .map_err(|error| convert::request_error(Operation::OpenStream, error))?;
+        return Ok(by_sequence::read(stream, request, replicated));
     }
     let leader = if replicated {
         Some(
