@@ -1,12 +1,18 @@
-# Sourced by the bench scripts: a work dir removed on exit with every process started into
-# PIDS, a free loopback port, and waiting for a URL to answer.
+# Sourced by the bench scripts: a work dir removed on exit (kept, with the logs of
+# nats-server and the gateway, when KEEP_WORK=1) with every process started into PIDS, a
+# free loopback port, and waiting for a URL to answer.
 NATS="${NATS_SERVER_BIN:-nats-server}"
 WORK="$(mktemp -d)"
 PIDS=()
 cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  rm -rf "$WORK"
+  if [ "${KEEP_WORK:-0}" = 1 ]; then
+    echo "work dir kept: $WORK" >&2
+    rm -rf "$WORK/nats"
+  else
+    rm -rf "$WORK"
+  fi
 }
 trap cleanup EXIT
 

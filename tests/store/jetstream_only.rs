@@ -234,3 +234,58 @@ async fn a_live_consumer_lost_before_its_first_message_sends_no_history() {
         .unwrap();
     assert_eq!(first.map(|message| message.sequence.get()).ok(), Some(4));
 }
+
+/// A read whose consumer stops delivering with messages still pending (here: paused on the
+/// server, which keeps sending heartbeats, so async-nats sees nothing wrong) reads on with
+/// a new consumer after its idle wait, from the message after the last one received, and
+/// ends complete and in order.
+#[tokio::test]
+async fn a_read_whose_consumer_stalls_reads_on_with_a_new_one() {
+    let backend = Backend::jetstream().await;
+    let alpha = backend.alpha();
+    let total = 3000;
+    let mut publications = Vec::new();
+    for step in 1..=total {
+        publications.push(backend.store.publish(eu_step(&alpha, step)));
+        if publications.len() == 200 {
+            for published in futures::future::join_all(publications.drain(..)).await {
+                published.unwrap();
+            }
+        }
+    }
+    for published in futures::future::join_all(publications).await {
+        published.unwrap();
+    }
+    let request = tidings::store::ReadRequest {
+        filter: "alpha.>".to_owned(),
+        start: tidings::store::Start::Beginning,
+        last_sequence: total,
+        until: None,
+        limit: None,
+    };
+    let mut read = backend.store.read(&alpha, request).await.unwrap();
+    let first = read.next().await.unwrap().unwrap();
+    assert_eq!(first.sequence.get(), 1);
+    // Pause the read's consumer: the stream's only ephemeral one (the delivery router's
+    // durable consumer is named `tidings_router`).
+    let context = jetstream(&backend).context();
+    let stream = context.get_stream("ALPHA").await.unwrap();
+    let names: Vec<String> = stream
+        .consumer_names()
+        .map(|name| name.unwrap())
+        .filter(|name| std::future::ready(!name.starts_with("tidings_")))
+        .collect()
+        .await;
+    assert_eq!(names.len(), 1, "{names:?}");
+    let until = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
+    stream.pause_consumer(&names[0], until).await.unwrap();
+    let mut sequences = vec![first.sequence.get()];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while let Some(message) = tokio::time::timeout_at(deadline, read.next())
+        .await
+        .expect("the read goes on")
+    {
+        sequences.push(message.expect("no error").sequence.get());
+    }
+    assert_eq!(sequences, (1..=total).collect::<Vec<_>>());
+}

@@ -22,6 +22,7 @@ use futures::future::BoxFuture;
 use futures::stream::{self, BoxStream, Stream, StreamExt};
 
 use super::{by_sequence, consumers, convert};
+use crate::domain::Sequence;
 use crate::store::error::{Cause, Failure, Operation, Outage, StoreError};
 use crate::store::types::{ReadRequest, SharedMessage, Start, StoredMessage};
 use crate::subject::nats_filter_matches;
@@ -35,6 +36,13 @@ use crate::subject::nats_filter_matches;
 /// millisecond. Browse windows start at this size. (With deleted messages inside the stream
 /// the server walks its subjects for an unfiltered consumer too: see bench/RESULTS.md.)
 const LOCAL_FILTER_SPAN: u64 = 1024;
+
+/// How many times a read whose consumer went silent before the read's end gets a new
+/// consumer, from the message after the last one received, before it fails. A pull
+/// consumer can stall with messages still pending (a history run at 1M saw one deliver
+/// nothing for the read's whole idle wait, 383,500 messages in); async-nats notices only
+/// after two missed heartbeats of 15 s.
+const REOPENS: usize = 2;
 
 /// Creates the ordered consumer of a read (see [`consumers::create_retrying`]).
 async fn create_ordered(
@@ -192,9 +200,14 @@ pub(crate) async fn read(
     Ok(Reader {
         source,
         leader,
+        context: context.clone(),
+        name: name.to_owned(),
         request,
         local_filter,
         delivered: 0,
+        last_received: None,
+        reopens_left: REOPENS,
+        reopening: None,
         done: false,
         idle,
         idle_timer: Box::pin(tokio::time::sleep(idle)),
@@ -332,10 +345,18 @@ struct Reader {
     source: Source,
     /// The stream, for asking its leader: set when the stream is replicated.
     leader: Option<jetstream::stream::Stream<()>>,
+    /// For a new consumer when this one stalls (see [`REOPENS`]).
+    context: jetstream::Context,
+    name: String,
     request: ReadRequest,
     /// The consumer is unfiltered: messages not matching `request.filter` are skipped here.
     local_filter: bool,
     delivered: usize,
+    /// The stream sequence of the last message received, wanted or not.
+    last_received: Option<u64>,
+    reopens_left: usize,
+    /// A new consumer being created for a stalled read.
+    reopening: Option<BoxFuture<'static, Result<Opened, StoreError>>>,
     /// Set once the read ended (last message given, or an error reported): the next poll
     /// ends the stream without asking the consumer again.
     done: bool,
@@ -353,6 +374,17 @@ impl Stream for Reader {
         loop {
             if this.done {
                 return Poll::Ready(None);
+            }
+            if let Some(reopening) = this.reopening.as_mut() {
+                let opened = match reopening.as_mut().poll(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(opened) => opened,
+                };
+                this.reopening = None;
+                match this.reopened(opened) {
+                    Ok(()) => continue,
+                    Err(ended) => return Poll::Ready(ended),
+                }
             }
             let (stored, pending) = match &mut this.source {
                 Source::Leader(tail) => match tail.poll_next_message(cx) {
@@ -382,7 +414,10 @@ impl Stream for Reader {
                     Poll::Ready(Some(Ok(message))) => {
                         this.last_message_at = Instant::now();
                         match convert::from_consumer(&message) {
-                            Ok((stored, pending)) => (stored, Some(pending)),
+                            Ok((stored, pending)) => {
+                                this.last_received = Some(stored.sequence.get());
+                                (stored, Some(pending))
+                            }
                             Err(error) => {
                                 this.done = true;
                                 return Poll::Ready(Some(Err(error)));
@@ -395,6 +430,10 @@ impl Stream for Reader {
                         }
                         let quiet_until = this.last_message_at + this.idle;
                         if Instant::now() >= quiet_until {
+                            if this.reopens_left > 0 {
+                                this.reopen();
+                                continue;
+                            }
                             this.done = true;
                             return Poll::Ready(Some(Err(StoreError::Unavailable(
                                 Outage::TimedOut(Operation::Read),
@@ -424,6 +463,62 @@ enum Step {
 }
 
 impl Reader {
+    /// Starts a new consumer for a read whose consumer went silent, from the message after
+    /// the last one received.
+    fn reopen(&mut self) {
+        self.reopens_left -= 1;
+        let mut request = self.request.clone();
+        if let Some(sequence) = self.last_received.and_then(|last| Sequence::new(last + 1)) {
+            request.start = Start::Sequence(sequence);
+        }
+        tracing::warn!(
+            stream = %self.name,
+            from = ?request.start,
+            idle = ?self.idle,
+            "a read's consumer went silent before the read's end; reading on with a new one"
+        );
+        let (context, name, local_filter) =
+            (self.context.clone(), self.name.clone(), self.local_filter);
+        self.reopening = Some(Box::pin(async move {
+            open(&context, &name, &request, local_filter).await
+        }));
+    }
+
+    /// Reads on from what [`Reader::reopen`] opened; `Err` carries how the read ends.
+    fn reopened(
+        &mut self,
+        opened: Result<Opened, StoreError>,
+    ) -> Result<(), Option<Result<SharedMessage, StoreError>>> {
+        self.last_message_at = Instant::now();
+        self.idle_timer
+            .as_mut()
+            .reset((self.last_message_at + self.idle).into());
+        match opened {
+            Ok(Opened::Messages(messages)) => {
+                self.source = Source::Consumer(messages);
+                Ok(())
+            }
+            Ok(Opened::NothingPending { after }) => match &self.leader {
+                Some(stream) => {
+                    self.source = Source::Leader(Box::new(LeaderTail::new(
+                        stream.clone(),
+                        &self.request,
+                        after + 1,
+                    )));
+                    Ok(())
+                }
+                None => {
+                    self.done = true;
+                    Err(None)
+                }
+            },
+            Err(error) => {
+                self.done = true;
+                Err(Some(Err(error)))
+            }
+        }
+    }
+
     /// Takes a received message; `pending` is what the consumer's server still holds after
     /// it for this read (`None` for a message from the leader).
     fn take(&mut self, stored: StoredMessage, pending: Option<u64>) -> Step {
