@@ -228,14 +228,7 @@ fn is_empty(request: &ReadRequest) -> bool {
 /// Whether the read is short enough, and its filter broad enough, to be filtered here (see
 /// [`LOCAL_FILTER_SPAN`]).
 fn filters_locally(request: &ReadRequest) -> bool {
-    let broad = matches!(request.filter.rsplit('.').next(), Some("" | "*" | ">"));
-    broad
-        && match request.start {
-            Start::Sequence(start) => {
-                request.last_sequence.saturating_sub(start.get()) < LOCAL_FILTER_SPAN
-            }
-            Start::Beginning | Start::Time(_) => false,
-        }
+    by_sequence::broad_and_within(request, LOCAL_FILTER_SPAN)
 }
 
 /// What opening a read's consumer gave.
@@ -601,14 +594,19 @@ mod tests {
     }
 
     #[test]
-    fn short_reads_with_broad_filters_are_filtered_here() {
+    fn short_reads_with_broad_filters_go_by_sequence_or_are_filtered_here() {
+        assert!(by_sequence::applies(&request("mars.od.*.*", 1, 512)));
+        assert!(by_sequence::applies(&request("", 1, 10)));
+        assert!(!by_sequence::applies(&request("mars.od.*.*", 1, 513)));
         assert!(filters_locally(&request("mars.od.*.*", 1, 1024)));
         assert!(filters_locally(&request("mars.>", 5000, 5100)));
         assert!(!filters_locally(&request("mars.od.*.*", 1, 1025)));
         // A filter ending in a literal is cheap for the server to count.
         assert!(!filters_locally(&request("mars.*.*.7", 1, 10)));
+        assert!(!by_sequence::applies(&request("mars.*.*.7", 1, 10)));
         let mut by_time = request("mars.>", 1, 10);
         by_time.start = Start::Beginning;
         assert!(!filters_locally(&by_time));
+        assert!(!by_sequence::applies(&by_time));
     }
 }
